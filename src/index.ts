@@ -1,0 +1,24 @@
+/**
+ * Worker entry: wires configuration, the OAuth provider (which fronts /mcp and the web app) and
+ * the Durable Object class. It decides nothing itself.
+ */
+import { loadConfig } from "./lib/config";
+import { createProvider } from "./oauth/provider";
+import { setupErrorResponse } from "./web/setup-error";
+
+export { UserSession } from "./session/user-session";
+
+const providers = new WeakMap<Env, ReturnType<typeof createProvider>>();
+
+export default {
+  fetch(request, env, ctx) {
+    const config = loadConfig(env);
+    if (!config.ok) return setupErrorResponse(request, config.error);
+    let provider = providers.get(env);
+    if (!provider) {
+      provider = createProvider(config.value, env);
+      providers.set(env, provider);
+    }
+    return provider.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

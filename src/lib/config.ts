@@ -1,0 +1,137 @@
+/**
+ * Deployment configuration, parsed once per isolate from the Worker's bindings. Everything that
+ * names this server on the wire (issuer, resource, links) comes from PUBLIC_URL here, never from
+ * a request's Host header. A misconfiguration is a value the caller renders as a setup error,
+ * so a half-configured deployment fails closed instead of opening a door.
+ */
+import { err, ok, type Result } from "./result";
+
+export type SignInConfig =
+  | { kind: "dev"; issuer: string }
+  | { kind: "oidc"; issuer: string; clientId: string; clientSecret: string | undefined };
+
+export interface Config {
+  /** Origin with no trailing slash, e.g. `https://countersign.example.com`. */
+  publicOrigin: string;
+  publicHost: string;
+  /** The MCP endpoint URL every token is bound to (RFC 8707 resource). */
+  resource: string;
+  signIn: SignInConfig;
+  cookieSecret: string;
+  /** Browser Origins (hostnames) allowed on /mcp besides PUBLIC_URL's own. */
+  extraMcpOrigins: string[];
+}
+
+export type ConfigErrorCode =
+  | "public_url_invalid"
+  | "cookie_secret_missing"
+  | "dev_signin_not_local"
+  | "oidc_incomplete"
+  | "signin_missing";
+
+export interface ConfigError {
+  code: ConfigErrorCode;
+  message: string;
+}
+
+/** The optional bindings `wrangler types` cannot see because they are unset secrets. */
+export type ConfigEnv = Pick<
+  Env,
+  "PUBLIC_URL" | "OIDC_ISSUER" | "OIDC_CLIENT_ID" | "DEV_SIGNIN" | "MCP_ALLOWED_ORIGINS" | "COOKIE_SECRET"
+> & { OIDC_CLIENT_SECRET?: string };
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Whether a hostname is this machine: dev-only features require it. */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith(".localhost");
+}
+
+function parsePublicUrl(raw: string | undefined): URL | null {
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  const httpsOrLocal = url.protocol === "https:" || (url.protocol === "http:" && isLoopbackHost(url.hostname));
+  const bare = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+  return httpsOrLocal && bare ? url : null;
+}
+
+const cache = new WeakMap<object, Result<Config, ConfigError>>();
+
+/** Parse and validate configuration; memoized per `env` object. */
+export function loadConfig(env: ConfigEnv): Result<Config, ConfigError> {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const result = parseConfig(env);
+  cache.set(env, result);
+  return result;
+}
+
+/** Parse configuration without caching (tests use this directly). */
+export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
+  const url = parsePublicUrl(env.PUBLIC_URL);
+  if (!url) {
+    return err({
+      code: "public_url_invalid",
+      message: 'unexpected "PUBLIC_URL" value: use an https origin with no path (http only on localhost)',
+    });
+  }
+  const publicOrigin = url.origin;
+  const secret = env.COOKIE_SECRET ?? "";
+  if (secret.length < 32) {
+    return err({ code: "cookie_secret_missing", message: 'missing "COOKIE_SECRET": set a secret of 32+ random characters' });
+  }
+  let signIn: SignInConfig;
+  if (env.DEV_SIGNIN === "enabled") {
+    if (!isLoopbackHost(url.hostname)) {
+      return err({
+        code: "dev_signin_not_local",
+        message: "DEV_SIGNIN is enabled but PUBLIC_URL is not a loopback address: dev sign-in never runs on a deployed Worker",
+      });
+    }
+    signIn = { kind: "dev", issuer: `${publicOrigin}/signin/dev` };
+  } else if (env.OIDC_ISSUER || env.OIDC_CLIENT_ID) {
+    if (!env.OIDC_ISSUER || !env.OIDC_CLIENT_ID || !parseIssuer(env.OIDC_ISSUER)) {
+      return err({
+        code: "oidc_incomplete",
+        message: 'unexpected OIDC configuration: set "OIDC_ISSUER" (an https URL) and "OIDC_CLIENT_ID"',
+      });
+    }
+    signIn = {
+      kind: "oidc",
+      issuer: env.OIDC_ISSUER,
+      clientId: env.OIDC_CLIENT_ID,
+      clientSecret: env.OIDC_CLIENT_SECRET || undefined,
+    };
+  } else {
+    return err({
+      code: "signin_missing",
+      message: 'no sign-in configured: set "OIDC_ISSUER", "OIDC_CLIENT_ID" and "OIDC_CLIENT_SECRET"',
+    });
+  }
+  const extraMcpOrigins = (env.MCP_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((host) => host.trim().toLowerCase())
+    .filter(Boolean);
+  return ok({
+    publicOrigin,
+    publicHost: url.hostname,
+    resource: `${publicOrigin}/mcp`,
+    signIn,
+    cookieSecret: secret,
+    extraMcpOrigins,
+  });
+}
+
+function parseIssuer(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return url.protocol === "https:" && !url.search && !url.hash && !url.username;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Structured JSON logs, one object per line, for Workers observability. Callers pass named
+ * fields; any field whose name looks like a credential is replaced before printing, so a
+ * token, code, secret or cookie cannot reach the logs by accident.
+ */
+type Level = "info" | "warn" | "error";
+type Fields = Record<string, unknown>;
+
+const SENSITIVE = /token|secret|password|authorization|cookie|code_verifier|^code$|verifier|handle|^state$|props/i;
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 4 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  const out: Fields = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = SENSITIVE.test(key) ? "[redacted]" : redact(item, depth + 1);
+  }
+  return out;
+}
+
+function write(level: Level, event: string, fields: Fields): void {
+  const line = JSON.stringify({ level, event, ...(redact(fields) as Fields) });
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
+}
+
+export const log = {
+  info: (event: string, fields: Fields = {}) => write("info", event, fields),
+  warn: (event: string, fields: Fields = {}) => write("warn", event, fields),
+  error: (event: string, fields: Fields = {}) => write("error", event, fields),
+};

@@ -1,0 +1,46 @@
+/**
+ * The protected /mcp endpoint. The OAuth provider has already verified the bearer token and its
+ * audience (our resource) before this runs. Here: the scope check, input limits, then the
+ * stateless MCP handler with Host and Origin validation pinned to PUBLIC_URL. Cookies are never
+ * read on this path.
+ */
+import { insufficientScope, type OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
+import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
+import { parseAuthProps } from "../identity/props";
+import type { Config } from "../lib/config";
+import { log } from "../lib/log";
+import { guardMcpRequest } from "./guard";
+import { createServer } from "./server";
+
+export const REQUIRED_SCOPE = "mcp";
+
+/** Build the API handler the OAuth provider calls for /mcp. */
+export function createMcpApi(config: Config, env: Env) {
+  const handler = createMcpHandler(
+    (request) => {
+      const props = parseAuthProps(getMcpAuthContext()?.props);
+      if (!props) throw new Error("MCP request reached the server without verified props");
+      return createServer({ props, scopes: request.authInfo?.scopes ?? [], env, config });
+    },
+    {
+      route: "/mcp",
+      allowedHostnames: [config.publicHost],
+      allowedOriginHostnames: [config.publicHost, ...config.extraMcpOrigins],
+      onerror: (error) => log.warn("mcp.error", { message: error.message }),
+    },
+  );
+  return {
+    async fetch(request: Request, workerEnv: Env, workerCtx: ExecutionContext): Promise<Response> {
+      // The provider hands protected handlers its verified token facts as `ctx.auth`.
+      const ctx = workerCtx as OAuthResourceContext<unknown>;
+      if (!ctx.auth.scope.includes(REQUIRED_SCOPE)) return insufficientScope(ctx.auth, [REQUIRED_SCOPE]);
+      if (!parseAuthProps(ctx.props)) {
+        log.error("mcp.props_invalid", { clientId: ctx.auth.clientId });
+        return new Response(JSON.stringify({ error: "invalid_token" }), { status: 401 });
+      }
+      const guarded = await guardMcpRequest(request);
+      if (guarded instanceof Response) return guarded;
+      return handler(guarded, workerEnv, ctx);
+    },
+  };
+}

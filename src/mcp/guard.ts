@@ -1,0 +1,76 @@
+/**
+ * Input limits for /mcp, applied before any JSON-RPC parsing by the SDK: body size (413),
+ * UTF-8 validity and JSON syntax (JSON-RPC -32700), nesting depth (400). Errors never carry a
+ * stack trace or echo the input.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_JSON_DEPTH = 64;
+
+function jsonRpcError(status: number, code: number, message: string): Response {
+  return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+/** Deepest nesting of arrays/objects in JSON text, ignoring brackets inside strings. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) max = Math.max(max, ++depth);
+    else if (ch === 125 || ch === 93) depth--;
+  }
+  return max;
+}
+
+async function readCapped(body: ReadableStream<Uint8Array>, cap: number): Promise<Uint8Array | null> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Either a rejection to send, or the request rebuilt with its validated body. */
+export async function guardMcpRequest(request: Request): Promise<Response | Request> {
+  if (request.method !== "POST" || !request.body) return request;
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, "Request body too large");
+  const bytes = await readCapped(request.body, MAX_BODY_BYTES);
+  if (!bytes) return jsonRpcError(413, -32600, "Request body too large");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return jsonRpcError(400, -32700, "Parse error: body is not valid UTF-8");
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) return jsonRpcError(400, -32600, "Invalid Request: JSON nested too deeply");
+  try {
+    JSON.parse(text);
+  } catch {
+    return jsonRpcError(400, -32700, "Parse error: body is not valid JSON");
+  }
+  return new Request(request, { body: text });
+}

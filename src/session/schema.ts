@@ -1,0 +1,37 @@
+/**
+ * The SQLite schema of the per-user Durable Object, applied in order by `migrate`. Append new
+ * steps; never edit a shipped one. docs/storage-schema.md describes every table.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE connections (
+     connection_id TEXT PRIMARY KEY,
+     client_id TEXT NOT NULL,
+     client_name TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     authorized_at INTEGER NOT NULL,
+     last_seen_at INTEGER,
+     calls INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE consents (
+     client_id TEXT NOT NULL,
+     redirect_uri TEXT NOT NULL,
+     resource TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     granted_at INTEGER NOT NULL,
+     PRIMARY KEY (client_id, redirect_uri, resource)
+   );`,
+];
+
+/** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];
+  let version = row?.version ?? 0;
+  if (!row) sql.exec("INSERT INTO schema_version (version) VALUES (0)");
+  while (version < MIGRATIONS.length) {
+    sql.exec(MIGRATIONS[version] as string);
+    version++;
+    sql.exec("UPDATE schema_version SET version = ?", version);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * HTTP hardening for every page a person opens: a strict CSP with no inline script or style,
+ * no framing, no caching, no referrer (approval and consent URLs carry single-use secrets),
+ * and a same-origin check on every state-changing POST.
+ */
+import type { MiddlewareHandler } from "hono";
+
+// No form-action: a consent POST ends in a redirect to the MCP client's own callback, which
+// Chromium would otherwise block. Forms still cannot be injected (no inline content at all).
+const CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
+/** Security headers on every response of the web app, unless a handler already set them. */
+export const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  const headers = c.res.headers;
+  const set = (name: string, value: string) => {
+    if (!headers.has(name)) headers.set(name, value);
+  };
+  set("Content-Security-Policy", CSP);
+  set("X-Frame-Options", "DENY");
+  set("X-Content-Type-Options", "nosniff");
+  set("Referrer-Policy", "no-referrer");
+  set("Cache-Control", "no-store");
+  set("Cross-Origin-Opener-Policy", "same-origin");
+};
+
+/**
+ * Refuse cross-site POSTs: the Origin header must be our public origin. Browsers always send
+ * Origin on POST; a request without one is refused too (fail closed).
+ */
+export function requireSameOrigin(publicOrigin: string): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const origin = c.req.header("Origin");
+    if (origin !== publicOrigin) {
+      return c.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, 403);
+    }
+    return next();
+  };
+}
