@@ -4,19 +4,18 @@
  * the person allows it, sign them in upstream. The approved request is recovered from server-side
  * storage (`approveConsent`, `finishUpstream`), never from the form.
  */
-import { type AuthRequest, AuthorizationError, CimdFetchError } from "@cloudflare/workers-oauth-provider";
+import { AuthorizationError, type AuthRequest, CimdFetchError } from "@cloudflare/workers-oauth-provider";
 import { Hono } from "hono";
-import { log } from "../lib/log";
 import { randomToken } from "../lib/crypto";
+import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
+import { CSP } from "../web/security";
 import { ConsentPage } from "./consent-page";
 import type { AuthProps } from "./props";
 import { readSession } from "./session-cookie";
 import type { SignedInUser } from "./user";
-
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 interface UpstreamData {
   remember: boolean;

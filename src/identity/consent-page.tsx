@@ -67,8 +67,8 @@ export function ConsentPage({ details, handle, user }: ConsentPageProps) {
             <span class="muted">Don't ask again for this app (you can disconnect it later).</span>
           </label>
           <p class="muted">
-            {user ? `Signed in as ${user.email ?? user.subject}.` : "You will sign in next."} Connecting gives the
-            app no access to your accounts by itself: each access is asked for, and you approve it on your phone.
+            {user ? `Signed in as ${user.email ?? user.subject}.` : "You will sign in next."} Connecting gives the app
+            no access to your accounts by itself: each access is asked for, and you approve it on your phone.
           </p>
           <div class="actions">
             <button type="submit" name="decision" value="deny">

@@ -20,7 +20,10 @@ function DevSignInPage({ returnTo, error }: { returnTo: string; error?: string }
     <Layout title="Sign in">
       <div class="card">
         <h1>Sign in</h1>
-        <p class="warn">Development sign-in: anyone on this machine can sign in as any address. It is never available on a deployed server.</p>
+        <p class="warn">
+          Development sign-in: anyone on this machine can sign in as any address. It is never available on a deployed
+          server.
+        </p>
         <form method="post" action="/signin/dev">
           <input type="hidden" name="return_to" value={returnTo} />
           <p>
@@ -49,7 +52,11 @@ signInRoutes.get("/signin", async (c) => {
   if (!started.ok) {
     log.warn("signin.oidc_start_failed", { reason: started.error });
     return c.html(
-      <MessagePage title="Sign-in is unavailable" message="The identity provider could not be reached. Try again in a minute." code={started.error} />,
+      <MessagePage
+        title="Sign-in is unavailable"
+        message="The identity provider could not be reached. Try again in a minute."
+        code={started.error}
+      />,
       503,
     );
   }
@@ -80,7 +87,11 @@ signInRoutes.get("/signin/callback", async (c) => {
   if (!finished.ok) {
     log.warn("signin.oidc_rejected", { reason: finished.error });
     return c.html(
-      <MessagePage title="Sign-in failed" message="This sign-in link is not valid any more. Start again from the app." code={finished.error} />,
+      <MessagePage
+        title="Sign-in failed"
+        message="This sign-in link is not valid any more. Start again from the app."
+        code={finished.error}
+      />,
       400,
     );
   }

@@ -20,7 +20,12 @@ export async function userIdFor(issuer: string, subject: string): Promise<string
 }
 
 /** Build a user from verified identity claims. */
-export async function makeUser(claims: { issuer: string; subject: string; email?: string; name?: string }): Promise<SignedInUser> {
+export async function makeUser(claims: {
+  issuer: string;
+  subject: string;
+  email?: string;
+  name?: string;
+}): Promise<SignedInUser> {
   return {
     userId: await userIdFor(claims.issuer, claims.subject),
     issuer: claims.issuer,

@@ -83,14 +83,18 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
   const publicOrigin = url.origin;
   const secret = env.COOKIE_SECRET ?? "";
   if (secret.length < 32) {
-    return err({ code: "cookie_secret_missing", message: 'missing "COOKIE_SECRET": set a secret of 32+ random characters' });
+    return err({
+      code: "cookie_secret_missing",
+      message: 'missing "COOKIE_SECRET": set a secret of 32+ random characters',
+    });
   }
   let signIn: SignInConfig;
   if (env.DEV_SIGNIN === "enabled") {
     if (!isLoopbackHost(url.hostname)) {
       return err({
         code: "dev_signin_not_local",
-        message: "DEV_SIGNIN is enabled but PUBLIC_URL is not a loopback address: dev sign-in never runs on a deployed Worker",
+        message:
+          "DEV_SIGNIN is enabled but PUBLIC_URL is not a loopback address: dev sign-in never runs on a deployed Worker",
       });
     }
     signIn = { kind: "dev", issuer: `${publicOrigin}/signin/dev` };

@@ -65,13 +65,9 @@ export async function open(key: CryptoKey, sealed: string, associatedData: strin
   if (ivText === undefined || bodyText === undefined || extra !== undefined) return null;
   const iv = fromBase64Url(ivText);
   const body = fromBase64Url(bodyText);
-  if (!iv || iv.length !== 12 || !body) return null;
+  if (!iv || !body || iv.length !== 12) return null;
   try {
-    const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv, additionalData: utf8(associatedData) },
-      key,
-      body,
-    );
+    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: utf8(associatedData) }, key, body);
     return JSON.parse(new TextDecoder().decode(plain));
   } catch {
     return null;

@@ -3,9 +3,18 @@
  * Absolute URLs, protocol-relative `//host`, backslash tricks and control characters are refused.
  */
 
+/** Backslashes (read as "/" by browsers) and control characters have no place in a return path. */
+function hasUnsafeCharacters(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f || code === 0x5c) return true;
+  }
+  return false;
+}
+
 /** A same-origin path (with query) to return to, or `fallback` when `raw` is unsafe. */
 export function safeReturnTo(raw: string | null | undefined, origin: string, fallback = "/"): string {
-  if (!raw || raw.length > 4096 || !raw.startsWith("/") || raw.startsWith("//") || /[\\\u0000-\u001f]/.test(raw)) {
+  if (!raw || raw.length > 4096 || !raw.startsWith("/") || raw.startsWith("//") || hasUnsafeCharacters(raw)) {
     return fallback;
   }
   try {

@@ -43,7 +43,7 @@ export function createProvider(config: Config, env: Env): OAuthProvider<Env> {
     refreshTokenTTL: REFRESH_TOKEN_TTL_SECONDS,
     refreshTokenIdleTTL: REFRESH_TOKEN_IDLE_TTL_SECONDS,
     onError: ({ code, status, internal }) => {
-      log.warn("oauth.error", { code, status, category: internal.category, reason: internal.reason });
+      log.warn("oauth.error", { error: code, status, category: internal.category, reason: internal.reason });
     },
   });
 }

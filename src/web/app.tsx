@@ -41,6 +41,8 @@ export function createWebApp(config: Config) {
   app.get("/", (c) => c.html(<HomePage config={config} />));
   app.route("/", signInRoutes);
   app.route("/", authorizeRoutes);
-  app.notFound((c) => c.html(<MessagePage title="Not found" message="There is nothing at this address." code="not_found" />, 404));
+  app.notFound((c) =>
+    c.html(<MessagePage title="Not found" message="There is nothing at this address." code="not_found" />, 404),
+  );
   return app;
 }

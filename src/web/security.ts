@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from "hono";
 
 // No form-action: a consent POST ends in a redirect to the MCP client's own callback, which
 // Chromium would otherwise block. Forms still cannot be injected (no inline content at all).
-const CSP =
+export const CSP =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 /** Security headers on every response of the web app, unless a handler already set them. */

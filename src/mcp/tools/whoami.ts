@@ -89,7 +89,8 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
         scopes: context.scopes,
         authority: {
           grants: [],
-          summary: "No access is approved for this session. Ask the person with request_elevated_access when you need it.",
+          summary:
+            "No access is approved for this session. Ask the person with request_elevated_access when you need it.",
         },
       };
       return { content: [{ type: "text", text: describe(result) }], structuredContent: result };

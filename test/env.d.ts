@@ -1,0 +1,6 @@
+/** Test-only bindings: what vitest.config.ts adds on top of wrangler.toml. */
+declare namespace Cloudflare {
+  interface Env {
+    OIDC_CLIENT_SECRET: string;
+  }
+}

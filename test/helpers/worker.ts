@@ -1,0 +1,30 @@
+/**
+ * Call the Worker's own fetch handler inside workerd with a chosen set of bindings, the way the
+ * runtime would. Each distinct env object gets its own configuration and provider, so a test
+ * can run the dev sign-in mode beside the default OIDC mode without another pool.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
+
+export const PUBLIC_ORIGIN = "https://countersign.test";
+export const RESOURCE = `${PUBLIC_ORIGIN}/mcp`;
+
+/** The default test bindings (OIDC sign-in against the fake IdP at https://idp.test). */
+export const baseEnv: Env = env;
+
+/** A copy of the bindings with some replaced; build it once per file and reuse it. */
+export function envWith(overrides: Partial<Record<keyof Env, string>>): Env {
+  return { ...env, ...overrides } as Env;
+}
+
+/** Send a request to the Worker. Sets Host from the URL like a real client would. */
+export async function fetchWorker(input: string, init: RequestInit = {}, bindings: Env = baseEnv): Promise<Response> {
+  const url = new URL(input, PUBLIC_ORIGIN);
+  const headers = new Headers(init.headers);
+  if (!headers.has("Host")) headers.set("Host", url.host);
+  const request = new Request(url, { ...init, headers, redirect: "manual" });
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}

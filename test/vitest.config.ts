@@ -1,0 +1,36 @@
+/**
+ * Workers tests: every test runs inside workerd with real Durable Objects and KV (isolated per
+ * test file), through @cloudflare/vitest-plugin. Outbound fetches that a test did not fake fail
+ * loudly instead of reaching the network.
+ */
+import { fileURLToPath } from "node:url";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export default defineConfig({
+  root,
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          PUBLIC_URL: "https://countersign.test",
+          OIDC_ISSUER: "https://idp.test",
+          OIDC_CLIENT_ID: "countersign-test",
+          OIDC_CLIENT_SECRET: "idp-client-secret",
+          DEV_SIGNIN: "",
+          COOKIE_SECRET: "test-cookie-secret-0123456789abcdef-0123456789",
+        },
+        outboundService: (request: Request) =>
+          new Response(`unexpected outbound request to ${new URL(request.url).origin}`, { status: 599 }),
+      },
+    }),
+  ],
+  test: {
+    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+    testTimeout: 20_000,
+    silent: "passed-only",
+  },
+});
