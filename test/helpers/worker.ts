@@ -14,12 +14,15 @@ export const baseEnv: Env = env;
 
 /** A copy of the bindings with some replaced; build it once per file and reuse it. */
 export function envWith(overrides: Partial<Record<keyof Env, string>>): Env {
-  return { ...env, ...overrides } as Env;
+  // The provider caches its helpers on the env object it serves (OAUTH_PROVIDER); a copy of an
+  // env another provider already served must not inherit them.
+  const { OAUTH_PROVIDER: _helpers, ...bindings } = env as Env & { OAUTH_PROVIDER?: unknown };
+  return { ...bindings, ...overrides } as Env;
 }
 
 /** Send a request to the Worker. Sets Host from the URL like a real client would. */
 export async function fetchWorker(input: string, init: RequestInit = {}, bindings: Env = baseEnv): Promise<Response> {
-  const url = new URL(input, PUBLIC_ORIGIN);
+  const url = new URL(input, bindings.PUBLIC_URL);
   const headers = new Headers(init.headers);
   if (!headers.has("Host")) headers.set("Host", url.host);
   const request = new Request(url, { ...init, headers, redirect: "manual" });
