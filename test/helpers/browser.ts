@@ -29,11 +29,7 @@ export class TestBrowser {
   }
 
   async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
-    const response = await fetchWorker(
-      path,
-      { headers: { Cookie: this.cookieHeader(), ...headers } },
-      this.bindings,
-    );
+    const response = await fetchWorker(path, { headers: { Cookie: this.cookieHeader(), ...headers } }, this.bindings);
     return this.absorb(response);
   }
 

@@ -94,7 +94,12 @@ export class FakeIdp {
         exp: now + 300,
         ...(claims.email ? { email: claims.email, email_verified: true } : {}),
       });
-      return Response.json({ access_token: "idp-access-token", token_type: "Bearer", expires_in: 300, id_token: idToken });
+      return Response.json({
+        access_token: "idp-access-token",
+        token_type: "Bearer",
+        expires_in: 300,
+        id_token: idToken,
+      });
     }
     return new Response("not found", { status: 404 });
   }

@@ -25,7 +25,10 @@ export async function fetchWorker(input: string, init: RequestInit = {}, binding
   const url = new URL(input, bindings.PUBLIC_URL);
   const headers = new Headers(init.headers);
   if (!headers.has("Host")) headers.set("Host", url.host);
-  const request = new Request(url, { ...init, headers, redirect: "manual" });
+  const request = new Request(url, { ...init, headers, redirect: "manual" }) as Request<
+    unknown,
+    IncomingRequestCfProperties
+  >;
   const ctx = createExecutionContext();
   const response = await worker.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);

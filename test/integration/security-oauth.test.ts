@@ -47,7 +47,9 @@ describe("/authorize redirect_uri", () => {
       const client = await registerClient();
       const { challenge } = await pkce();
       const before = await kvKeys();
-      const response = await new TestBrowser().get(authorizeUrl({ clientId: client.client_id, challenge, redirectUri }));
+      const response = await new TestBrowser().get(
+        authorizeUrl({ clientId: client.client_id, challenge, redirectUri }),
+      );
       expect(response.status).toBe(400);
       expect(response.headers.get("Location")).toBeNull();
       const html = await response.text();
@@ -77,7 +79,9 @@ describe("/oauth/register", () => {
         body: JSON.stringify({ client_name: "x", redirect_uris: [uri], token_endpoint_auth_method: "none" }),
       });
       expect(response.status).toBe(400);
-      expect(((await response.json()) as { error: string }).error).toMatch(/invalid_redirect_uri|invalid_client_metadata/);
+      expect(((await response.json()) as { error: string }).error).toMatch(
+        /invalid_redirect_uri|invalid_client_metadata/,
+      );
       expect(await addedKeys(before)).toEqual([]);
     });
   }
@@ -88,7 +92,10 @@ describe("PKCE", () => {
     const client = await registerClient();
     const before = await kvKeys();
     const response = await new TestBrowser().get(
-      authorizeUrl({ clientId: client.client_id, challenge: "" }).replace(/&code_challenge=&code_challenge_method=S256/, ""),
+      authorizeUrl({ clientId: client.client_id, challenge: "" }).replace(
+        /&code_challenge=&code_challenge_method=S256/,
+        "",
+      ),
     );
     expect(response.status).not.toBe(200);
     if (response.status === 302) expect(location(response).searchParams.get("error")).toBe("invalid_request");
@@ -99,7 +106,11 @@ describe("PKCE", () => {
     const client = await registerClient();
     const before = await kvKeys();
     const response = await new TestBrowser().get(
-      authorizeUrl({ clientId: client.client_id, challenge: "a".repeat(43), extra: { code_challenge_method: "plain" } }),
+      authorizeUrl({
+        clientId: client.client_id,
+        challenge: "a".repeat(43),
+        extra: { code_challenge_method: "plain" },
+      }),
     );
     expect(response.status).not.toBe(200);
     if (response.status === 302) expect(location(response).searchParams.get("error")).toBe("invalid_request");
@@ -231,7 +242,9 @@ describe("consent before upstream sign-in", () => {
     const client = await registerClient();
     const { verifier, challenge } = await pkce();
     const browser = new TestBrowser();
-    const page = await browser.get(authorizeUrl({ clientId: client.client_id, challenge, scope: "mcp offline_access" }));
+    const page = await browser.get(
+      authorizeUrl({ clientId: client.client_id, challenge, scope: "mcp offline_access" }),
+    );
     const handle = inputValue(await page.text(), "handle") as string;
     const toSignin = location(
       await browser.post("/authorize", { handle, decision: "approve", scope: ["mcp", "admin", "mcp:write"] }),
@@ -340,7 +353,9 @@ describe("/oauth/token", () => {
     const narrowed = (await wider.json()) as { scope: string; refresh_token: string; access_token: string };
     expect(narrowed.scope).toBe("mcp");
     const whoami = await callTool(narrowed.access_token, "whoami");
-    expect((whoami.message.result as { structuredContent: { scopes: string[] } }).structuredContent.scopes).toEqual(["mcp"]);
+    expect((whoami.message.result as { structuredContent: { scopes: string[] } }).structuredContent.scopes).toEqual([
+      "mcp",
+    ]);
     const onlyWider = await tokenRequest({
       grant_type: "refresh_token",
       client_id: client.client_id,
@@ -398,7 +413,10 @@ describe("/oauth/token", () => {
     [
       "Basic auth for an unknown client",
       {
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa("ghost:secret")}` },
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${btoa("ghost:secret")}`,
+        },
         body: "grant_type=refresh_token&refresh_token=x",
       },
     ],
