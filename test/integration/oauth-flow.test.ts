@@ -4,6 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { FakeIdp } from "../helpers/fake-idp";
+import type { WhoamiResult } from "../../src/mcp/tools/whoami";
 import { callTool, signedInClient, tokenRequest } from "../helpers/oauth";
 
 let idp: FakeIdp;
@@ -18,7 +19,7 @@ describe("MCP sign-in through OIDC", () => {
     expect(tokens.scope.split(" ").sort()).toEqual(["mcp", "offline_access"]);
     const { status, message } = await callTool(tokens.access_token, "whoami");
     expect(status).toBe(200);
-    const result = message.result as { structuredContent: Record<string, any>; content: { text: string }[] };
+    const result = message.result as { structuredContent: WhoamiResult; content: { text: string }[] };
     expect(result.structuredContent.user.email).toBe("ada@example.com");
     expect(result.structuredContent.user.issuer).toBe("https://idp.test");
     expect(result.structuredContent.user.subject).toBe("user-ada");
