@@ -8,6 +8,7 @@ import { AuthorizationError, type AuthRequest, CimdFetchError } from "@cloudflar
 import { Hono } from "hono";
 import { randomToken } from "../lib/crypto";
 import { log } from "../lib/log";
+import { grantableScopes } from "../oauth/scopes";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
@@ -62,7 +63,7 @@ async function complete(
     redirectUri: request.redirectUri,
     scopes: request.scope,
   });
-  const props: AuthProps = { ...user, clientId: request.clientId, clientName, connectionId };
+  const props: AuthProps = { ...user, clientId: request.clientId, clientName, connectionId, authorizedAt: Date.now() };
   const { redirectTo } = await oauth.completeAuthorization({
     request,
     userId: user.userId,
@@ -82,6 +83,8 @@ authorizeRoutes.get("/authorize", async (c) => {
   const oauth = c.env.OAUTH_PROVIDER;
   try {
     const authRequest = await oauth.parseAuthRequest(c.req.raw);
+    // Stored by beginConsent below: only scopes we grant ever reach the page or a token.
+    authRequest.scope = grantableScopes(authRequest.scope);
     const user = await readSession(config, c.req.raw, Date.now());
     if (user) {
       const remembered = await sessionFor(c.env.SESSION, user.userId).consentCovers(

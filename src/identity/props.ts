@@ -15,6 +15,8 @@ const PropsSchema = z.object({
   clientName: z.string(),
   /** One per OAuth grant: what one MCP client installation was authorized to do. */
   connectionId: z.string().min(1),
+  /** When the person authorized this connection (ms); caps its lifetime however often it refreshes. */
+  authorizedAt: z.number().int().nonnegative(),
 });
 
 export type AuthProps = z.infer<typeof PropsSchema>;

@@ -114,7 +114,8 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
   } else {
     return err({
       code: "signin_missing",
-      message: 'no sign-in configured: set "OIDC_ISSUER", "OIDC_CLIENT_ID" and "OIDC_CLIENT_SECRET"',
+      message:
+        'no sign-in configured: set "OIDC_ISSUER" and "OIDC_CLIENT_ID" (and the "OIDC_CLIENT_SECRET" secret for a confidential client)',
     });
   }
   const extraMcpOrigins = (env.MCP_ALLOWED_ORIGINS ?? "")

@@ -9,13 +9,13 @@ import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
 import { parseAuthProps } from "../identity/props";
 import type { Config } from "../lib/config";
 import { log } from "../lib/log";
-import { guardMcpRequest } from "./guard";
+import { REQUIRED_SCOPE } from "../oauth/scopes";
+import { guardMcpRequest, originAllowed } from "./guard";
 import { createServer } from "./server";
-
-export const REQUIRED_SCOPE = "mcp";
 
 /** Build the API handler the OAuth provider calls for /mcp. */
 export function createMcpApi(config: Config, env: Env) {
+  const allowedOrigins = [config.publicHost, ...config.extraMcpOrigins];
   const handler = createMcpHandler(
     (request) => {
       const props = parseAuthProps(getMcpAuthContext()?.props);
@@ -25,7 +25,7 @@ export function createMcpApi(config: Config, env: Env) {
     {
       route: "/mcp",
       allowedHostnames: [config.publicHost],
-      allowedOriginHostnames: [config.publicHost, ...config.extraMcpOrigins],
+      allowedOriginHostnames: allowedOrigins,
       onerror: (error) => log.warn("mcp.error", { message: error.message }),
     },
   );
@@ -33,6 +33,9 @@ export function createMcpApi(config: Config, env: Env) {
     async fetch(request: Request, workerEnv: Env, workerCtx: ExecutionContext): Promise<Response> {
       // The provider hands protected handlers its verified token facts as `ctx.auth`.
       const ctx = workerCtx as OAuthResourceContext<unknown>;
+      if (!originAllowed(request, allowedOrigins)) {
+        return Response.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, { status: 403 });
+      }
       if (!ctx.auth.scope.includes(REQUIRED_SCOPE)) return insufficientScope(ctx.auth, [REQUIRED_SCOPE]);
       if (!parseAuthProps(ctx.props)) {
         log.error("mcp.props_invalid", { clientId: ctx.auth.clientId });

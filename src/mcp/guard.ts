@@ -54,6 +54,21 @@ async function readCapped(body: ReadableStream<Uint8Array>, cap: number): Promis
   return out;
 }
 
+/**
+ * DNS-rebinding and cross-site defence (MCP transport security): a browser Origin, when present,
+ * must be http(s) and name one of our hostnames. Non-browser clients send no Origin.
+ */
+export function originAllowed(request: Request, hostnames: readonly string[]): boolean {
+  const origin = request.headers.get("Origin");
+  if (origin === null) return true;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "https:" || url.protocol === "http:") && hostnames.includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Either a rejection to send, or the request rebuilt with its validated body. */
 export async function guardMcpRequest(request: Request): Promise<Response | Request> {
   if (request.method !== "POST" || !request.body) return request;

@@ -4,20 +4,33 @@
  * depend on the Host header of a request.
  *
  * Token lifetimes (see README "Staying connected"): access tokens last 8 hours and refresh
- * grants slide for 30 days of idleness (90 days at most). MCP tokens are opaque and checked
+ * grants slide for 30 days of idleness, capped at 90 days from authorization. MCP tokens are opaque and checked
  * against KV on every call, so revoking one takes effect at once whatever its TTL; and a token
  * alone reaches nobody's accounts, since every real access needs a human-approved grant.
  */
-import { OAuthProvider } from "@cloudflare/workers-oauth-provider";
+import { OAuthError, OAuthProvider } from "@cloudflare/workers-oauth-provider";
+import { parseAuthProps } from "../identity/props";
 import type { Config } from "../lib/config";
 import { log } from "../lib/log";
-import { createMcpApi, REQUIRED_SCOPE } from "../mcp/api";
+import { createMcpApi } from "../mcp/api";
 import { createWebApp } from "../web/app";
+import { REQUIRED_SCOPE, SCOPES_SUPPORTED } from "./scopes";
 
 export const ACCESS_TOKEN_TTL_SECONDS = 8 * 3600;
 export const REFRESH_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
 export const REFRESH_TOKEN_IDLE_TTL_SECONDS = 30 * 24 * 3600;
-export const SCOPES_SUPPORTED = [REQUIRED_SCOPE, "offline_access"];
+
+/**
+ * Refresh keeps a connection alive for 30 idle days, but never past 90 days from the person's
+ * authorization: the library slides the idle TTL without a ceiling, so we shorten the last slide.
+ */
+export function refreshLifetime(authorizedAt: number, now: number): number {
+  const remaining = Math.floor((authorizedAt + REFRESH_TOKEN_TTL_SECONDS * 1000 - now) / 1000);
+  if (remaining < 60) {
+    throw new OAuthError("invalid_grant", { description: "This connection reached its 90-day limit; connect again" });
+  }
+  return Math.min(REFRESH_TOKEN_IDLE_TTL_SECONDS, remaining);
+}
 
 /** Build the provider (authorization server + protected /mcp + web app) for one configuration. */
 export function createProvider(config: Config, env: Env): OAuthProvider<Env> {
@@ -30,7 +43,7 @@ export function createProvider(config: Config, env: Env): OAuthProvider<Env> {
     authorizeEndpoint: `${origin}/authorize`,
     tokenEndpoint: `${origin}/oauth/token`,
     clientRegistrationEndpoint: `${origin}/oauth/register`,
-    scopesSupported: SCOPES_SUPPORTED,
+    scopesSupported: [...SCOPES_SUPPORTED],
     requiredScopes: [REQUIRED_SCOPE],
     resourceMetadata: {
       resource: config.resource,
@@ -42,6 +55,12 @@ export function createProvider(config: Config, env: Env): OAuthProvider<Env> {
     accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTTL: REFRESH_TOKEN_TTL_SECONDS,
     refreshTokenIdleTTL: REFRESH_TOKEN_IDLE_TTL_SECONDS,
+    tokenExchangeCallback: ({ grantType, props }) => {
+      if (grantType !== "refresh_token") return;
+      const parsed = parseAuthProps(props);
+      if (!parsed) throw new OAuthError("invalid_grant", { description: "This connection is no longer valid" });
+      return { refreshTokenIdleTTL: refreshLifetime(parsed.authorizedAt, Date.now()) };
+    },
     onError: ({ code, status, internal }) => {
       log.warn("oauth.error", { error: code, status, category: internal.category, reason: internal.reason });
     },

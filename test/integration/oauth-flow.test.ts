@@ -3,8 +3,8 @@
  * whoami, refresh rotation, and the user's Durable Object seeing the connection.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { FakeIdp } from "../helpers/fake-idp";
 import type { WhoamiResult } from "../../src/mcp/tools/whoami";
+import { FakeIdp } from "../helpers/fake-idp";
 import { callTool, signedInClient, tokenRequest } from "../helpers/oauth";
 
 let idp: FakeIdp;

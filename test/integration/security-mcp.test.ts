@@ -137,6 +137,11 @@ describe("/mcp browser boundary", () => {
     }
   });
 
+  it("refuses a foreign Origin before looking at the body", async () => {
+    const response = await mcpRequest(token, '{"broken', { Origin: "https://evil.test" });
+    expect(response.status).toBe(403);
+  });
+
   it("accepts our own Origin", async () => {
     const response = await mcpRequest(token, rpc("tools/list"), { Origin: "https://countersign.test" });
     expect(response.status).toBe(200);

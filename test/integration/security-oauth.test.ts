@@ -332,6 +332,31 @@ describe("OIDC callback", () => {
   });
 });
 
+describe("requested scopes", () => {
+  for (const [requested, granted] of [
+    ["mcp admin offline_access", "mcp offline_access"],
+    ["admin", "mcp"],
+    ["", "mcp"],
+  ] as const) {
+    it(`grants ${JSON.stringify(granted)} when the client asks for ${JSON.stringify(requested)}`, async () => {
+      const client = await registerClient();
+      const { verifier, challenge } = await pkce();
+      const browser = new TestBrowser();
+      const page = await browser.get(authorizeUrl({ clientId: client.client_id, challenge, scope: requested }));
+      const html = await page.text();
+      expect(html).not.toContain('value="admin"');
+      const handle = inputValue(html, "handle") as string;
+      const ticked = ["mcp", "offline_access", "admin"];
+      const toSignin = location(await browser.post("/authorize", { handle, decision: "approve", scope: ticked }));
+      const callback = await oidcSignIn(browser, idp, `${toSignin.pathname}${toSignin.search}`, "scope-user");
+      const resume = location(callback);
+      const done = location(await browser.get(`${resume.pathname}${resume.search}`));
+      const tokens = await exchangeCode(client.client_id, done.searchParams.get("code") as string, verifier);
+      expect(tokens.scope.split(" ").sort().join(" ")).toBe(granted);
+    });
+  }
+});
+
 describe("/oauth/token", () => {
   it("never widens scope on refresh and refuses another resource", async () => {
     const client = await registerClient();
