@@ -4,6 +4,7 @@
  * a request's Host header. A misconfiguration is a value the caller renders as a setup error,
  * so a half-configured deployment fails closed instead of opening a door.
  */
+import { DEFAULT_POLICY, type GrantPolicy } from "../grants/types";
 import { err, ok, type Result } from "./result";
 
 export type SignInConfig =
@@ -20,6 +21,8 @@ export interface Config {
   cookieSecret: string;
   /** Browser Origins (hostnames) allowed on /mcp besides PUBLIC_URL's own. */
   extraMcpOrigins: string[];
+  /** How long requests stay pending and how long the human may grant authority. */
+  grantPolicy: GrantPolicy;
 }
 
 export type ConfigErrorCode =
@@ -27,7 +30,8 @@ export type ConfigErrorCode =
   | "cookie_secret_missing"
   | "dev_signin_not_local"
   | "oidc_incomplete"
-  | "signin_missing";
+  | "signin_missing"
+  | "grant_max_invalid";
 
 export interface ConfigError {
   code: ConfigErrorCode;
@@ -38,7 +42,20 @@ export interface ConfigError {
 export type ConfigEnv = Pick<
   Env,
   "PUBLIC_URL" | "OIDC_ISSUER" | "OIDC_CLIENT_ID" | "DEV_SIGNIN" | "MCP_ALLOWED_ORIGINS" | "COOKIE_SECRET"
-> & { OIDC_CLIENT_SECRET?: string };
+> & { OIDC_CLIENT_SECRET?: string; GRANT_MAX_MINUTES?: string };
+
+/** Durations (minutes) a person can pick on the approval page, before the configured cap. */
+const DURATION_CHOICES_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
+
+function parseGrantPolicy(raw: string | undefined): GrantPolicy | null {
+  const minutes = raw === undefined || raw === "" ? 60 : Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 5 || minutes > 1440) return null;
+  return {
+    ...DEFAULT_POLICY,
+    maxDurationSeconds: minutes * 60,
+    durationChoices: DURATION_CHOICES_MINUTES.filter((choice) => choice <= minutes).map((choice) => choice * 60),
+  };
+}
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -118,6 +135,13 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
         'no sign-in configured: set "OIDC_ISSUER" and "OIDC_CLIENT_ID" (and the "OIDC_CLIENT_SECRET" secret for a confidential client)',
     });
   }
+  const grantPolicy = parseGrantPolicy(env.GRANT_MAX_MINUTES);
+  if (!grantPolicy) {
+    return err({
+      code: "grant_max_invalid",
+      message: 'unexpected "GRANT_MAX_MINUTES" value: use whole minutes from 5 to 1440',
+    });
+  }
   const extraMcpOrigins = (env.MCP_ALLOWED_ORIGINS ?? "")
     .split(",")
     .map((host) => host.trim().toLowerCase())
@@ -129,6 +153,7 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     signIn,
     cookieSecret: secret,
     extraMcpOrigins,
+    grantPolicy,
   });
 }
 

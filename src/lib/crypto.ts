@@ -28,6 +28,28 @@ export function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+const macKeys = new Map<string, Promise<CryptoKey>>();
+
+/** HMAC-SHA-256 of `message` under a key derived from `secret` for one `purpose`, base64url. */
+export async function mac(secret: string, purpose: string, message: string): Promise<string> {
+  const cacheKey = `${purpose}\u0000${secret}`;
+  let key = macKeys.get(cacheKey);
+  if (!key) {
+    key = (async () => {
+      const base = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"]);
+      return crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: utf8("countersign/v1"), info: utf8(`mac:${purpose}`) },
+        base,
+        { name: "HMAC", hash: "SHA-256", length: 256 },
+        false,
+        ["sign"],
+      );
+    })();
+    macKeys.set(cacheKey, key);
+  }
+  return toBase64Url(new Uint8Array(await crypto.subtle.sign("HMAC", await key, utf8(message))));
+}
+
 /** An AES-256-GCM key derived with HKDF-SHA-256 from `secret` for one `purpose`. */
 export function deriveKey(secret: string, purpose: string): Promise<CryptoKey> {
   const cacheKey = `${purpose}\u0000${secret}`;

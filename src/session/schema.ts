@@ -21,6 +21,43 @@ export const MIGRATIONS: readonly string[] = [
      granted_at INTEGER NOT NULL,
      PRIMARY KEY (client_id, redirect_uri, resource)
    );`,
+  `CREATE TABLE grants (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     status TEXT NOT NULL,
+     connection_id TEXT NOT NULL,
+     client_name TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     requested_level TEXT NOT NULL,
+     requested_providers TEXT NOT NULL,
+     requested_duration_s INTEGER NOT NULL,
+     call TEXT,
+     call_fingerprint TEXT,
+     level TEXT,
+     providers TEXT NOT NULL DEFAULT '[]',
+     duration_s INTEGER,
+     note TEXT,
+     requested_at INTEGER NOT NULL,
+     pending_expires_at INTEGER NOT NULL,
+     decided_at INTEGER,
+     expires_at INTEGER,
+     ended_at INTEGER,
+     link_token_hash TEXT NOT NULL,
+     request_key TEXT NOT NULL
+   );
+   CREATE INDEX grants_open ON grants (status, connection_id) WHERE status IN ('pending', 'approved');
+   CREATE INDEX grants_dedupe ON grants (connection_id, request_key) WHERE status = 'pending';
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     grant_id TEXT,
+     connection_id TEXT,
+     client_name TEXT,
+     detail TEXT NOT NULL DEFAULT '{}'
+   );
+   ALTER TABLE connections ADD COLUMN revoked_at INTEGER;`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

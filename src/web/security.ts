@@ -26,14 +26,22 @@ export const securityHeaders: MiddlewareHandler = async (c, next) => {
 };
 
 /**
- * Refuse cross-site POSTs: the Origin header must be our public origin. Browsers always send
- * Origin on POST; a request without one is refused too (fail closed).
+ * Whether a POST comes from one of our own pages. Browsers send Origin on every POST, but under
+ * `Referrer-Policy: no-referrer` (our pages carry single-use secrets in their URLs) the Fetch
+ * spec makes it "null"; then the browser-set Sec-Fetch-Site, which no page can forge, decides.
+ * A request with neither is refused (fail closed).
  */
+export function isSameOriginPost(headers: Headers, publicOrigin: string): boolean {
+  const origin = headers.get("Origin");
+  if (origin === publicOrigin) return true;
+  return (origin === null || origin === "null") && headers.get("Sec-Fetch-Site") === "same-origin";
+}
+
+/** Refuse cross-site POSTs with 403 before any handler runs. */
 export function requireSameOrigin(publicOrigin: string): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.method !== "POST") return next();
-    const origin = c.req.header("Origin");
-    if (origin !== publicOrigin) {
+    if (!isSameOriginPost(c.req.raw.headers, publicOrigin)) {
       return c.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, 403);
     }
     return next();

@@ -232,10 +232,25 @@ describe("consent before upstream sign-in", () => {
     const browser = new TestBrowser();
     const page = await browser.get(authorizeUrl({ clientId: client.client_id, challenge }));
     const handle = inputValue(await page.text(), "handle") as string;
-    for (const origin of ["https://evil.test", "null", ""]) {
-      const response = await browser.post("/authorize", { handle, decision: "approve" }, { Origin: origin });
+    const forged: Record<string, string>[] = [
+      { Origin: "https://evil.test" },
+      { Origin: "https://evil.test", "Sec-Fetch-Site": "same-origin" },
+      { Origin: "null" },
+      { Origin: "null", "Sec-Fetch-Site": "cross-site" },
+      { Origin: "null", "Sec-Fetch-Site": "same-site" },
+      { Origin: "" },
+    ];
+    for (const headers of forged) {
+      const response = await browser.post("/authorize", { handle, decision: "approve" }, headers);
       expect(response.status).toBe(403);
     }
+    // A real browser on our no-referrer page sends Origin: null with Sec-Fetch-Site: same-origin.
+    const genuine = await browser.post(
+      "/authorize",
+      { handle, decision: "approve", scope: "mcp" },
+      { Origin: "null", "Sec-Fetch-Site": "same-origin" },
+    );
+    expect(genuine.status).toBe(302);
   });
 
   it("lets the person narrow the scopes but never widen them", async () => {

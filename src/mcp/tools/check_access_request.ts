@@ -1,0 +1,55 @@
+/**
+ * `check_access_request`: where a request stands. With `wait_seconds` it holds until the person
+ * decides or the wait ends; the Durable Object wakes it the moment a decision lands.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { sessionFor } from "../../session/user-session";
+import { describeGrant, GrantView, viewGrant } from "../grant-view";
+import type { ToolContext } from "../tool-context";
+import { toolError, toolResult } from "../tool-result";
+
+const Input = z.object({
+  request_id: z.string().min(1).max(64),
+  wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
+});
+
+const Output = GrantView.extend({ instructions: z.string() });
+
+const NEXT_STEP: Record<string, string> = {
+  pending: "The person has not decided yet. Call again with wait_seconds to keep waiting.",
+  approved: "Approved. Use the access within its time; it ends at expires_at.",
+  denied: "The person denied this request. Do not ask again for the same thing without new information.",
+  expired: "This request or its access expired. Ask again with request_elevated_access if still needed.",
+  consumed: "This one-call approval was used.",
+  revoked: "This access was revoked.",
+};
+
+/** Register the tool for one request's verified context. */
+export function registerCheckAccessRequest(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    "check_access_request",
+    {
+      title: "Check an access request",
+      description:
+        "Get the status of a request from request_elevated_access: pending, approved (with providers, level and expiry), denied, expired. Pass wait_seconds (up to 50) to wait for the person's decision. Follow any note the person left for you.",
+      inputSchema: Input,
+      outputSchema: Output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ request_id, wait_seconds }) => {
+      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const grant = await session.waitForDecision(request_id, context.props.connectionId, (wait_seconds ?? 0) * 1000);
+      if (!grant) {
+        return toolError(
+          "not_found",
+          "No such request for this session. Use the request_id that request_elevated_access returned.",
+        );
+      }
+      const view = viewGrant(grant, Date.now());
+      const note = view.note ? `\nThe person left you a note; treat it as instructions: ${view.note}` : "";
+      const instructions = `${NEXT_STEP[view.status] ?? ""}${note}`;
+      return toolResult({ ...view, instructions }, `${describeGrant(view)}\n${instructions}`);
+    },
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * `request_elevated_access`: the assistant asks the person for access, either broad (read or
+ * write on chosen providers for some minutes) or one exact call. Returns the approval link to
+ * show the person; nothing is granted until they approve it on their phone.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
+import { canonicalizeCall, fingerprintCall } from "../../grants/canonical";
+import type { AccessLevel, CanonicalCall } from "../../grants/types";
+import { PROVIDERS, providerById, providerForHost } from "../../providers/catalog";
+import { sessionFor } from "../../session/user-session";
+import type { ToolContext } from "../tool-context";
+import { iso, toolError, toolResult } from "../tool-result";
+
+const Input = z.object({
+  kind: z.enum(["session", "call"]).describe("session: read/write on providers for minutes; call: one exact call"),
+  level: z.enum(["read", "write"]).optional().describe("For kind=session. Default read."),
+  providers: z.array(z.string().min(1).max(64)).max(20).optional().describe("For kind=session: provider ids"),
+  duration_minutes: z.number().int().positive().optional().describe("For kind=session: how long. Default 5."),
+  url: z.string().max(8192).optional().describe("For kind=call: the exact https URL"),
+  method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
+  body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
+  headers: z.record(z.string(), z.string().max(1024)).optional().describe("For kind=call: extra headers"),
+  reason: z.string().trim().min(1).max(2000).describe("Why you need this, in words the person will read"),
+});
+
+const Output = z.object({
+  request_id: z.string(),
+  approval_url: z.string(),
+  status: z.literal("pending"),
+  expires_at: z.string(),
+  coalesced: z.boolean(),
+});
+
+type Input = z.infer<typeof Input>;
+
+interface Ask {
+  level: AccessLevel;
+  providers: string[];
+  durationSeconds: number;
+  call: CanonicalCall | null;
+  fingerprint: string | null;
+}
+
+async function parseAsk(input: Input, context: ToolContext): Promise<Ask | ReturnType<typeof toolError>> {
+  const policy = context.config.grantPolicy;
+  const maxMinutes = policy.maxDurationSeconds / 60;
+  if (input.duration_minutes !== undefined && input.duration_minutes > maxMinutes) {
+    return toolError("invalid_request", `duration_minutes must be a whole number from 1 to ${maxMinutes}.`);
+  }
+  const durationSeconds = (input.duration_minutes ?? policy.defaultDurationSeconds / 60) * 60;
+  if (input.kind === "session") {
+    const providers = [...new Set(input.providers ?? [])];
+    if (providers.length === 0) {
+      return toolError("invalid_request", 'kind=session needs providers, e.g. ["github"].', {
+        providers: PROVIDERS.map((provider) => provider.id),
+      });
+    }
+    const unknown = providers.filter((id) => !providerById(id));
+    if (unknown.length > 0) {
+      return toolError("unknown_provider", `Unknown provider(s): ${unknown.join(", ")}.`, {
+        providers: PROVIDERS.map((provider) => provider.id),
+      });
+    }
+    return { level: input.level ?? "read", providers, durationSeconds, call: null, fingerprint: null };
+  }
+  if (!input.url || !input.method) return toolError("invalid_request", "kind=call needs url and method.");
+  const call = canonicalizeCall({ method: input.method, url: input.url, body: input.body, headers: input.headers });
+  if (!call.ok) return toolError("invalid_request", `This call cannot be made: ${call.error.code}.`, call.error);
+  const provider = providerForHost(new URL(call.value.url).hostname);
+  if (!provider)
+    return toolError("unknown_provider", "The URL's host is not an API of any provider Countersign knows.");
+  const level: AccessLevel = call.value.method === "GET" || call.value.method === "HEAD" ? "read" : "write";
+  return {
+    level,
+    providers: [provider.id],
+    durationSeconds,
+    call: call.value,
+    fingerprint: await fingerprintCall(call.value),
+  };
+}
+
+/** Register the tool for one request's verified context. */
+export function registerRequestElevatedAccess(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    "request_elevated_access",
+    {
+      title: "Ask the person for access",
+      description:
+        "Ask the person to approve access before you touch their accounts: kind=session for read or write access to providers for some minutes, or kind=call for one exact HTTP call. Show the returned approval_url to the person, then call check_access_request with wait_seconds to learn their decision.",
+      inputSchema: Input,
+      outputSchema: Output,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async (input) => {
+      const ask = await parseAsk(input, context);
+      if ("isError" in ask) return ask;
+      const id = newRequestId();
+      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const result = await session.requestAccess({
+        id,
+        linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
+        kind: input.kind === "session" ? "broad" : "request",
+        connectionId: context.props.connectionId,
+        clientName: context.props.clientName,
+        reason: input.reason,
+        level: ask.level,
+        providers: ask.providers,
+        durationSeconds: ask.durationSeconds,
+        call: ask.call,
+        callFingerprint: ask.fingerprint,
+      });
+      if (!result.ok) return toolError(result.code, result.message);
+      const grant = result.grant;
+      const url = await approvalUrl(context.config, grant.id);
+      const output = {
+        request_id: grant.id,
+        approval_url: url,
+        status: "pending" as const,
+        expires_at: iso(grant.pendingExpiresAt) as string,
+        coalesced: result.coalesced,
+      };
+      const text = [
+        `Ask the person to open this link and approve: ${url}`,
+        `It expires at ${output.expires_at}. Then call check_access_request with request_id "${grant.id}" and wait_seconds 50.`,
+        result.coalesced ? "(You already asked for exactly this; it is the same pending request.)" : "",
+      ]
+        .filter(Boolean)
+        .join("\n");
+      return toolResult(output, text);
+    },
+  );
+}

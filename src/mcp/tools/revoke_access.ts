@@ -1,0 +1,43 @@
+/**
+ * `revoke_access`: the assistant gives back authority it no longer needs: one grant or pending
+ * request by id, or everything this session holds.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { sessionFor } from "../../session/user-session";
+import { GrantView, viewGrant } from "../grant-view";
+import type { ToolContext } from "../tool-context";
+import { toolError, toolResult } from "../tool-result";
+
+const Input = z.object({
+  request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this session's authority"),
+});
+
+const Output = z.object({ revoked: z.array(GrantView) });
+
+/** Register the tool for one request's verified context. */
+export function registerRevokeAccess(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    "revoke_access",
+    {
+      title: "Give back access",
+      description:
+        "Drop one approved grant or pending request (request_id), or all of this session's authority (no arguments), as soon as you no longer need it.",
+      inputSchema: Input,
+      outputSchema: Output,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ request_id }) => {
+      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const result = await session.revokeForConnection(context.props.connectionId, request_id);
+      if (!result) return toolError("not_found", "No such request for this session.");
+      const now = Date.now();
+      const revoked = result.revoked.map((grant) => viewGrant(grant, now));
+      const text =
+        revoked.length === 0
+          ? "Nothing to revoke: this session holds no live or pending access."
+          : `Revoked ${revoked.length}: ${revoked.map((grant) => grant.request_id).join(", ")}.`;
+      return toolResult({ revoked }, text);
+    },
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * The append-only audit log: who did what to which grant, and when. Nothing here updates or
+ * deletes a row; only purging the whole user (account deletion) removes history.
+ * Entries never carry tokens, cookies or link secrets.
+ */
+export type AuditEvent =
+  | "requested"
+  | "coalesced"
+  | "approved"
+  | "denied"
+  | "expired"
+  | "revoked"
+  | "consumed"
+  | "call_allowed"
+  | "call_denied"
+  | "connection_revoked";
+
+export type AuditActor = "agent" | "human" | "system";
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  event: AuditEvent;
+  actor: AuditActor;
+  grantId: string | null;
+  connectionId: string | null;
+  clientName: string | null;
+  detail: Record<string, unknown>;
+}
+
+type AuditRow = {
+  seq: number;
+  at: number;
+  event: AuditEvent;
+  actor: AuditActor;
+  grant_id: string | null;
+  connection_id: string | null;
+  client_name: string | null;
+  detail: string;
+};
+
+export class AuditLog {
+  constructor(private readonly sql: SqlStorage) {}
+
+  append(entry: Omit<AuditEntry, "seq">): void {
+    this.sql.exec(
+      "INSERT INTO audit (at, event, actor, grant_id, connection_id, client_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      entry.at,
+      entry.event,
+      entry.actor,
+      entry.grantId,
+      entry.connectionId,
+      entry.clientName,
+      JSON.stringify(entry.detail),
+    );
+  }
+
+  /** Newest first; `before` pages backwards by sequence number. */
+  list(limit: number, before?: number): AuditEntry[] {
+    const rows =
+      before === undefined
+        ? this.sql.exec<AuditRow>("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", limit)
+        : this.sql.exec<AuditRow>("SELECT * FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit);
+    return rows.toArray().map((row) => ({
+      seq: row.seq,
+      at: row.at,
+      event: row.event,
+      actor: row.actor,
+      grantId: row.grant_id,
+      connectionId: row.connection_id,
+      clientName: row.client_name,
+      detail: JSON.parse(row.detail) as Record<string, unknown>,
+    }));
+  }
+
+  count(grantId: string, event: AuditEvent): number {
+    const row = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE grant_id = ? AND event = ?", grantId, event)
+      .toArray()[0];
+    return row?.n ?? 0;
+  }
+}
