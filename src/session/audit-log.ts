@@ -17,6 +17,9 @@ export type AuditEvent =
 
 export type AuditActor = "agent" | "human" | "system";
 
+/** Small JSON facts about an event; never a token, cookie or link secret. */
+export type AuditDetail = Record<string, string | number | boolean | null | string[]>;
+
 export interface AuditEntry {
   seq: number;
   at: number;
@@ -25,7 +28,7 @@ export interface AuditEntry {
   grantId: string | null;
   connectionId: string | null;
   clientName: string | null;
-  detail: Record<string, unknown>;
+  detail: AuditDetail;
 }
 
 type AuditRow = {
@@ -69,7 +72,7 @@ export class AuditLog {
       grantId: row.grant_id,
       connectionId: row.connection_id,
       clientName: row.client_name,
-      detail: JSON.parse(row.detail) as Record<string, unknown>,
+      detail: JSON.parse(row.detail) as AuditDetail,
     }));
   }
 

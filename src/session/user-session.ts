@@ -21,35 +21,12 @@ import {
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { loadConfig } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
-import { type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
+import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
+import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
 import { GrantStore, type StoredGrant } from "./grant-store";
 import { migrate } from "./schema";
 
-export interface Connection {
-  connectionId: string;
-  clientId: string;
-  clientName: string;
-  redirectUri: string;
-  scopes: string[];
-  authorizedAt: number;
-  lastSeenAt: number | null;
-  calls: number;
-  revokedAt: number | null;
-}
-
-export interface NewConnection {
-  connectionId: string;
-  clientId: string;
-  clientName: string;
-  redirectUri: string;
-  scopes: string[];
-}
-
-export interface ConsentKey {
-  clientId: string;
-  redirectUri: string;
-  resource: string;
-}
+export type { Connection, ConsentKey, NewConnection } from "./connection-store";
 
 export interface AccessRequestInput {
   /** Fresh id and link-token hash from the caller; used only when no duplicate is pending. */
@@ -86,30 +63,6 @@ export interface Activity {
   history: AuditEntry[];
 }
 
-type ConnectionRow = {
-  connection_id: string;
-  client_id: string;
-  client_name: string;
-  redirect_uri: string;
-  scopes: string;
-  authorized_at: number;
-  last_seen_at: number | null;
-  calls: number;
-  revoked_at: number | null;
-};
-
-const toConnection = (row: ConnectionRow): Connection => ({
-  connectionId: row.connection_id,
-  clientId: row.client_id,
-  clientName: row.client_name,
-  redirectUri: row.redirect_uri,
-  scopes: JSON.parse(row.scopes) as string[],
-  authorizedAt: row.authorized_at,
-  lastSeenAt: row.last_seen_at,
-  calls: row.calls,
-  revokedAt: row.revoked_at,
-});
-
 /** New requests one connection may make per window (on top of the pending cap per user). */
 const REQUESTS_PER_WINDOW = 30;
 const REQUEST_WINDOW_MS = 10 * 60_000;
@@ -124,6 +77,7 @@ function publicGrant(grant: StoredGrant): Grant {
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #grants: GrantStore;
+  readonly #connections: ConnectionStore;
   readonly #audit: AuditLog;
   readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
   readonly #windows = new Map<string, { start: number; count: number }>();
@@ -132,6 +86,7 @@ export class UserSession extends DurableObject<Env> {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#grants = new GrantStore(this.#sql);
+    this.#connections = new ConnectionStore(this.#sql);
     this.#audit = new AuditLog(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
@@ -146,78 +101,32 @@ export class UserSession extends DurableObject<Env> {
 
   /** Record an MCP client connection (one OAuth grant) at authorization time. */
   recordConnection(connection: NewConnection): Connection {
-    this.#sql.exec(
-      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (connection_id) DO NOTHING`,
-      connection.connectionId,
-      connection.clientId,
-      connection.clientName,
-      connection.redirectUri,
-      JSON.stringify(connection.scopes),
-      Date.now(),
-    );
-    return this.#connection(connection.connectionId) as Connection;
+    return this.#connections.record(connection, Date.now());
   }
 
-  /**
-   * Note a tool call from a connection and return it. A connection this object never recorded
-   * (authorized before this object existed, or purged) is recorded now from the token's facts.
-   */
+  /** Note a tool call from a connection and return it. */
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    const now = Date.now();
-    this.#sql.exec(
-      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at, last_seen_at, calls)
-       VALUES (?, ?, ?, '', ?, ?, ?, 1)
-       ON CONFLICT (connection_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, calls = calls + 1`,
-      connection.connectionId,
-      connection.clientId,
-      connection.clientName,
-      JSON.stringify(connection.scopes),
-      now,
-      now,
-    );
-    return this.#connection(connection.connectionId) as Connection;
+    return this.#connections.touch(connection, Date.now());
   }
 
   /** Every connection this user has authorized, most recent first. */
   listConnections(): Connection[] {
-    return this.#sql
-      .exec<ConnectionRow>("SELECT * FROM connections ORDER BY authorized_at DESC")
-      .toArray()
-      .map(toConnection);
+    return this.#connections.list();
   }
 
   /** Remember that the user approved `scopes` for this client + redirect URI + resource. */
   rememberConsent(key: ConsentKey, scopes: string[]): void {
-    this.#sql.exec(
-      `INSERT INTO consents (client_id, redirect_uri, resource, scopes, granted_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (client_id, redirect_uri, resource) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
-      key.clientId,
-      key.redirectUri,
-      key.resource,
-      JSON.stringify([...new Set(scopes)].sort()),
-      Date.now(),
-    );
+    this.#connections.rememberConsent(key, scopes, Date.now());
   }
 
   /** Whether a remembered consent covers every scope now requested. */
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
-    const row = this.#sql
-      .exec<{ scopes: string }>(
-        "SELECT scopes FROM consents WHERE client_id = ? AND redirect_uri = ? AND resource = ?",
-        key.clientId,
-        key.redirectUri,
-        key.resource,
-      )
-      .toArray()[0];
-    if (!row) return false;
-    const granted = new Set(JSON.parse(row.scopes) as string[]);
-    return scopes.every((scope) => granted.has(scope));
+    return this.#connections.consentCovers(key, scopes);
   }
 
   /** Forget every remembered consent for a client; returns how many were removed. */
   forgetConsent(clientId: string): number {
-    return this.#sql.exec("DELETE FROM consents WHERE client_id = ?", clientId).rowsWritten;
+    return this.#connections.forgetConsent(clientId);
   }
 
   /**
@@ -225,12 +134,12 @@ export class UserSession extends DurableObject<Env> {
    * client's remembered consent is forgotten. Returns null when this user has no such connection.
    */
   async revokeConnection(connectionId: string): Promise<Connection | null> {
-    const connection = this.#connection(connectionId);
+    const connection = this.#connections.get(connectionId);
     if (!connection) return null;
     const now = Date.now();
     for (const grant of this.#grants.open(connectionId)) this.#apply(revoke(grant, now), "revoked", "human");
-    this.#sql.exec("UPDATE connections SET revoked_at = ? WHERE connection_id = ?", now, connectionId);
-    this.#sql.exec("DELETE FROM consents WHERE client_id = ?", connection.clientId);
+    this.#connections.markRevoked(connectionId, now);
+    this.#connections.forgetConsent(connection.clientId);
     this.#audit.append({
       at: now,
       event: "connection_revoked",
@@ -241,7 +150,7 @@ export class UserSession extends DurableObject<Env> {
       detail: {},
     });
     await this.#schedule();
-    return this.#connection(connectionId);
+    return this.#connections.get(connectionId);
   }
 
   // ── grants ─────────────────────────────────────────────────────────────────────────────
@@ -377,7 +286,7 @@ export class UserSession extends DurableObject<Env> {
    */
   async waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     const current = this.getForConnection(id, connectionId);
-    if (!current || current.status !== "pending" || timeoutMs <= 0) return current;
+    if (current?.status !== "pending" || timeoutMs <= 0) return current;
     const deadline = Math.min(timeoutMs, Math.max(0, current.pendingExpiresAt - Date.now()) + 50);
     return new Promise<Grant | null>((resolve) => {
       const waiters = this.#waiters.get(id) ?? new Set();
@@ -533,13 +442,7 @@ export class UserSession extends DurableObject<Env> {
     for (const waiter of [...waiters]) waiter(grant);
   }
 
-  #log(
-    event: AuditEvent,
-    actor: "agent" | "human" | "system",
-    grant: Grant,
-    at: number,
-    detail: Record<string, unknown>,
-  ) {
+  #log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
     this.#audit.append({
       at,
       event,
@@ -572,13 +475,6 @@ export class UserSession extends DurableObject<Env> {
     if (window.count >= limit) return false;
     window.count++;
     return true;
-  }
-
-  #connection(connectionId: string): Connection | null {
-    const row = this.#sql
-      .exec<ConnectionRow>("SELECT * FROM connections WHERE connection_id = ?", connectionId)
-      .toArray()[0];
-    return row ? toConnection(row) : null;
   }
 }
 

@@ -3,6 +3,8 @@
  * reaches. Security headers wrap all of it; POSTs must come from our own origin.
  */
 import { Hono } from "hono";
+import { activityRoutes } from "../activity/routes";
+import { approvalRoutes } from "../approvals/routes";
 import { authorizeRoutes } from "../identity/authorize-routes";
 import { signInRoutes } from "../identity/signin-routes";
 import type { Config } from "../lib/config";
@@ -41,6 +43,8 @@ export function createWebApp(config: Config) {
   app.get("/", (c) => c.html(<HomePage config={config} />));
   app.route("/", signInRoutes);
   app.route("/", authorizeRoutes);
+  app.route("/", approvalRoutes);
+  app.route("/", activityRoutes);
   app.notFound((c) =>
     c.html(<MessagePage title="Not found" message="There is nothing at this address." code="not_found" />, 404),
   );

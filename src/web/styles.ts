@@ -23,4 +23,13 @@ input[type=email],input[type=text]{width:100%;font:inherit;padding:.7rem;border:
 button{flex:1;font:inherit;font-weight:600;padding:.8rem 1rem;border-radius:10px;border:1px solid var(--line);background:var(--card);color:var(--fg);min-height:48px}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 @media (prefers-color-scheme:dark){button.primary{color:#000}}
+pre.reason,pre.body{white-space:pre-wrap;word-break:break-word;background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:.75rem;font:14px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;max-height:24rem;overflow:auto}
+textarea,select{width:100%;font:inherit;padding:.6rem;border:1px solid var(--line);border-radius:8px;background:var(--card);color:var(--fg)}
+ul.plain{list-style:none;padding:0;margin:.25rem 0}
+ul.plain li{padding:.2rem 0}
+table{width:100%;border-collapse:collapse;font-size:.9rem}
+td,th{text-align:left;padding:.35rem .25rem;border-top:1px solid var(--line);vertical-align:top}
+form.inline{display:inline}
+form.inline button{min-height:36px;padding:.35rem .8rem;flex:none}
+a{color:var(--accent)}
 `;

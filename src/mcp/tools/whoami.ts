@@ -5,6 +5,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { sessionFor } from "../../session/user-session";
+import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";
 
 const WhoamiOutput = z.object({
@@ -24,16 +25,7 @@ const WhoamiOutput = z.object({
   }),
   scopes: z.array(z.string()),
   authority: z.object({
-    grants: z.array(
-      z.object({
-        id: z.string(),
-        kind: z.string(),
-        level: z.string(),
-        providers: z.array(z.string()),
-        expires_at: z.string(),
-        seconds_left: z.number(),
-      }),
-    ),
+    grants: z.array(GrantView),
     summary: z.string(),
   }),
 });
@@ -65,12 +57,18 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
     },
     async () => {
       const { props } = context;
-      const connection = await sessionFor(context.env.SESSION, props.userId).touchConnection({
-        connectionId: props.connectionId,
-        clientId: props.clientId,
-        clientName: props.clientName,
-        scopes: context.scopes,
-      });
+      const session = sessionFor(context.env.SESSION, props.userId);
+      const [connection, live] = await Promise.all([
+        session.touchConnection({
+          connectionId: props.connectionId,
+          clientId: props.clientId,
+          clientName: props.clientName,
+          scopes: context.scopes,
+        }),
+        session.authority(props.connectionId),
+      ]);
+      const now = Date.now();
+      const grants = live.map((grant) => viewGrant(grant, now));
       const result: WhoamiResult = {
         user: {
           id: props.userId,
@@ -88,9 +86,11 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
         },
         scopes: context.scopes,
         authority: {
-          grants: [],
+          grants,
           summary:
-            "No access is approved for this session. Ask the person with request_elevated_access when you need it.",
+            grants.length === 0
+              ? "No access is approved for this session. Ask the person with request_elevated_access when you need it."
+              : `Approved now: ${grants.map(describeGrant).join("; ")}.`,
         },
       };
       return { content: [{ type: "text", text: describe(result) }], structuredContent: result };

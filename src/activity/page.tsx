@@ -1,0 +1,158 @@
+/**
+ * /activity: what assistants asked for, what is live right now and for how long, which apps are
+ * connected, and the full history. Every button is a POST form carrying a CSRF token.
+ */
+import { showDuration, showText } from "../approvals/display";
+import { secondsLeft } from "../grants/transitions";
+import type { Grant } from "../grants/types";
+import type { SignedInUser } from "../identity/user";
+import { providerById } from "../providers/catalog";
+import type { AuditEntry } from "../session/audit-log";
+import type { Activity } from "../session/user-session";
+import { Layout } from "../web/layout";
+
+const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
+
+function what(grant: Grant): string {
+  if (grant.kind === "request" && grant.call) return `${grant.call.method} ${grant.call.url}`;
+  const providers = grant.status === "pending" ? grant.requestedProviders : grant.providers;
+  const level = grant.level ?? grant.requestedLevel;
+  return `${level} · ${providers.map((id) => providerById(id)?.name ?? id).join(", ")}`;
+}
+
+function GrantRow({ grant, csrf, now, action }: { grant: Grant; csrf: string; now: number; action: string }) {
+  const left =
+    grant.status === "pending"
+      ? `expires in ${showDuration(Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000)))}`
+      : `${showDuration(secondsLeft(grant, now))} left`;
+  return (
+    <li>
+      <strong class="mono">{showText(grant.clientName, 60)}</strong>:{" "}
+      <span class="mono">{showText(what(grant), 200)}</span>
+      <br />
+      <span class="muted">
+        {showText(grant.reason, 200)} · {left}
+      </span>
+      <form class="inline" method="post" action={`/activity/grants/${encodeURIComponent(grant.id)}/revoke`}>
+        <input type="hidden" name="csrf" value={csrf} />
+        <button type="submit">{action}</button>
+      </form>
+    </li>
+  );
+}
+
+function HistoryRow({ entry }: { entry: AuditEntry }) {
+  const detail = Object.entries(entry.detail)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(" ");
+  return (
+    <tr>
+      <td class="mono">{when(entry.at)}</td>
+      <td>{entry.event}</td>
+      <td>{entry.actor}</td>
+      <td class="mono">{showText(`${entry.clientName ?? ""} ${entry.grantId ?? ""} ${detail}`, 300)}</td>
+    </tr>
+  );
+}
+
+export function ActivityPage({
+  user,
+  activity,
+  csrf,
+  now,
+}: {
+  user: SignedInUser;
+  activity: Activity;
+  csrf: string;
+  now: number;
+}) {
+  const connections = activity.connections.filter((connection) => connection.revokedAt === null);
+  return (
+    <Layout title="Activity">
+      <div class="card">
+        <h1>Activity</h1>
+        <p class="muted">Signed in as {user.email ?? user.subject}.</p>
+        <h2>Waiting for you</h2>
+        {activity.pending.length === 0 ? (
+          <p class="muted">No requests are waiting.</p>
+        ) : (
+          <ul class="scopes">
+            {activity.pending.map((grant) => (
+              <GrantRow grant={grant} csrf={csrf} now={now} action="Cancel" />
+            ))}
+          </ul>
+        )}
+        <h2>Live access</h2>
+        {activity.live.length === 0 ? (
+          <p class="muted">No assistant holds any access right now.</p>
+        ) : (
+          <ul class="scopes">
+            {activity.live.map((grant) => (
+              <GrantRow grant={grant} csrf={csrf} now={now} action="Revoke" />
+            ))}
+          </ul>
+        )}
+        <h2>Connected apps</h2>
+        {connections.length === 0 ? (
+          <p class="muted">No apps are connected.</p>
+        ) : (
+          <ul class="scopes">
+            {connections.map((connection) => (
+              <li>
+                <strong class="mono">{showText(connection.clientName, 80)}</strong>
+                <br />
+                <span class="muted">
+                  connected {when(connection.authorizedAt)} · last used {when(connection.lastSeenAt)} ·{" "}
+                  {connection.calls} calls
+                </span>
+                <form
+                  class="inline"
+                  method="post"
+                  action={`/activity/connections/${encodeURIComponent(connection.connectionId)}/revoke`}
+                >
+                  <input type="hidden" name="csrf" value={csrf} />
+                  <button type="submit">Disconnect</button>
+                </form>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      <div class="card">
+        <h2>History</h2>
+        <p>
+          <a href="/activity/export.json">Export everything as JSON</a>
+        </p>
+        <table>
+          <thead>
+            <tr>
+              <th>When (UTC)</th>
+              <th>What</th>
+              <th>Who</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {activity.history.map((entry) => (
+              <HistoryRow entry={entry} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <div class="card">
+        <h2>Delete my data</h2>
+        <p class="muted">Disconnects every app, ends all access and erases your history here.</p>
+        <form method="post" action="/activity/delete">
+          <input type="hidden" name="csrf" value={csrf} />
+          <label>
+            <input type="checkbox" name="confirm" value="yes" />
+            <span>I understand this cannot be undone.</span>
+          </label>
+          <div class="actions">
+            <button type="submit">Delete everything</button>
+          </div>
+        </form>
+      </div>
+    </Layout>
+  );
+}

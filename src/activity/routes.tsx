@@ -1,0 +1,126 @@
+/**
+ * /activity routes for the signed-in person: view, revoke a grant, disconnect an app (its
+ * OAuth grant is revoked too), export, delete everything. Ownership is checked in the person's
+ * own Durable Object BEFORE any side effect; another user's id looks exactly like a missing one.
+ */
+import { Hono } from "hono";
+import { csrfToken } from "../approvals/link";
+import { endSession, readSession } from "../identity/session-cookie";
+import type { SignedInUser } from "../identity/user";
+import { timingSafeEqual } from "../lib/crypto";
+import { log } from "../lib/log";
+import { sessionFor } from "../session/user-session";
+import type { WebBindings, WebContext, WebEnv } from "../web/context";
+import { MessagePage } from "../web/layout";
+import { ActivityPage } from "./page";
+
+const ACTIVITY_CSRF = "activity";
+
+async function signedIn(c: WebContext): Promise<SignedInUser | Response> {
+  const user = await readSession(c.get("config"), c.req.raw, Date.now());
+  if (user) return user;
+  if (c.req.method === "GET") return c.redirect(`/signin?${new URLSearchParams({ return_to: c.req.path })}`, 302);
+  return c.html(
+    <MessagePage title="Sign in first" message="Your session ended. Sign in again." code="sign_in_required" />,
+    403,
+  );
+}
+
+async function checkCsrf(c: WebContext, user: SignedInUser): Promise<Response | null> {
+  const form = await c.req.formData();
+  const sent = String(form.get("csrf") ?? "");
+  if (sent && timingSafeEqual(sent, await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF))) return null;
+  return c.html(
+    <MessagePage title="Not allowed" message="This form did not come from your activity page." code="csrf_invalid" />,
+    403,
+  );
+}
+
+/** Revoke the OAuth grants (MCP client tokens) behind one connection, or all of them. */
+async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?: string): Promise<number> {
+  let cursor: string | undefined;
+  let revoked = 0;
+  do {
+    const page = await env.OAUTH_PROVIDER.listUserGrants(userId, cursor ? { cursor } : {});
+    for (const grant of page.items) {
+      const metadata = grant.metadata as { connectionId?: string } | undefined;
+      if (connectionId === undefined || metadata?.connectionId === connectionId) {
+        await env.OAUTH_PROVIDER.revokeGrant(grant.id, userId);
+        revoked++;
+      }
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return revoked;
+}
+
+export const activityRoutes = new Hono<WebEnv>();
+
+activityRoutes.get("/activity", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const activity = await sessionFor(c.env.SESSION, user.userId).activity();
+  const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
+  return c.html(<ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} />);
+});
+
+activityRoutes.get("/activity/export.json", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const data = await sessionFor(c.env.SESSION, user.userId).exportAll();
+  c.header("Content-Disposition", 'attachment; filename="countersign-activity.json"');
+  return c.json({
+    exported_at: new Date().toISOString(),
+    user: { id: user.userId, email: user.email ?? null },
+    connections: data.connections,
+    grants: data.grants,
+    audit: data.audit,
+  });
+});
+
+activityRoutes.post("/activity/grants/:id/revoke", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const refused = await checkCsrf(c, user);
+  if (refused) return refused;
+  const grant = await sessionFor(c.env.SESSION, user.userId).revokeByOwner(c.req.param("id"));
+  if (!grant)
+    return c.html(
+      <MessagePage title="Not found" message="There is no such request in your account." code="not_found" />,
+      404,
+    );
+  return c.redirect("/activity", 303);
+});
+
+activityRoutes.post("/activity/connections/:id/revoke", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const refused = await checkCsrf(c, user);
+  if (refused) return refused;
+  const connectionId = c.req.param("id");
+  const connection = await sessionFor(c.env.SESSION, user.userId).revokeConnection(connectionId);
+  if (!connection)
+    return c.html(
+      <MessagePage title="Not found" message="There is no such app in your account." code="not_found" />,
+      404,
+    );
+  const tokens = await revokeOAuthGrants(c.env, user.userId, connectionId);
+  log.info("activity.connection_revoked", { userId: user.userId, connectionId, tokens });
+  return c.redirect("/activity", 303);
+});
+
+activityRoutes.post("/activity/delete", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const form = await c.req.raw.clone().formData();
+  const refused = await checkCsrf(c, user);
+  if (refused) return refused;
+  if (form.get("confirm") !== "yes") {
+    return c.html(<MessagePage title="Not deleted" message="Tick the box to confirm." code="confirm_required" />, 400);
+  }
+  const tokens = await revokeOAuthGrants(c.env, user.userId);
+  await sessionFor(c.env.SESSION, user.userId).purge();
+  log.info("activity.account_deleted", { userId: user.userId, tokens });
+  c.header("Set-Cookie", endSession());
+  return c.html(<MessagePage title="Deleted" message="Every app is disconnected and your data here is erased." />);
+});

@@ -1,0 +1,176 @@
+/**
+ * The approval page a person opens on their phone, and the outcome page. Server-rendered, no
+ * script, mobile first. Everything the agent wrote is shown as escaped text (see display.ts);
+ * no link is ever built from agent input.
+ */
+import { secondsLeft } from "../grants/transitions";
+import type { Grant, GrantPolicy } from "../grants/types";
+import { providerById } from "../providers/catalog";
+import { Layout } from "../web/layout";
+import { showBody, showDuration, showText, showUrl } from "./display";
+
+const STATUS_TITLE: Record<Grant["status"], string> = {
+  pending: "Waiting for you",
+  approved: "Approved",
+  denied: "Denied",
+  expired: "Expired",
+  consumed: "Used",
+  revoked: "Revoked",
+};
+
+function CallDetails({ grant }: { grant: Grant }) {
+  if (!grant.call) return null;
+  const url = showUrl(grant.call.url);
+  return (
+    <div>
+      <p>
+        <strong>One call, once:</strong> <span class="mono">{grant.call.method}</span>
+      </p>
+      <p>
+        Host: <strong class="mono">{url.host}</strong>
+      </p>
+      {url.idn ? <p class="warn">This host uses international characters; check it is the site you expect.</p> : null}
+      <p>
+        Path: <span class="mono">{url.path}</span>
+      </p>
+      {url.query.length > 0 ? (
+        <ul class="plain">
+          {url.query.map(([key, value]) => (
+            <li class="mono">
+              {key} = {value}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {grant.call.headers.length > 0 ? (
+        <ul class="plain">
+          {grant.call.headers.map((header) => (
+            <li class="mono">
+              {header.name}: {showText(header.value, 300)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {grant.call.body ? <pre class="body">{showBody(grant.call.body)}</pre> : null}
+    </div>
+  );
+}
+
+function BroadChoices({ grant, policy }: { grant: Grant; policy: GrantPolicy }) {
+  const durations = [...new Set([...policy.durationChoices, grant.requestedDurationSeconds])].sort((a, b) => a - b);
+  return (
+    <div>
+      <p>
+        <strong>Which accounts</strong> <span class="muted">(untick any you don't want to share)</span>
+      </p>
+      <ul class="scopes">
+        {grant.requestedProviders.map((id) => (
+          <li>
+            <label>
+              <input type="checkbox" name="providers" value={id} checked />
+              <span>{providerById(id)?.name ?? id}</span>
+            </label>
+          </li>
+        ))}
+      </ul>
+      <p>
+        <strong>What it may do</strong>
+      </p>
+      <label>
+        <input type="radio" name="level" value="read" checked={grant.requestedLevel === "read"} />
+        <span>Read only</span>
+      </label>
+      {grant.requestedLevel === "write" ? (
+        <label>
+          <input type="radio" name="level" value="write" checked />
+          <span>Read and change (write)</span>
+        </label>
+      ) : null}
+      <p>
+        <label for="duration">
+          <strong>For how long</strong>
+        </label>
+      </p>
+      <select id="duration" name="duration">
+        {durations.map((seconds) => (
+          <option value={String(seconds)} selected={seconds === grant.requestedDurationSeconds}>
+            {showDuration(seconds)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export interface ApprovalPageProps {
+  grant: Grant;
+  token: string;
+  csrf: string;
+  policy: GrantPolicy;
+  now: number;
+}
+
+/** The decision form for a pending request. */
+export function ApprovalPage({ grant, token, csrf, policy, now }: ApprovalPageProps) {
+  const left = Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000));
+  return (
+    <Layout title="Approve access">
+      <div class="card">
+        <h1>
+          <span class="mono">{showText(grant.clientName, 80)}</span> asks for access
+        </h1>
+        <p class="muted">Why, in the assistant's words:</p>
+        <pre class="reason">{showText(grant.reason, 2000)}</pre>
+        <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>
+          <input type="hidden" name="t" value={token} />
+          <input type="hidden" name="csrf" value={csrf} />
+          {grant.kind === "request" ? <CallDetails grant={grant} /> : <BroadChoices grant={grant} policy={policy} />}
+          <p>
+            <label for="note">
+              <strong>Notes for the assistant</strong> <span class="muted">(optional)</span>
+            </label>
+          </p>
+          <textarea id="note" name="note" maxlength={1000} rows={3} />
+          <p class="muted">This request expires in {showDuration(left)} if you do nothing.</p>
+          <div class="actions">
+            <button type="submit" name="decision" value="deny">
+              Deny
+            </button>
+            <button class="primary" type="submit" name="decision" value="approve">
+              Approve
+            </button>
+          </div>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+/** What became of a request: shown after deciding, or when the link is opened again. */
+export function OutcomePage({ grant, now, message }: { grant: Grant; now: number; message?: string }) {
+  const what =
+    grant.kind === "request" && grant.call
+      ? `one ${grant.call.method} call to ${showUrl(grant.call.url).host}`
+      : `${grant.level ?? grant.requestedLevel} access to ${(grant.providers.length
+          ? grant.providers
+          : grant.requestedProviders
+        )
+          .map((id) => providerById(id)?.name ?? id)
+          .join(", ")}`;
+  return (
+    <Layout title={STATUS_TITLE[grant.status]}>
+      <div class="card">
+        <h1>{STATUS_TITLE[grant.status]}</h1>
+        {message ? <p class="warn">{message}</p> : null}
+        <p>
+          <span class="mono">{showText(grant.clientName, 80)}</span>: {what}.
+        </p>
+        {grant.status === "approved" ? <p>Access ends in {showDuration(secondsLeft(grant, now))}.</p> : null}
+        {grant.note ? <p class="muted">Your note: {showText(grant.note, 1000)}</p> : null}
+        <p>
+          <a href="/activity">See all activity</a>
+        </p>
+      </div>
+    </Layout>
+  );
+}

@@ -1,0 +1,107 @@
+/**
+ * /approve/<id>?t=<token>: the person's decision. GET only renders (link previews and mail
+ * scanners change nothing); POST decides, and needs our Origin, the CSRF token, the link token
+ * and a signed-in owner. The request is looked up only in the signed-in user's own Durable
+ * Object, so anyone else sees exactly what a non-existent request looks like.
+ */
+import { Hono } from "hono";
+import type { AccessLevel } from "../grants/types";
+import { readSession } from "../identity/session-cookie";
+import { timingSafeEqual } from "../lib/crypto";
+import { log } from "../lib/log";
+import { sessionFor } from "../session/user-session";
+import type { WebContext, WebEnv } from "../web/context";
+import { MessagePage } from "../web/layout";
+import { csrfToken, linkTokenHash } from "./link";
+import { ApprovalPage, OutcomePage } from "./page";
+
+const NOT_FOUND_TITLE = "Request not found";
+const NOT_FOUND_MESSAGE = "This approval link is not valid for your account. Ask the assistant for a new one.";
+
+function notFound(c: WebContext) {
+  return c.html(<MessagePage title={NOT_FOUND_TITLE} message={NOT_FOUND_MESSAGE} code="not_found" />, 404);
+}
+
+function signInRedirect(c: WebContext, id: string, token: string) {
+  const back = `/approve/${encodeURIComponent(id)}?${new URLSearchParams({ t: token })}`;
+  return c.redirect(`/signin?${new URLSearchParams({ return_to: back })}`, 302);
+}
+
+export const approvalRoutes = new Hono<WebEnv>();
+
+approvalRoutes.get("/approve/:id", async (c) => {
+  const config = c.get("config");
+  const id = c.req.param("id");
+  const token = c.req.query("t") ?? "";
+  const user = await readSession(config, c.req.raw, Date.now());
+  if (!user) return signInRedirect(c, id, token);
+  if (!token) return notFound(c);
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const grant = await session.viewRequest(id, await linkTokenHash(token));
+  if (!grant) return notFound(c);
+  const now = Date.now();
+  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} />);
+  const csrf = await csrfToken(config, user.userId, id);
+  return c.html(<ApprovalPage grant={grant} token={token} csrf={csrf} policy={config.grantPolicy} now={now} />);
+});
+
+approvalRoutes.post("/approve/:id", async (c) => {
+  const config = c.get("config");
+  const id = c.req.param("id");
+  const user = await readSession(config, c.req.raw, Date.now());
+  if (!user) {
+    return c.html(
+      <MessagePage title="Sign in first" message="Open the approval link again to sign in." code="sign_in_required" />,
+      403,
+    );
+  }
+  const form = await c.req.formData();
+  const csrf = String(form.get("csrf") ?? "");
+  if (!csrf || !timingSafeEqual(csrf, await csrfToken(config, user.userId, id))) {
+    log.warn("approval.csrf_rejected", { userId: user.userId });
+    return c.html(
+      <MessagePage title="Not allowed" message="This form did not come from your approval page." code="csrf_invalid" />,
+      403,
+    );
+  }
+  const tokenHash = await linkTokenHash(String(form.get("t") ?? ""));
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const grant = await session.viewRequest(id, tokenHash);
+  if (!grant) return notFound(c);
+  const noteText = String(form.get("note") ?? "")
+    .trim()
+    .slice(0, 1000);
+  const note = noteText === "" ? null : noteText;
+  const decision = form.get("decision");
+  if (decision !== "approve" && decision !== "deny") {
+    return c.html(
+      <MessagePage title="Choose Approve or Deny" message="No decision was sent." code="invalid_decision" />,
+      400,
+    );
+  }
+  const duration = Number(form.get("duration") ?? grant.requestedDurationSeconds);
+  const level = (form.get("level") ?? grant.requestedLevel) as AccessLevel;
+  const result = await session.decide(
+    id,
+    tokenHash,
+    decision === "deny"
+      ? { kind: "deny", note }
+      : {
+          kind: "approve",
+          input: {
+            providers: grant.kind === "request" ? grant.requestedProviders : form.getAll("providers").map(String),
+            level: grant.kind === "request" ? grant.requestedLevel : level,
+            durationSeconds: grant.kind === "request" ? grant.requestedDurationSeconds : duration,
+            note,
+          },
+        },
+  );
+  const now = Date.now();
+  if (result.ok) {
+    log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
+    return c.html(<OutcomePage grant={result.grant} now={now} />);
+  }
+  if (result.code === "not_found") return notFound(c);
+  const status = result.code === "invalid" ? 400 : 409;
+  return c.html(<OutcomePage grant={result.grant} now={now} message={result.message} />, status);
+});
