@@ -67,7 +67,10 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   }
   if (!input.url || !input.method) return toolError("invalid_request", "kind=call needs url and method.");
   const call = canonicalizeCall({ method: input.method, url: input.url, body: input.body, headers: input.headers });
-  if (!call.ok) return toolError("invalid_request", `This call cannot be made: ${call.error.code}.`, call.error);
+  if (!call.ok) {
+    const { code: reason, ...detail } = call.error;
+    return toolError("invalid_request", `This call cannot be made: ${reason}.`, { reason, ...detail });
+  }
   const provider = providerForHost(new URL(call.value.url).hostname);
   if (!provider)
     return toolError("unknown_provider", "The URL's host is not an API of any provider Countersign knows.");
