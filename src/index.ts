@@ -4,6 +4,7 @@
  */
 import { loadConfig } from "./lib/config";
 import { createProvider } from "./oauth/provider";
+import { floodGuard } from "./web/rate-limits";
 import { setupErrorResponse } from "./web/setup-error";
 
 export { UserSession } from "./session/user-session";
@@ -11,9 +12,11 @@ export { UserSession } from "./session/user-session";
 const providers = new WeakMap<Env, ReturnType<typeof createProvider>>();
 
 export default {
-  fetch(request, env, ctx) {
+  async fetch(request, env, ctx) {
     const config = loadConfig(env);
     if (!config.ok) return setupErrorResponse(request, config.error);
+    const limited = await floodGuard(request, env);
+    if (limited) return limited;
     let provider = providers.get(env);
     if (!provider) {
       provider = createProvider(config.value, env);

@@ -12,6 +12,7 @@ import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
+import { tooManyRequests } from "../web/rate-limits";
 import { csrfToken, linkTokenHash } from "./link";
 import { ApprovalPage, OutcomePage } from "./page";
 
@@ -55,6 +56,8 @@ approvalRoutes.post("/approve/:id", async (c) => {
       403,
     );
   }
+  const { success } = await c.env.APPROVAL_LIMITER.limit({ key: user.userId });
+  if (!success) return tooManyRequests("Too many decisions in a minute. Wait a minute and try again.");
   const form = await c.req.formData();
   const csrf = String(form.get("csrf") ?? "");
   if (!csrf || !timingSafeEqual(csrf, await csrfToken(config, user.userId, id))) {

@@ -10,6 +10,7 @@ import { parseAuthProps } from "../identity/props";
 import type { Config } from "../lib/config";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
+import { tooManyRequests } from "../web/rate-limits";
 import { guardMcpRequest, originAllowed } from "./guard";
 import { createServer } from "./server";
 
@@ -37,10 +38,13 @@ export function createMcpApi(config: Config, env: Env) {
         return Response.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, { status: 403 });
       }
       if (!ctx.auth.scope.includes(REQUIRED_SCOPE)) return insufficientScope(ctx.auth, [REQUIRED_SCOPE]);
-      if (!parseAuthProps(ctx.props)) {
+      const props = parseAuthProps(ctx.props);
+      if (!props) {
         log.error("mcp.props_invalid", { clientId: ctx.auth.clientId });
         return new Response(JSON.stringify({ error: "invalid_token" }), { status: 401 });
       }
+      const { success } = await workerEnv.TOOL_LIMITER.limit({ key: props.connectionId });
+      if (!success) return tooManyRequests("Too many requests from this client. Wait a minute and try again.");
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
       return handler(guarded, workerEnv, ctx);

@@ -25,6 +25,10 @@ export async function fetchWorker(input: string, init: RequestInit = {}, binding
   const url = new URL(input, bindings.PUBLIC_URL);
   const headers = new Headers(init.headers);
   if (!headers.has("Host")) headers.set("Host", url.host);
+  // Each request from its own documentation-range address, so per-IP flood limits only bite in
+  // the tests that send a fixed CF-Connecting-IP on purpose.
+  if (!headers.has("CF-Connecting-IP"))
+    headers.set("CF-Connecting-IP", `198.51.100.${Math.floor(Math.random() * 254) + 1}`);
   const request = new Request(url, { ...init, headers, redirect: "manual" }) as Request<
     unknown,
     IncomingRequestCfProperties
