@@ -103,7 +103,7 @@ export function ActivityPage({
                 <br />
                 <span class="muted">
                   connected {when(connection.authorizedAt)} · last used {when(connection.lastSeenAt)} ·{" "}
-                  {connection.calls} calls
+                  {connection.calls === 1 ? "1 call" : `${connection.calls} calls`}
                 </span>
                 <form
                   class="inline"

@@ -108,10 +108,12 @@ export interface ApprovalPageProps {
   csrf: string;
   policy: GrantPolicy;
   now: number;
+  /** Why the last submission was refused, shown above the form. */
+  error?: string;
 }
 
 /** The decision form for a pending request. */
-export function ApprovalPage({ grant, token, csrf, policy, now }: ApprovalPageProps) {
+export function ApprovalPage({ grant, token, csrf, policy, now, error }: ApprovalPageProps) {
   const left = Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000));
   return (
     <Layout title="Approve access">
@@ -119,6 +121,7 @@ export function ApprovalPage({ grant, token, csrf, policy, now }: ApprovalPagePr
         <h1>
           <span class="mono">{showText(grant.clientName, 80)}</span> asks for access
         </h1>
+        {error ? <p class="warn">{error}</p> : null}
         <p class="muted">Why, in the assistant's words:</p>
         <pre class="reason">{showText(grant.reason, 2000)}</pre>
         <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>

@@ -83,7 +83,14 @@ approvalRoutes.post("/approve/:id", async (c) => {
     );
   }
   const duration = Number(form.get("duration") ?? grant.requestedDurationSeconds);
-  const level = (form.get("level") ?? grant.requestedLevel) as AccessLevel;
+  const levelField = form.get("level") ?? grant.requestedLevel;
+  if (levelField !== "read" && levelField !== "write") {
+    return c.html(
+      <MessagePage title="Choose read or write" message='unexpected "level" value' code="invalid_level" />,
+      400,
+    );
+  }
+  const level: AccessLevel = levelField;
   const result = await session.decide(
     id,
     tokenHash,
@@ -105,6 +112,20 @@ approvalRoutes.post("/approve/:id", async (c) => {
     return c.html(<OutcomePage grant={result.grant} now={now} />);
   }
   if (result.code === "not_found") return notFound(c);
-  const status = result.code === "invalid" ? 400 : 409;
-  return c.html(<OutcomePage grant={result.grant} now={now} message={result.message} />, status);
+  if (result.code === "invalid") {
+    // Still pending: show the form again with what was wrong.
+    const token = String(form.get("t") ?? "");
+    return c.html(
+      <ApprovalPage
+        grant={result.grant}
+        token={token}
+        csrf={csrf}
+        policy={config.grantPolicy}
+        now={now}
+        error={result.message}
+      />,
+      400,
+    );
+  }
+  return c.html(<OutcomePage grant={result.grant} now={now} message={result.message} />, 409);
 });

@@ -52,6 +52,7 @@ export function approve(
   if (!providers.every((provider) => grant.requestedProviders.includes(provider))) {
     return err({ code: "widened", field: "providers" });
   }
+  if (input.level !== "read" && input.level !== "write") return err({ code: "widened", field: "level" });
   if (input.level === "write" && grant.requestedLevel === "read") return err({ code: "widened", field: "level" });
   if (grant.kind === "request" && input.level !== grant.requestedLevel) return err({ code: "widened", field: "level" });
   const allowed = new Set([...policy.durationChoices, grant.requestedDurationSeconds]);

@@ -260,12 +260,11 @@ export class UserSession extends DurableObject<Env> {
           message: `This request is already ${result.error.status}.`,
         };
       }
-      return {
-        ok: false,
-        code: "invalid",
-        grant: this.#current(id),
-        message: "You can only narrow what was asked for.",
-      };
+      const message =
+        result.error.code === "no_providers"
+          ? "Tick at least one account, or choose Deny."
+          : "You can only narrow what was asked for: fewer accounts, read instead of write, a listed duration.";
+      return { ok: false, code: "invalid", grant: this.#current(id), message };
     }
     this.#grants.update(result.value);
     const updated = result.value;

@@ -1,7 +1,9 @@
 // Benchmark (a script, not a test; no thresholds): on a local wrangler dev, the latency of an
-// authenticated stateless `tools/call whoami` against GET /healthz as the baseline, then the
-// gzip size of the minified production bundle against its 400 KiB budget.
-// Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20]
+// authenticated stateless `tools/call whoami` against GET /healthz as the baseline; how fast a
+// waiting `check_access_request` wakes after the Approve POST, against a wait_seconds 0 check of
+// a decided request (approval-wake.mjs); the pure grant decision with 1, 100 and 10 000 grants
+// (decide-bench.mjs); then the gzip size of the minified production bundle against its 400 KiB budget.
+// Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20] [--approvals=30]
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,6 +14,8 @@ import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { REPO_ROOT, startDevServer, WRANGLER_BIN, WRANGLER_ENV } from "../e2e/lib/server.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
+import { measureApprovalWake } from "./approval-wake.mjs";
+import { measureDecide } from "./decide-bench.mjs";
 import { sample, summarize, table } from "./stats.mjs";
 
 const BUDGET_KIB = 400;
@@ -27,6 +31,8 @@ function option(name, fallback) {
 
 const REQUESTS = option("requests", 200);
 const WARMUP = option("warmup", 20);
+const APPROVALS = option("approvals", 30);
+const APPROVAL_WARMUP = 3;
 
 /** @type {import("../e2e/lib/server.mjs").DevServer | undefined} */
 let server;
@@ -51,9 +57,16 @@ async function measureLatency() {
 
   const health = summarize(await sample(healthz, { count: REQUESTS, warmup: WARMUP }));
   const tool = summarize(await sample(whoami, { count: REQUESTS, warmup: WARMUP }));
+  const approval = await measureApprovalWake(origin, {
+    iterations: APPROVALS,
+    warmup: APPROVAL_WARMUP,
+    baselineCount: REQUESTS,
+    baselineWarmup: WARMUP,
+    email: "bench@example.com",
+  });
   await server.stop();
   server = undefined;
-  return { health, tool };
+  return { health, tool, approval };
 }
 
 async function measureBundle() {
@@ -84,7 +97,7 @@ const ms = (x) => `${x.toFixed(2)} ms`;
 
 async function main() {
   console.log(`Countersign benchmark: ${REQUESTS} sequential requests each after ${WARMUP} warm-up, wrangler dev`);
-  const { health, tool } = await measureLatency();
+  const { health, tool, approval } = await measureLatency();
   console.log();
   console.log(
     table([
@@ -94,6 +107,42 @@ async function main() {
     ]),
   );
   console.log(`\nratio p50(whoami) / p50(healthz): ${(tool.p50 / health.p50).toFixed(2)}x`);
+
+  const { wake, post, baseline } = approval;
+  console.log();
+  console.log(
+    table([
+      ["approval (same user's cookie, raw JSON-RPC)", "n", "p50", "p99", "mean"],
+      [
+        "check wait_seconds=0, decided (baseline)",
+        String(baseline.n),
+        ms(baseline.p50),
+        ms(baseline.p99),
+        ms(baseline.mean),
+      ],
+      ["Approve POST round trip", String(post.n), ms(post.p50), ms(post.p99), ms(post.mean)],
+      ["Approve POST -> waiting check returns", String(wake.n), ms(wake.p50), ms(wake.p99), ms(wake.mean)],
+    ]),
+  );
+  console.log(
+    `\n(each waiting check (wait_seconds=50) was started ${approval.settleMs} ms before the POST, after ${APPROVAL_WARMUP} warm-up rounds)`,
+  );
+  console.log(`ratio p50(wake) / p50(baseline check): ${(wake.p50 / baseline.p50).toFixed(2)}x`);
+
+  const decisions = await measureDecide();
+  const one = decisions[0].ns;
+  console.log();
+  console.log(
+    table([
+      ["decide() (esbuild bundle of src/grants/decide.ts)", "calls", "ns/op", "vs 1 grant"],
+      ...decisions.map((d) => [
+        `${d.count.toLocaleString("en-US")} grant${d.count === 1 ? "" : "s"}, live match last`,
+        d.ops.toLocaleString("en-US"),
+        d.ns.toFixed(1),
+        `${(d.ns / one).toFixed(1)}x`,
+      ]),
+    ]),
+  );
 
   const bundle = await measureBundle();
   console.log();

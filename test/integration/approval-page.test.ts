@@ -209,6 +209,8 @@ describe("POST /approve/<id>", () => {
     ["a duration off the list", { duration: "123" }],
     ["a duration over the cap", { duration: "86400" }],
     ["no provider at all", { providers: [] }],
+    ["a level that does not exist", { level: "admin" }],
+    ["a duration that is not a number", { duration: "soon" }],
   ];
   for (const [label, change] of widenings) {
     it(`refuses ${label} with 400 and leaves the request pending`, async () => {
@@ -221,6 +223,8 @@ describe("POST /approve/<id>", () => {
       });
       expect(response.status).toBe(400);
       expect(await status()).toBe("pending");
+      const html = await response.text();
+      if (change.level !== "admin") expect(html).toContain('name="decision"'); // the form is shown again
     });
   }
 

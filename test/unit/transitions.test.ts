@@ -52,6 +52,7 @@ describe("approve", () => {
     ["a provider that was not asked for", pendingGrant(), { providers: ["github", "slack"] }, "widened"],
     ["no provider", pendingGrant(), { providers: [] }, "no_providers"],
     ["write when read was asked", pendingGrant({ requestedLevel: "read" }), { level: "write" }, "widened"],
+    ["a level that does not exist", pendingGrant(), { level: "admin" as "read" }, "widened"],
     ["a duration off the list", pendingGrant(), { durationSeconds: 901 }, "widened"],
     ["a duration over the cap", pendingGrant({ requestedDurationSeconds: 7200 }), { durationSeconds: 7200 }, "widened"],
     [
