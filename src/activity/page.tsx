@@ -41,17 +41,25 @@ function GrantRow({ grant, csrf, now, action }: { grant: Grant; csrf: string; no
   );
 }
 
-function HistoryRow({ entry }: { entry: AuditEntry }) {
+function HistoryItem({ entry }: { entry: AuditEntry }) {
   const detail = Object.entries(entry.detail)
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-    .join(" ");
+    .map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(", ") : String(value)}`)
+    .join(" · ");
   return (
-    <tr>
-      <td class="mono">{when(entry.at)}</td>
-      <td>{entry.event}</td>
-      <td>{entry.actor}</td>
-      <td class="mono">{showText(`${entry.clientName ?? ""} ${entry.grantId ?? ""} ${detail}`, 300)}</td>
-    </tr>
+    <li>
+      <span class="muted mono">{when(entry.at)}</span> <strong>{entry.event.replace("_", " ")}</strong>{" "}
+      <span class="muted">by {entry.actor}</span>
+      <br />
+      <span class="small">
+        {showText(entry.clientName ?? "", 60)} {entry.grantId ? <span class="mono">{entry.grantId}</span> : null}
+      </span>
+      {detail ? (
+        <>
+          <br />
+          <span class="small mono">{showText(detail, 300)}</span>
+        </>
+      ) : null}
+    </li>
   );
 }
 
@@ -123,21 +131,11 @@ export function ActivityPage({
         <p>
           <a href="/activity/export.json">Export everything as JSON</a>
         </p>
-        <table>
-          <thead>
-            <tr>
-              <th>When (UTC)</th>
-              <th>What</th>
-              <th>Who</th>
-              <th>Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {activity.history.map((entry) => (
-              <HistoryRow entry={entry} />
-            ))}
-          </tbody>
-        </table>
+        <ul class="scopes history">
+          {activity.history.map((entry) => (
+            <HistoryItem entry={entry} />
+          ))}
+        </ul>
       </div>
       <div class="card">
         <h2>Delete my data</h2>

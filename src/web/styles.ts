@@ -29,7 +29,9 @@ ul.plain{list-style:none;padding:0;margin:.25rem 0}
 ul.plain li{padding:.2rem 0}
 table{width:100%;border-collapse:collapse;font-size:.9rem}
 td,th{text-align:left;padding:.35rem .25rem;border-top:1px solid var(--line);vertical-align:top}
-form.inline{display:inline}
-form.inline button{min-height:36px;padding:.35rem .8rem;flex:none}
+form.inline{display:block;margin-top:.5rem}
+form.inline button{min-height:40px;padding:.4rem 1rem;flex:none}
+.small{font-size:.85rem}
+ul.history li{word-break:break-word}
 a{color:var(--accent)}
 `;

@@ -45,7 +45,7 @@ describe("/activity", () => {
     expect(html).toContain("file the bug");
     expect(html).toMatch(/\d+ min( \d+ s)? left/);
     expect(html).toContain("Test Client");
-    for (const event of ["requested", "approved"]) expect(html).toContain(`<td>${event}</td>`);
+    for (const event of ["requested", "approved"]) expect(html).toContain(`<strong>${event}</strong>`);
     expect(response.headers.get("Cache-Control")).toContain("no-store");
   });
 
@@ -75,7 +75,7 @@ describe("/activity", () => {
     const after = await mcpRequest(tokens.access_token, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(after.status).toBe(401);
     const html = await (await browser.get("/activity")).text();
-    expect(html).toContain("connection_revoked");
+    expect(html).toContain("<strong>connection revoked</strong>");
     expect(html).not.toContain(`/activity/connections/${connectionId}/revoke`);
     expect(html).toContain("No requests are waiting.");
     expect(html).toContain("No assistant holds any access right now.");
