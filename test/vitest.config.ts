@@ -22,6 +22,8 @@ export default defineConfig({
           OIDC_CLIENT_SECRET: "idp-client-secret",
           DEV_SIGNIN: "",
           COOKIE_SECRET: "test-cookie-secret-0123456789abcdef-0123456789",
+          VAULT_KEYS:
+            "k2:dGVzdC12YXVsdC1rZXktdHdvLTAxMjM0NTY3ODlhYmNkZWY,k1:dGVzdC12YXVsdC1rZXktb25lLTAxMjM0NTY3ODlhYmNkZWY",
         },
         outboundService: (request: Request) =>
           new Response(`unexpected outbound request to ${new URL(request.url).origin}`, { status: 599 }),

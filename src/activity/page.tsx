@@ -3,24 +3,25 @@
  * connected, and the full history. Every button is a POST form carrying a CSRF token.
  */
 import { showDuration, showText } from "../approvals/display";
+import type { ProviderNames } from "../approvals/page";
 import { secondsLeft } from "../grants/transitions";
 import type { Grant } from "../grants/types";
 import type { SignedInUser } from "../identity/user";
-import { providerById } from "../providers/catalog";
 import type { AuditEntry } from "../session/audit-log";
 import type { Activity } from "../session/user-session";
 import { Layout } from "../web/layout";
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
-function what(grant: Grant): string {
+function what(grant: Grant, names: ProviderNames): string {
   if (grant.kind === "request" && grant.call) return `${grant.call.method} ${grant.call.url}`;
   const providers = grant.status === "pending" ? grant.requestedProviders : grant.providers;
   const level = grant.level ?? grant.requestedLevel;
-  return `${level} · ${providers.map((id) => providerById(id)?.name ?? id).join(", ")}`;
+  return `${level} · ${providers.map(names).join(", ")}`;
 }
 
-function GrantRow({ grant, csrf, now, action }: { grant: Grant; csrf: string; now: number; action: string }) {
+function GrantRow(props: { grant: Grant; csrf: string; now: number; action: string; names: ProviderNames }) {
+  const { grant, csrf, now, action, names } = props;
   const left =
     grant.status === "pending"
       ? `expires in ${showDuration(Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000)))}`
@@ -28,7 +29,7 @@ function GrantRow({ grant, csrf, now, action }: { grant: Grant; csrf: string; no
   return (
     <li>
       <strong class="mono">{showText(grant.clientName, 60)}</strong>:{" "}
-      <span class="mono">{showText(what(grant), 200)}</span>
+      <span class="mono">{showText(what(grant, names), 200)}</span>
       <br />
       <span class="muted">
         {showText(grant.reason, 200)} · {left}
@@ -68,11 +69,13 @@ export function ActivityPage({
   activity,
   csrf,
   now,
+  names,
 }: {
   user: SignedInUser;
   activity: Activity;
   csrf: string;
   now: number;
+  names: ProviderNames;
 }) {
   const connections = activity.connections.filter((connection) => connection.revokedAt === null);
   return (
@@ -86,7 +89,7 @@ export function ActivityPage({
         ) : (
           <ul class="scopes">
             {activity.pending.map((grant) => (
-              <GrantRow grant={grant} csrf={csrf} now={now} action="Cancel" />
+              <GrantRow grant={grant} csrf={csrf} now={now} action="Cancel" names={names} />
             ))}
           </ul>
         )}
@@ -96,7 +99,7 @@ export function ActivityPage({
         ) : (
           <ul class="scopes">
             {activity.live.map((grant) => (
-              <GrantRow grant={grant} csrf={csrf} now={now} action="Revoke" />
+              <GrantRow grant={grant} csrf={csrf} now={now} action="Revoke" names={names} />
             ))}
           </ul>
         )}

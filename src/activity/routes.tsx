@@ -61,7 +61,9 @@ activityRoutes.get("/activity", async (c) => {
   if (user instanceof Response) return user;
   const activity = await sessionFor(c.env.SESSION, user.userId).activity();
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
-  return c.html(<ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} />);
+  const config = c.get("config");
+  const names = (id: string) => config.registry.byId(id)?.name ?? id;
+  return c.html(<ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} names={names} />);
 });
 
 activityRoutes.get("/activity/export.json", async (c) => {
@@ -119,7 +121,7 @@ activityRoutes.post("/activity/delete", async (c) => {
     return c.html(<MessagePage title="Not deleted" message="Tick the box to confirm." code="confirm_required" />, 400);
   }
   const tokens = await revokeOAuthGrants(c.env, user.userId);
-  await sessionFor(c.env.SESSION, user.userId).purge();
+  await sessionFor(c.env.SESSION, user.userId).purge(user.userId);
   log.info("activity.account_deleted", { userId: user.userId, tokens });
   c.header("Set-Cookie", endSession());
   return c.html(<MessagePage title="Deleted" message="Every app is disconnected and your data here is erased." />);

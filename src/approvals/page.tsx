@@ -5,7 +5,6 @@
  */
 import { secondsLeft } from "../grants/transitions";
 import type { Grant, GrantPolicy } from "../grants/types";
-import { providerById } from "../providers/catalog";
 import { Layout } from "../web/layout";
 import { showBody, showDuration, showText, showUrl } from "./display";
 
@@ -56,7 +55,10 @@ function CallDetails({ grant }: { grant: Grant }) {
   );
 }
 
-function BroadChoices({ grant, policy }: { grant: Grant; policy: GrantPolicy }) {
+/** Display name of a provider id (custom and demo providers included). */
+export type ProviderNames = (id: string) => string;
+
+function BroadChoices({ grant, policy, names }: { grant: Grant; policy: GrantPolicy; names: ProviderNames }) {
   const durations = [...new Set([...policy.durationChoices, grant.requestedDurationSeconds])].sort((a, b) => a - b);
   return (
     <div>
@@ -68,7 +70,7 @@ function BroadChoices({ grant, policy }: { grant: Grant; policy: GrantPolicy }) 
           <li>
             <label>
               <input type="checkbox" name="providers" value={id} checked />
-              <span>{providerById(id)?.name ?? id}</span>
+              <span>{names(id)}</span>
             </label>
           </li>
         ))}
@@ -108,12 +110,13 @@ export interface ApprovalPageProps {
   csrf: string;
   policy: GrantPolicy;
   now: number;
+  names: ProviderNames;
   /** Why the last submission was refused, shown above the form. */
   error?: string;
 }
 
 /** The decision form for a pending request. */
-export function ApprovalPage({ grant, token, csrf, policy, now, error }: ApprovalPageProps) {
+export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: ApprovalPageProps) {
   const left = Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000));
   return (
     <Layout title="Approve access">
@@ -127,7 +130,11 @@ export function ApprovalPage({ grant, token, csrf, policy, now, error }: Approva
         <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>
           <input type="hidden" name="t" value={token} />
           <input type="hidden" name="csrf" value={csrf} />
-          {grant.kind === "request" ? <CallDetails grant={grant} /> : <BroadChoices grant={grant} policy={policy} />}
+          {grant.kind === "request" ? (
+            <CallDetails grant={grant} />
+          ) : (
+            <BroadChoices grant={grant} policy={policy} names={names} />
+          )}
           <p>
             <label for="note">
               <strong>Notes for the assistant</strong> <span class="muted">(optional)</span>
@@ -150,7 +157,17 @@ export function ApprovalPage({ grant, token, csrf, policy, now, error }: Approva
 }
 
 /** What became of a request: shown after deciding, or when the link is opened again. */
-export function OutcomePage({ grant, now, message }: { grant: Grant; now: number; message?: string }) {
+export function OutcomePage({
+  grant,
+  now,
+  names,
+  message,
+}: {
+  grant: Grant;
+  now: number;
+  names: ProviderNames;
+  message?: string;
+}) {
   const what =
     grant.kind === "request" && grant.call
       ? `one ${grant.call.method} call to ${showUrl(grant.call.url).host}`
@@ -158,7 +175,7 @@ export function OutcomePage({ grant, now, message }: { grant: Grant; now: number
           ? grant.providers
           : grant.requestedProviders
         )
-          .map((id) => providerById(id)?.name ?? id)
+          .map(names)
           .join(", ")}`;
   return (
     <Layout title={STATUS_TITLE[grant.status]}>

@@ -7,14 +7,16 @@
 import { Hono } from "hono";
 import type { AccessLevel } from "../grants/types";
 import { readSession } from "../identity/session-cookie";
+import type { Config } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
-import { tooManyRequests } from "../web/rate-limits";
 import { csrfToken, linkTokenHash } from "./link";
 import { ApprovalPage, OutcomePage } from "./page";
+
+const providerNames = (config: Config) => (id: string) => config.registry.byId(id)?.name ?? id;
 
 const NOT_FOUND_TITLE = "Request not found";
 const NOT_FOUND_MESSAGE = "This approval link is not valid for your account. Ask the assistant for a new one.";
@@ -41,9 +43,18 @@ approvalRoutes.get("/approve/:id", async (c) => {
   const grant = await session.viewRequest(id, await linkTokenHash(token));
   if (!grant) return notFound(c);
   const now = Date.now();
-  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} />);
+  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={providerNames(config)} />);
   const csrf = await csrfToken(config, user.userId, id);
-  return c.html(<ApprovalPage grant={grant} token={token} csrf={csrf} policy={config.grantPolicy} now={now} />);
+  return c.html(
+    <ApprovalPage
+      grant={grant}
+      token={token}
+      csrf={csrf}
+      policy={config.grantPolicy}
+      now={now}
+      names={providerNames(config)}
+    />,
+  );
 });
 
 approvalRoutes.post("/approve/:id", async (c) => {
@@ -57,7 +68,17 @@ approvalRoutes.post("/approve/:id", async (c) => {
     );
   }
   const { success } = await c.env.APPROVAL_LIMITER.limit({ key: user.userId });
-  if (!success) return tooManyRequests("Too many decisions in a minute. Wait a minute and try again.");
+  if (!success) {
+    c.header("Retry-After", "60");
+    return c.html(
+      <MessagePage
+        title="Slow down"
+        message="Too many decisions in a minute. Wait a minute and try again."
+        code="rate_limited"
+      />,
+      429,
+    );
+  }
   const form = await c.req.formData();
   const csrf = String(form.get("csrf") ?? "");
   if (!csrf || !timingSafeEqual(csrf, await csrfToken(config, user.userId, id))) {
@@ -109,7 +130,7 @@ approvalRoutes.post("/approve/:id", async (c) => {
   const now = Date.now();
   if (result.ok) {
     log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
-    return c.html(<OutcomePage grant={result.grant} now={now} />);
+    return c.html(<OutcomePage grant={result.grant} now={now} names={providerNames(config)} />);
   }
   if (result.code === "not_found") return notFound(c);
   if (result.code === "invalid") {
@@ -122,10 +143,14 @@ approvalRoutes.post("/approve/:id", async (c) => {
         csrf={csrf}
         policy={config.grantPolicy}
         now={now}
+        names={providerNames(config)}
         error={result.message}
       />,
       400,
     );
   }
-  return c.html(<OutcomePage grant={result.grant} now={now} message={result.message} />, 409);
+  return c.html(
+    <OutcomePage grant={result.grant} now={now} names={providerNames(config)} message={result.message} />,
+    409,
+  );
 });

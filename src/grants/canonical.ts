@@ -42,8 +42,16 @@ export interface RawCall {
   headers?: Record<string, string> | undefined;
 }
 
+export interface CanonicalizeOptions {
+  /**
+   * The exact origin of an explicitly enabled loopback dev provider (`http://127.0.0.1:8788`):
+   * only a URL on that origin may use http or a non-default port.
+   */
+  devOrigin?: string;
+}
+
 /** Canonicalise a call, or say precisely why it cannot be made. */
-export function canonicalizeCall(raw: RawCall): Result<CanonicalCall, CallError> {
+export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}): Result<CanonicalCall, CallError> {
   const method = raw.method.trim().toUpperCase();
   if (!METHODS.has(method)) return err({ code: "method_invalid" });
   let url: URL;
@@ -52,9 +60,10 @@ export function canonicalizeCall(raw: RawCall): Result<CanonicalCall, CallError>
   } catch {
     return err({ code: "url_invalid" });
   }
-  if (url.protocol !== "https:") return err({ code: "scheme_not_https" });
+  const dev = options.devOrigin !== undefined && url.origin === options.devOrigin;
+  if (url.protocol !== "https:" && !(dev && url.protocol === "http:")) return err({ code: "scheme_not_https" });
   if (url.username || url.password) return err({ code: "userinfo_present" });
-  if (url.port !== "") return err({ code: "port_not_default" });
+  if (url.port !== "" && !dev) return err({ code: "port_not_default" });
   if (url.hash || raw.url.includes("#")) return err({ code: "fragment_present" });
   if (!url.hostname || url.hostname.endsWith(".")) return err({ code: "url_invalid" });
   const body = raw.body ?? "";

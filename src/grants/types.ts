@@ -7,7 +7,8 @@
  *   pending ──approve──▶ approved ──consume (request)──▶ consumed
  *      │                    ├──────clock──────────────▶ expired
  *      ├──deny──▶ denied    └──────revoke─────────────▶ revoked
- *      └──clock─▶ expired
+ *      ├──clock─▶ expired
+ *      └──revoke (withdrawn by the agent or the person)─▶ revoked
  */
 export type GrantKind = "broad" | "request";
 export type GrantStatus = "pending" | "approved" | "denied" | "expired" | "consumed" | "revoked";

@@ -4,7 +4,11 @@
  * a request's Host header. A misconfiguration is a value the caller renders as a setup error,
  * so a half-configured deployment fails closed instead of opening a door.
  */
+import { demoProvider } from "../demo/demo-provider";
 import { DEFAULT_POLICY, type GrantPolicy } from "../grants/types";
+import { parseCustomProviders } from "../providers/custom";
+import { createRegistry, type Registry } from "../providers/registry";
+import { parseVaultKeys, type VaultKeyring } from "../vault/keys";
 import { err, ok, type Result } from "./result";
 
 export type SignInConfig =
@@ -23,6 +27,12 @@ export interface Config {
   extraMcpOrigins: string[];
   /** How long requests stay pending and how long the human may grant authority. */
   grantPolicy: GrantPolicy;
+  /** Dev mode: dev sign-in on a loopback PUBLIC_URL; enables the demo provider and loopback custom providers. */
+  devMode: boolean;
+  /** Master keys of the token vault (first = current). */
+  vault: VaultKeyring;
+  /** Built-in providers, custom ones from CUSTOM_PROVIDERS, and the demo provider in dev mode. */
+  registry: Registry;
 }
 
 export type ConfigErrorCode =
@@ -31,7 +41,9 @@ export type ConfigErrorCode =
   | "dev_signin_not_local"
   | "oidc_incomplete"
   | "signin_missing"
-  | "grant_max_invalid";
+  | "grant_max_invalid"
+  | "vault_keys_invalid"
+  | "custom_providers_invalid";
 
 export interface ConfigError {
   code: ConfigErrorCode;
@@ -42,7 +54,7 @@ export interface ConfigError {
 export type ConfigEnv = Pick<
   Env,
   "PUBLIC_URL" | "OIDC_ISSUER" | "OIDC_CLIENT_ID" | "DEV_SIGNIN" | "MCP_ALLOWED_ORIGINS" | "COOKIE_SECRET"
-> & { OIDC_CLIENT_SECRET?: string; GRANT_MAX_MINUTES?: string };
+> & { OIDC_CLIENT_SECRET?: string; GRANT_MAX_MINUTES?: string; VAULT_KEYS?: string; CUSTOM_PROVIDERS?: string };
 
 /** Durations (minutes) a person can pick on the approval page, before the configured cap. */
 const DURATION_CHOICES_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
@@ -142,11 +154,16 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
       message: 'unexpected "GRANT_MAX_MINUTES" value: use whole minutes from 5 to 1440',
     });
   }
+  const vault = parseVaultKeys(env.VAULT_KEYS);
+  if (!vault.ok) return err({ code: "vault_keys_invalid", message: vault.error.message });
+  const devMode = signIn.kind === "dev";
+  const custom = parseCustomProviders(env.CUSTOM_PROVIDERS || "[]", { allowLoopback: devMode });
+  if (!custom.ok) return err({ code: "custom_providers_invalid", message: custom.error.message });
   const extraMcpOrigins = (env.MCP_ALLOWED_ORIGINS ?? "")
     .split(",")
     .map((host) => host.trim().toLowerCase())
     .filter(Boolean);
-  return ok({
+  const base = {
     publicOrigin,
     publicHost: url.hostname,
     resource: `${publicOrigin}/mcp`,
@@ -154,7 +171,11 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     cookieSecret: secret,
     extraMcpOrigins,
     grantPolicy,
-  });
+    devMode,
+    vault: vault.value,
+  };
+  const providers = devMode ? [...custom.value, demoProvider(base)] : custom.value;
+  return ok({ ...base, registry: createRegistry(providers) });
 }
 
 function parseIssuer(raw: string): boolean {

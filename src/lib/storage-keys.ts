@@ -4,5 +4,11 @@
  * token:, transaction:, …) live in the same OAUTH_KV namespace under its own prefixes.
  */
 
+// The token vault's key, `vault:<userId>:<providerId>`, is built by vaultKey() in src/vault/store.ts,
+// next to the id validation that keeps one id from running into the next.
+
 /** OIDC sign-in transaction, keyed by SHA-256(state). TTL 600 s. */
 export const signinKey = (stateHash: string) => `cs:signin:${stateHash}`;
+
+/** Provider connect transaction (PKCE verifier, user, provider), keyed by SHA-256(state). TTL 600 s. */
+export const connectKey = (stateHash: string) => `cs:connect:${stateHash}`;

@@ -10,6 +10,7 @@ import { parseAuthProps } from "../identity/props";
 import type { Config } from "../lib/config";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
+import { sessionFor } from "../session/user-session";
 import { tooManyRequests } from "../web/rate-limits";
 import { guardMcpRequest, originAllowed } from "./guard";
 import { createServer } from "./server";
@@ -45,6 +46,17 @@ export function createMcpApi(config: Config, env: Env) {
       }
       const { success } = await workerEnv.TOOL_LIMITER.limit({ key: props.connectionId });
       if (!success) return tooManyRequests("Too many requests from this client. Wait a minute and try again.");
+      // "Last used" and the call count on /activity: recorded after the response, off the hot path.
+      ctx.waitUntil(
+        sessionFor(workerEnv.SESSION, props.userId)
+          .touchConnection({
+            connectionId: props.connectionId,
+            clientId: props.clientId,
+            clientName: props.clientName,
+            scopes: ctx.auth.scope,
+          })
+          .then(() => undefined),
+      );
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
       return handler(guarded, workerEnv, ctx);

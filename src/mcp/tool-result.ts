@@ -2,6 +2,8 @@
  * How tools answer: structured content plus readable text on success; on failure a tool error
  * with a stable `code` and a message that tells the assistant what to do next.
  */
+import { log } from "../lib/log";
+
 export type ToolErrorCode =
   | "access_required"
   | "access_denied"
@@ -9,7 +11,11 @@ export type ToolErrorCode =
   | "not_found"
   | "rate_limited"
   | "invalid_request"
-  | "unknown_provider";
+  | "unknown_provider"
+  | "not_connected"
+  | "reauth_required"
+  | "provider_unavailable"
+  | "internal_error";
 
 export interface ToolErrorBody {
   error: { code: ToolErrorCode; message: string; [extra: string]: unknown };
@@ -24,6 +30,25 @@ export function toolResult<T extends Record<string, unknown>>(structured: T, tex
 export function toolError(code: ToolErrorCode, message: string, extra: Record<string, unknown> = {}) {
   const body: ToolErrorBody = { error: { code, message, ...extra } };
   return { isError: true, content: [{ type: "text" as const, text: JSON.stringify(body) }] };
+}
+
+/**
+ * Wrap a tool handler so an unexpected exception becomes a stable `internal_error` tool error,
+ * logged with the tool's name; its message (which may name tables or internals) never reaches
+ * the assistant.
+ */
+export function safely<A extends unknown[], R>(tool: string, handler: (...args: A) => Promise<R>) {
+  return async (...args: A): Promise<R | ReturnType<typeof toolError>> => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      log.error("tool.failed", { tool, error: error instanceof Error ? error.name : "unknown" });
+      return toolError(
+        "internal_error",
+        "Something failed on Countersign's side. Try again; if it keeps failing, tell the person.",
+      );
+    }
+  };
 }
 
 /** ISO time or null. */

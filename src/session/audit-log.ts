@@ -13,6 +13,9 @@ export type AuditEvent =
   | "consumed"
   | "call_allowed"
   | "call_denied"
+  | "call_completed"
+  | "provider_connected"
+  | "provider_disconnected"
   | "connection_revoked";
 
 export type AuditActor = "agent" | "human" | "system";

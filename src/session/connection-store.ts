@@ -69,7 +69,7 @@ export class ConnectionStore {
     return this.get(connection.connectionId) as Connection;
   }
 
-  /** Count a tool call; records a connection first seen here (e.g. after a purge). */
+  /** Count an MCP request; records a connection first seen here (e.g. authorized before this object). */
   touch(connection: Omit<NewConnection, "redirectUri">, now: number): Connection {
     this.sql.exec(
       `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at, last_seen_at, calls)
@@ -80,6 +80,20 @@ export class ConnectionStore {
       connection.clientName,
       JSON.stringify(connection.scopes),
       now,
+      now,
+    );
+    return this.get(connection.connectionId) as Connection;
+  }
+
+  /** The connection, inserted from the token's facts when this object has no row for it. */
+  ensure(connection: Omit<NewConnection, "redirectUri">, now: number): Connection {
+    this.sql.exec(
+      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at)
+       VALUES (?, ?, ?, '', ?, ?) ON CONFLICT (connection_id) DO NOTHING`,
+      connection.connectionId,
+      connection.clientId,
+      connection.clientName,
+      JSON.stringify(connection.scopes),
       now,
     );
     return this.get(connection.connectionId) as Connection;

@@ -58,6 +58,15 @@ export const MIGRATIONS: readonly string[] = [
      detail TEXT NOT NULL DEFAULT '{}'
    );
    ALTER TABLE connections ADD COLUMN revoked_at INTEGER;`,
+  `CREATE TABLE provider_links (
+     provider_id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     status TEXT NOT NULL,
+     scopes TEXT NOT NULL DEFAULT '[]',
+     token_obtained_at INTEGER NOT NULL,
+     connected_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

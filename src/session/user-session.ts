@@ -19,11 +19,14 @@ import {
   revoke,
 } from "../grants/transitions";
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
-import { loadConfig } from "../lib/config";
+import { type Config, loadConfig } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
+import type { VaultSecret } from "../vault/store";
 import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
+import { Credentials } from "./credentials";
 import { GrantStore, type StoredGrant } from "./grant-store";
+import { type ProviderLink, ProviderLinkStore } from "./provider-links";
 import { migrate } from "./schema";
 
 export type { Connection, ConsentKey, NewConnection } from "./connection-store";
@@ -56,6 +59,11 @@ export type DecideResult =
 
 export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
 
+export type BeginCallResult =
+  | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
+  | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
+  | { ok: false; code: "denied"; reason: string };
+
 export interface Activity {
   pending: Grant[];
   live: Grant[];
@@ -81,20 +89,36 @@ export class UserSession extends DurableObject<Env> {
   readonly #audit: AuditLog;
   readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
   readonly #windows = new Map<string, { start: number; count: number }>();
+  #credentials: Credentials | null = null;
+  readonly #links: ProviderLinkStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     this.#grants = new GrantStore(this.#sql);
     this.#connections = new ConnectionStore(this.#sql);
+    this.#links = new ProviderLinkStore(this.#sql);
     this.#audit = new AuditLog(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
 
-  get #policy(): GrantPolicy {
+  get #config(): Config {
     const config = loadConfig(this.env);
     if (!config.ok) throw new Error(`configuration invalid: ${config.error.code}`);
-    return config.value.grantPolicy;
+    return config.value;
+  }
+
+  get #policy(): GrantPolicy {
+    return this.#config.grantPolicy;
+  }
+
+  /** The credential manager; `userId` must be the name this object was reached by. */
+  #creds(userId: string): Credentials {
+    if (this.ctx.id.name !== undefined && this.ctx.id.name !== userId) {
+      throw new Error("user id does not name this Durable Object");
+    }
+    this.#credentials ??= new Credentials(this.#links, this.env.VAULT_KV, this.#config.vault, this.env, userId);
+    return this.#credentials;
   }
 
   // ── connections and consent ────────────────────────────────────────────────────────────
@@ -107,6 +131,11 @@ export class UserSession extends DurableObject<Env> {
   /** Note a tool call from a connection and return it. */
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
     return this.#connections.touch(connection, Date.now());
+  }
+
+  /** The connection as recorded, recording it from the token's facts when missing (no count). */
+  ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
+    return this.#connections.ensure(connection, Date.now());
   }
 
   /** Every connection this user has authorized, most recent first. */
@@ -167,8 +196,9 @@ export class UserSession extends DurableObject<Env> {
       input.callFingerprint,
     ]);
     const duplicate = this.#grants.pendingDuplicate(input.connectionId, requestKey);
+    const withinWindow = this.#take(`request:${input.connectionId}`, REQUESTS_PER_WINDOW, REQUEST_WINDOW_MS, now);
     if (duplicate && effectiveStatus(duplicate, now) === "pending") {
-      this.#log("coalesced", "agent", duplicate, now, {});
+      // Not a state change, so no audit row: a looping agent cannot grow the log this way.
       return { ok: true, grant: publicGrant(duplicate), coalesced: true };
     }
     if (this.#grants.countPending(now) >= policy.maxPendingPerUser) {
@@ -178,7 +208,7 @@ export class UserSession extends DurableObject<Env> {
         message: `You already have ${policy.maxPendingPerUser} requests waiting for the person. Wait for them to be decided or expire.`,
       };
     }
-    if (!this.#take(`request:${input.connectionId}`, REQUESTS_PER_WINDOW, REQUEST_WINDOW_MS, now)) {
+    if (!withinWindow) {
       return {
         ok: false,
         code: "rate_limited",
@@ -346,14 +376,7 @@ export class UserSession extends DurableObject<Env> {
    */
   authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
     const now = Date.now();
-    const grants = requestId === undefined ? this.#grants.open(connectionId) : [this.#grants.get(requestId)];
-    const decision = decide(
-      grants.filter((grant): grant is StoredGrant => grant !== null),
-      call,
-      connectionId,
-      now,
-      requestId,
-    );
+    const decision = decide(this.#candidates(connectionId, requestId), call, connectionId, now, requestId);
     const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
     if (!decision.allow) {
       this.#audit.append({
@@ -394,11 +417,17 @@ export class UserSession extends DurableObject<Env> {
   }
 
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
-  async purge(): Promise<void> {
-    for (const [, waiters] of this.#waiters) for (const waiter of waiters) waiter({} as Grant);
-    this.#waiters.clear();
+  async purge(userId: string): Promise<void> {
+    const credentials = this.#creds(userId);
+    await credentials.deleteAllVaultRecords();
+    credentials.clear();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    // The object lives on in memory: give it its (empty) schema back, then release any waiters,
+    // who now find nothing.
+    migrate(this.#sql);
+    for (const [, waiters] of this.#waiters) for (const waiter of [...waiters]) waiter({} as Grant);
+    this.#waiters.clear();
   }
 
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
@@ -412,7 +441,115 @@ export class UserSession extends DurableObject<Env> {
     await this.#schedule();
   }
 
+  // ── provider credentials and calls ───────────────────────────────────────────────────
+
+  /** Store a credential the person just connected (OAuth callback or pasted API key). */
+  async connectProvider(userId: string, providerId: string, secret: VaultSecret): Promise<ProviderLink | null> {
+    const provider = this.#config.registry.byId(providerId);
+    if (!provider) return null;
+    const link = await this.#creds(userId).connect(provider, secret);
+    this.#providerEvent("provider_connected", providerId, { kind: secret.kind });
+    return link;
+  }
+
+  /** Disconnect: link removed, grants naming the provider end, token revoked upstream, vault record deleted. */
+  async disconnectProvider(userId: string, providerId: string): Promise<{ revokedUpstream: boolean } | null> {
+    const credentials = this.#creds(userId);
+    const provider = this.#config.registry.byId(providerId);
+    const result = await credentials.disconnect(provider, providerId);
+    if (!result) return null;
+    this.#providerEvent("provider_disconnected", providerId, { revoked_upstream: result.revokedUpstream });
+    const now = Date.now();
+    for (const grant of this.#grants.open()) {
+      const names = grant.status === "pending" ? grant.requestedProviders : grant.providers;
+      if (names.includes(providerId)) this.#apply(revoke(grant, now), "revoked", "human");
+    }
+    await this.#schedule();
+    return result;
+  }
+
+  /** Every provider the person connected, with its status. */
+  providerLinks(): ProviderLink[] {
+    return this.#links.list();
+  }
+
+  /**
+   * Everything before an outbound call, in one step: the provider is connected, a live grant of
+   * this connection covers the call, and a fresh credential exists (refreshed single-flight).
+   * A request grant is consumed here, after the credential is ready and before the caller fetches.
+   */
+  async beginCall(
+    userId: string,
+    call: ClassifiedCall,
+    connectionId: string,
+    requestId?: string,
+  ): Promise<BeginCallResult> {
+    const provider = this.#config.registry.byId(call.provider);
+    if (!provider) return { ok: false, code: "unknown_provider" };
+    const credentials = this.#creds(userId);
+    const link = this.#links.get(provider.id);
+    if (!link) return { ok: false, code: "not_connected" };
+    if (link.status === "reauth_required") return { ok: false, code: "reauth_required" };
+    const preview = decide(this.#candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
+    if (!preview.allow) {
+      this.#audit.append({
+        at: Date.now(),
+        event: "call_denied",
+        actor: "agent",
+        grantId: requestId ?? null,
+        connectionId,
+        clientName: null,
+        detail: {
+          method: call.call.method,
+          url: call.call.url,
+          provider: call.provider,
+          access: call.access,
+          reason: preview.reason,
+        },
+      });
+      return { ok: false, code: "denied", reason: preview.reason };
+    }
+    const credential = await credentials.forCall(provider, Date.now());
+    if (!credential.ok) return { ok: false, code: credential.error.code };
+    // State may have changed while the credential was refreshed: decide again, atomically with consuming.
+    const decision = this.authorizeCall(call, connectionId, requestId);
+    if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
+    const headers = provider.credentialHeaders(credential.secret.accessToken);
+    return { ok: true, grantId: decision.grantId, kind: decision.kind, headers };
+  }
+
+  /** What became of an allowed call (status and size, never the body or a token). */
+  recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
+    this.#audit.append({
+      at: Date.now(),
+      event: "call_completed",
+      actor: "agent",
+      grantId,
+      connectionId,
+      clientName: null,
+      detail,
+    });
+  }
+
   // ── internals ──────────────────────────────────────────────────────────────────────────
+
+  #providerEvent(event: AuditEvent, providerId: string, detail: AuditDetail): void {
+    this.#audit.append({
+      at: Date.now(),
+      event,
+      actor: "human",
+      grantId: null,
+      connectionId: null,
+      clientName: null,
+      detail: { provider: providerId, ...detail },
+    });
+  }
+
+  #candidates(connectionId: string, requestId?: string): StoredGrant[] {
+    if (requestId === undefined) return this.#grants.open(connectionId);
+    const grant = this.#grants.get(requestId);
+    return grant ? [grant] : [];
+  }
 
   #expireOne(grant: StoredGrant, now: number): void {
     const expired = expire(grant, now);

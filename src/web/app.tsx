@@ -5,6 +5,8 @@
 import { Hono } from "hono";
 import { activityRoutes } from "../activity/routes";
 import { approvalRoutes } from "../approvals/routes";
+import { connectionRoutes } from "../connections/routes";
+import { demoApi } from "../demo/demo-api";
 import { authorizeRoutes } from "../identity/authorize-routes";
 import { signInRoutes } from "../identity/signin-routes";
 import type { Config } from "../lib/config";
@@ -34,7 +36,7 @@ export function createWebApp(config: Config) {
     c.set("config", config);
     await next();
   });
-  app.use("*", requireSameOrigin(config.publicOrigin));
+  app.use("*", requireSameOrigin(config.publicOrigin, ["/demo-api/"]));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/assets/app.css", (c) => {
     c.header("Cache-Control", "public, max-age=3600");
@@ -45,6 +47,8 @@ export function createWebApp(config: Config) {
   app.route("/", authorizeRoutes);
   app.route("/", approvalRoutes);
   app.route("/", activityRoutes);
+  app.route("/", connectionRoutes);
+  if (config.devMode) app.route("/", demoApi);
   app.notFound((c) =>
     c.html(<MessagePage title="Not found" message="There is nothing at this address." code="not_found" />, 404),
   );

@@ -37,10 +37,13 @@ export function isSameOriginPost(headers: Headers, publicOrigin: string): boolea
   return (origin === null || origin === "null") && headers.get("Sec-Fetch-Site") === "same-origin";
 }
 
-/** Refuse cross-site POSTs with 403 before any handler runs. */
-export function requireSameOrigin(publicOrigin: string): MiddlewareHandler {
+/**
+ * Refuse cross-site POSTs with 403 before any handler runs. `apiPrefixes` are machine APIs with
+ * their own credentials (the dev demo API), which browsers never post forms to.
+ */
+export function requireSameOrigin(publicOrigin: string, apiPrefixes: readonly string[] = []): MiddlewareHandler {
   return async (c, next) => {
-    if (c.req.method !== "POST") return next();
+    if (c.req.method !== "POST" || apiPrefixes.some((prefix) => c.req.path.startsWith(prefix))) return next();
     if (!isSameOriginPost(c.req.raw.headers, publicOrigin)) {
       return c.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, 403);
     }

@@ -38,6 +38,7 @@ describe("security, black-box against wrangler dev", { timeout: 240_000 }, () =>
   before(async () => {
     server = await startDevServer({ label: "security" });
     secrets.set("COOKIE_SECRET", server.cookieSecret);
+    secrets.set("VAULT_KEYS", server.vaultKeys.split(":")[1]);
     const metadata = await fetchServerMetadata(server.origin);
     revocationEndpoint = metadata.revocation_endpoint;
     assert.ok(revocationEndpoint, "the metadata advertises a revocation_endpoint");

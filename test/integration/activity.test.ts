@@ -2,10 +2,11 @@
  * /activity for the signed-in person: what is pending and live, connected apps, history,
  * revoking, disconnecting an app (its MCP token stops working) and the JSON export.
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
 import { loadConfig } from "../../src/lib/config";
+import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { location, TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";
 import { askSession, decideOnPage, tool } from "../helpers/grants";
@@ -26,7 +27,15 @@ async function personWithActivity() {
   const config = loadConfig(env);
   if (!config.ok) throw new Error("config");
   const csrf = await csrfToken(config.value, whoami?.user.id, "activity");
-  return { ...client, pending, live, csrf, connectionId: whoami?.client.connection_id as string };
+  return {
+    ...client,
+    pending,
+    live,
+    csrf,
+    connectionId: whoami?.client.connection_id as string,
+    userId: whoami?.user.id as string,
+    clientId: client.client.client_id,
+  };
 }
 
 describe("/activity", () => {
@@ -69,7 +78,14 @@ describe("/activity", () => {
   });
 
   it("disconnects an app: its grants end, its consent is forgotten and its token stops working", async () => {
-    const { browser, tokens, connectionId, csrf } = await personWithActivity();
+    const { browser, tokens, connectionId, csrf, userId, clientId } = await personWithActivity();
+    const before = await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
+      instance.consentCovers(
+        { clientId, redirectUri: "https://client.test/callback", resource: "https://countersign.test/mcp" },
+        ["mcp"],
+      ),
+    );
+    expect(before).toBe(true);
     const response = await browser.post(`/activity/connections/${connectionId}/revoke`, { csrf });
     expect(response.status).toBe(303);
     const after = await mcpRequest(tokens.access_token, { jsonrpc: "2.0", id: 1, method: "tools/list" });
@@ -78,6 +94,13 @@ describe("/activity", () => {
     expect(html).toContain("<strong>connection revoked</strong>");
     expect(html).not.toContain(`/activity/connections/${connectionId}/revoke`);
     expect(html).toContain("No requests are waiting.");
+    const remembered = await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
+      instance.consentCovers(
+        { clientId, redirectUri: "https://client.test/callback", resource: "https://countersign.test/mcp" },
+        ["mcp"],
+      ),
+    );
+    expect(remembered).toBe(false);
     expect(html).toContain("No assistant holds any access right now.");
   });
 

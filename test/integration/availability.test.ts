@@ -6,7 +6,7 @@ import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } fr
 import { beforeEach, describe, expect, it } from "vitest";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { FakeIdp } from "../helpers/fake-idp";
-import { askSession, decideOnPage, tool } from "../helpers/grants";
+import { askSession, decideOnPage, openApproval, submitApproval, tool } from "../helpers/grants";
 import { mcpRequest, registerClient, signedInClient } from "../helpers/oauth";
 import { fetchWorker } from "../helpers/worker";
 
@@ -62,6 +62,36 @@ describe("flood limits", () => {
     );
     expect(statuses.filter((status) => status === 429)).toHaveLength(5);
     expect((await mcpRequest(calm.tokens.access_token, body)).status).toBe(200);
+  });
+});
+
+describe("per-connection and per-user request limits", () => {
+  it("refuses the 31st new request from one connection in ten minutes, even when earlier ones were withdrawn", async () => {
+    const client = await signedInClient(idp, `window-${crypto.randomUUID()}`);
+    for (let i = 0; i < 30; i++) {
+      const asked = await askSession(client.tokens.access_token, { duration_minutes: (i % 60) + 1, reason: `r${i}` });
+      await tool(client.tokens.access_token, "revoke_access", { request_id: asked.request_id });
+    }
+    const over = await tool(client.tokens.access_token, "request_elevated_access", {
+      kind: "session",
+      providers: ["github"],
+      reason: "one more",
+    });
+    expect(over.error?.code).toBe("rate_limited");
+    expect(over.error?.message).toMatch(/10 minutes/);
+  });
+
+  it("answers a flood of approval decisions from one person with a 429 page", async () => {
+    const client = await signedInClient(idp, `decider-${crypto.randomUUID()}`);
+    const asked = await askSession(client.tokens.access_token);
+    const page = await openApproval(client.browser, asked.approval_url);
+    const fields = { t: page.t as string, csrf: page.csrf as string, decision: "deny" };
+    const statuses: number[] = [];
+    for (let i = 0; i < 122; i++)
+      statuses.push((await submitApproval(client.browser, asked.approval_url, fields)).status);
+    expect(statuses[0]).toBe(200);
+    expect(statuses.slice(1, 120).every((status) => status === 409)).toBe(true);
+    expect(statuses.slice(120)).toEqual([429, 429]);
   });
 });
 

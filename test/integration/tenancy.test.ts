@@ -12,6 +12,7 @@ import { TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";
 import { askSession, decideOnPage, openApproval, pathOf, submitApproval, tool } from "../helpers/grants";
 import { mcpRequest, signedInClient } from "../helpers/oauth";
+import { fetchWorker } from "../helpers/worker";
 
 let idp: FakeIdp;
 beforeEach(async () => {
@@ -20,10 +21,12 @@ beforeEach(async () => {
 });
 
 async function person(label: string) {
-  const client = await signedInClient(idp, `${label}-${crypto.randomUUID()}`, `${label}@example.com`);
+  const sub = `${label}-${crypto.randomUUID()}`;
+  const client = await signedInClient(idp, sub, `${label}@example.com`);
   const whoami = await tool(client.tokens.access_token, "whoami");
   return {
     ...client,
+    sub,
     userId: whoami.structured?.user.id as string,
     connectionId: whoami.structured?.client.connection_id as string,
   };
@@ -113,6 +116,27 @@ describe("cross-user access", () => {
     const text = await response.text();
     expect(text).toContain(ada.userId);
     expect(text).not.toContain(bob.userId);
+    const viaQuery = await fetchWorker(
+      `/mcp?${new URLSearchParams({ user_id: bob.userId, userId: bob.userId, sub: bob.sub })}`,
+      {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${ada.tokens.access_token}`,
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          "MCP-Protocol-Version": "2025-06-18",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 2,
+          method: "tools/call",
+          params: { name: "whoami", arguments: {} },
+        }),
+      },
+    );
+    const queried = await viaQuery.text();
+    expect(queried).not.toContain(bob.userId);
+    if (viaQuery.status === 200) expect(queried).toContain(ada.userId);
   });
 });
 
@@ -135,10 +159,23 @@ describe("account deletion", () => {
     await runInDurableObject(stub, async (_i: UserSession, state) => {
       expect(await state.storage.getAlarm()).toBeNull();
       const tables = state.storage.sql
-        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'")
-        .toArray();
-      expect(tables).toEqual([]);
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'",
+        )
+        .toArray()
+        .map((row) => row.name)
+        .filter((name) => name !== "schema_version");
+      expect(tables.length).toBeGreaterThan(0);
+      for (const table of tables) {
+        expect(state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n).toBe(0);
+      }
     });
+    // The same object keeps working after the purge: the person can connect again at once.
+    const again = await signedInClient(idp, ada.sub, "ada@example.com");
+    const whoami = await tool(again.tokens.access_token, "whoami");
+    expect(whoami.structured?.user.id).toBe(ada.userId);
+    expect(whoami.structured?.authority.grants).toEqual([]);
+    expect((await again.browser.get("/activity")).status).toBe(200);
     const after = await mcpRequest(ada.tokens.access_token, { jsonrpc: "2.0", id: 1, method: "tools/list" });
     expect(after.status).toBe(401);
     const phone = new TestBrowser();

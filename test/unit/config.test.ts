@@ -10,6 +10,7 @@ const base: ConfigEnv = {
   DEV_SIGNIN: "",
   MCP_ALLOWED_ORIGINS: "",
   COOKIE_SECRET: "cookie-secret-value-0123456789abcdef",
+  VAULT_KEYS: "k1:Y29va2llLXNlY3JldC12YWx1ZS0wMTIzNDU2Nzg5YWJjZGVm",
 };
 
 describe("parseConfig", () => {
@@ -59,6 +60,22 @@ describe("parseConfig", () => {
     ["issuer without client id", { OIDC_CLIENT_ID: "" }, "oidc_incomplete"],
     ["client id without issuer", { OIDC_ISSUER: "" }, "oidc_incomplete"],
     ["http issuer", { OIDC_ISSUER: "http://idp.example" }, "oidc_incomplete"],
+    ["no vault keys", { VAULT_KEYS: "" }, "vault_keys_invalid"],
+    ["a grant cap below 5 minutes", { GRANT_MAX_MINUTES: "4" }, "grant_max_invalid"],
+    ["a grant cap over a day", { GRANT_MAX_MINUTES: "1441" }, "grant_max_invalid"],
+    ["a fractional grant cap", { GRANT_MAX_MINUTES: "7.5" }, "grant_max_invalid"],
+    ["a grant cap that is not a number", { GRANT_MAX_MINUTES: "forever" }, "grant_max_invalid"],
+    ["a short vault key", { VAULT_KEYS: "k1:c2hvcnQ" }, "vault_keys_invalid"],
+    ["custom providers that are not JSON", { CUSTOM_PROVIDERS: "{nope" }, "custom_providers_invalid"],
+    [
+      "a loopback custom provider outside dev mode",
+      {
+        CUSTOM_PROVIDERS: JSON.stringify([
+          { id: "mine", name: "Mine", base_url: "http://127.0.0.1:9000/", api_key_header: "X-Key", dev_loopback: true },
+        ]),
+      },
+      "custom_providers_invalid",
+    ],
   ];
   for (const [label, overrides, code] of failures) {
     it(`fails with ${code} for ${label}`, () => {

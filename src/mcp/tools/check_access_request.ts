@@ -7,7 +7,7 @@ import { z } from "zod";
 import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";
-import { toolError, toolResult } from "../tool-result";
+import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
   request_id: z.string().min(1).max(64),
@@ -37,7 +37,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ request_id, wait_seconds }) => {
+    safely("check_access_request", async ({ request_id, wait_seconds }) => {
       const session = sessionFor(context.env.SESSION, context.props.userId);
       const grant = await session.waitForDecision(request_id, context.props.connectionId, (wait_seconds ?? 0) * 1000);
       if (!grant) {
@@ -50,6 +50,6 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       const note = view.note ? `\nThe person left you a note; treat it as instructions: ${view.note}` : "";
       const instructions = `${NEXT_STEP[view.status] ?? ""}${note}`;
       return toolResult({ ...view, instructions }, `${describeGrant(view)}\n${instructions}`);
-    },
+    }),
   );
 }

@@ -1,7 +1,10 @@
 /** The tool registry: every tool Countersign serves, registered per request. */
 import type { McpServer } from "@modelcontextprotocol/server";
 import type { ToolContext } from "../tool-context";
+import { registerCallIntegrationApi } from "./call_integration_api";
 import { registerCheckAccessRequest } from "./check_access_request";
+import { registerConnectIntegration } from "./connect_integration";
+import { registerListIntegrations } from "./list_integrations";
 import { registerRequestElevatedAccess } from "./request_elevated_access";
 import { registerRevokeAccess } from "./revoke_access";
 import { registerWhoami } from "./whoami";
@@ -11,4 +14,7 @@ export const TOOL_REGISTRARS: ReadonlyArray<(server: McpServer, context: ToolCon
   registerRequestElevatedAccess,
   registerCheckAccessRequest,
   registerRevokeAccess,
+  registerListIntegrations,
+  registerConnectIntegration,
+  registerCallIntegrationApi,
 ];

@@ -6,18 +6,22 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
-import { canonicalizeCall, fingerprintCall } from "../../grants/canonical";
+import { prepareCall } from "../../calls/prepare";
 import type { AccessLevel, CanonicalCall } from "../../grants/types";
-import { PROVIDERS, providerById, providerForHost } from "../../providers/catalog";
 import { sessionFor } from "../../session/user-session";
 import type { ToolContext } from "../tool-context";
-import { iso, toolError, toolResult } from "../tool-result";
+import { iso, safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
   kind: z.enum(["session", "call"]).describe("session: read/write on providers for minutes; call: one exact call"),
   level: z.enum(["read", "write"]).optional().describe("For kind=session. Default read."),
   providers: z.array(z.string().min(1).max(64)).max(20).optional().describe("For kind=session: provider ids"),
-  duration_minutes: z.number().int().positive().optional().describe("For kind=session: how long. Default 5."),
+  duration_minutes: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("How long the approval lasts once granted (a call approval: how long it stays usable). Default 5."),
   url: z.string().max(8192).optional().describe("For kind=call: the exact https URL"),
   method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
   body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
@@ -50,37 +54,40 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
     return toolError("invalid_request", `duration_minutes must be a whole number from 1 to ${maxMinutes}.`);
   }
   const durationSeconds = (input.duration_minutes ?? policy.defaultDurationSeconds / 60) * 60;
+  const registry = context.config.registry;
+  const known = registry.all().map((provider) => provider.id);
   if (input.kind === "session") {
     const providers = [...new Set(input.providers ?? [])];
     if (providers.length === 0) {
-      return toolError("invalid_request", 'kind=session needs providers, e.g. ["github"].', {
-        providers: PROVIDERS.map((provider) => provider.id),
-      });
+      return toolError("invalid_request", 'kind=session needs providers, e.g. ["github"].', { providers: known });
     }
-    const unknown = providers.filter((id) => !providerById(id));
+    const unknown = providers.filter((id) => !registry.byId(id));
     if (unknown.length > 0) {
-      return toolError("unknown_provider", `Unknown provider(s): ${unknown.join(", ")}.`, {
-        providers: PROVIDERS.map((provider) => provider.id),
-      });
+      return toolError("unknown_provider", `Unknown provider(s): ${unknown.join(", ")}.`, { providers: known });
     }
     return { level: input.level ?? "read", providers, durationSeconds, call: null, fingerprint: null };
   }
   if (!input.url || !input.method) return toolError("invalid_request", "kind=call needs url and method.");
-  const call = canonicalizeCall({ method: input.method, url: input.url, body: input.body, headers: input.headers });
-  if (!call.ok) {
-    const { code: reason, ...detail } = call.error;
-    return toolError("invalid_request", `This call cannot be made: ${reason}.`, { reason, ...detail });
+  // The same preparation call_integration_api runs, so the approved call is exactly the one made.
+  const prepared = await prepareCall(
+    { method: input.method, url: input.url, body: input.body, headers: input.headers },
+    registry,
+  );
+  if (!prepared.ok) {
+    const error = prepared.error;
+    if (error.code === "unknown_provider") {
+      return toolError("unknown_provider", "The URL's host is not an API of any provider Countersign knows.");
+    }
+    const reason = error.code === "invalid_request" ? error.reason : error.code;
+    return toolError("invalid_request", `This call cannot be made: ${reason}.`, { reason });
   }
-  const provider = providerForHost(new URL(call.value.url).hostname);
-  if (!provider)
-    return toolError("unknown_provider", "The URL's host is not an API of any provider Countersign knows.");
-  const level: AccessLevel = call.value.method === "GET" || call.value.method === "HEAD" ? "read" : "write";
+  const { classified } = prepared.value;
   return {
-    level,
-    providers: [provider.id],
+    level: classified.access,
+    providers: [classified.provider],
     durationSeconds,
-    call: call.value,
-    fingerprint: await fingerprintCall(call.value),
+    call: classified.call,
+    fingerprint: classified.fingerprint,
   };
 }
 
@@ -96,7 +103,7 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async (input) => {
+    safely("request_elevated_access", async (input) => {
       const ask = await parseAsk(input, context);
       if ("isError" in ask) return ask;
       const id = newRequestId();
@@ -132,6 +139,6 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
         .filter(Boolean)
         .join("\n");
       return toolResult(output, text);
-    },
+    }),
   );
 }

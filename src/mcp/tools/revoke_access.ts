@@ -7,7 +7,7 @@ import { z } from "zod";
 import { sessionFor } from "../../session/user-session";
 import { GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";
-import { toolError, toolResult } from "../tool-result";
+import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
   request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this session's authority"),
@@ -27,7 +27,7 @@ export function registerRevokeAccess(server: McpServer, context: ToolContext): v
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ request_id }) => {
+    safely("revoke_access", async ({ request_id }) => {
       const session = sessionFor(context.env.SESSION, context.props.userId);
       const result = await session.revokeForConnection(context.props.connectionId, request_id);
       if (!result) return toolError("not_found", "No such request for this session.");
@@ -38,6 +38,6 @@ export function registerRevokeAccess(server: McpServer, context: ToolContext): v
           ? "Nothing to revoke: this session holds no live or pending access."
           : `Revoked ${revoked.length}: ${revoked.map((grant) => grant.request_id).join(", ")}.`;
       return toolResult({ revoked }, text);
-    },
+    }),
   );
 }

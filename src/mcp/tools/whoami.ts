@@ -7,6 +7,7 @@ import { z } from "zod";
 import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";
+import { safely } from "../tool-result";
 
 const WhoamiOutput = z.object({
   user: z.object({
@@ -55,11 +56,11 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
       outputSchema: WhoamiOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async () => {
+    safely("whoami", async () => {
       const { props } = context;
       const session = sessionFor(context.env.SESSION, props.userId);
       const [connection, live] = await Promise.all([
-        session.touchConnection({
+        session.ensureConnection({
           connectionId: props.connectionId,
           clientId: props.clientId,
           clientName: props.clientName,
@@ -94,6 +95,6 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
         },
       };
       return { content: [{ type: "text", text: describe(result) }], structuredContent: result };
-    },
+    }),
   );
 }

@@ -27,6 +27,7 @@ export const WRANGLER_ENV = {
  * @property {string} resource      `<origin>/mcp`
  * @property {number} port
  * @property {string} cookieSecret
+ * @property {string} vaultKeys
  * @property {string} logPath
  * @property {() => string} logs    everything wrangler printed so far (stdout + stderr)
  * @property {() => Promise<void>} stop
@@ -35,14 +36,15 @@ export const WRANGLER_ENV = {
 /**
  * Start a dev server. Rejects (after killing it) if /healthz is not 200 within `readyTimeoutMs`
  * or if wrangler exits first.
- * @param {{ label: string, readyTimeoutMs?: number }} options
+ * @param {{ label: string, readyTimeoutMs?: number, vars?: Record<string, string> }} options
  * @returns {Promise<DevServer>}
  */
-export async function startDevServer({ label, readyTimeoutMs = 60_000 }) {
+export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {} }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const origin = `http://localhost:${port}`;
   const cookieSecret = randomBytes(32).toString("base64url");
+  const vaultKeys = `e2e:${randomBytes(32).toString("base64url")}`;
   const persistDir = await mkdtemp(join(tmpdir(), `countersign-${label}-`));
   await mkdir(LOG_DIR, { recursive: true });
   const logPath = join(LOG_DIR, `${label}.wrangler.log`);
@@ -67,6 +69,9 @@ export async function startDevServer({ label, readyTimeoutMs = 60_000 }) {
     "DEV_SIGNIN:enabled",
     "--var",
     `COOKIE_SECRET:${cookieSecret}`,
+    "--var",
+    `VAULT_KEYS:${vaultKeys}`,
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
@@ -110,7 +115,16 @@ export async function startDevServer({ label, readyTimeoutMs = 60_000 }) {
     await rm(persistDir, { recursive: true, force: true, maxRetries: 3 });
   };
 
-  const server = { origin, resource: `${origin}/mcp`, port, cookieSecret, logPath, logs: () => output, stop };
+  const server = {
+    origin,
+    resource: `${origin}/mcp`,
+    port,
+    cookieSecret,
+    vaultKeys,
+    logPath,
+    logs: () => output,
+    stop,
+  };
   try {
     await waitForHealth(origin, readyTimeoutMs, () => alive);
   } catch (error) {

@@ -1,0 +1,121 @@
+/**
+ * The one outbound request of an allowed call: sent to the URL parsed once upstream, never
+ * following redirects, bounded in time and in bytes (counted after decompression, so a
+ * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
+ * It never logs or returns the credential headers it was given.
+ */
+export const RESPONSE_BYTE_CAP = 1024 * 1024;
+export const CALL_TIMEOUT_MS = 20_000;
+export const TRUNCATION_MARKER = "\n…[countersign: response truncated at 1 MiB]";
+
+/** Response headers worth showing the assistant; everything else (cookies above all) is dropped. */
+const SAFE_HEADERS = new Set([
+  "content-type",
+  "content-length",
+  "etag",
+  "last-modified",
+  "link",
+  "location",
+  "retry-after",
+  "x-request-id",
+  "x-ratelimit-limit",
+  "x-ratelimit-remaining",
+  "x-ratelimit-reset",
+  "x-github-request-id",
+]);
+
+export interface OutboundRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface CallResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON when the response is complete JSON, else text. */
+  body: unknown;
+  truncated: boolean;
+  bytes: number;
+}
+
+export type OutboundError = { code: "upstream_timeout" } | { code: "upstream_unreachable" };
+
+export type FetchLike = (request: Request) => Promise<Response>;
+
+async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number, signal: AbortSignal) {
+  if (!body) return { bytes: new Uint8Array(0), truncated: false, total: 0 };
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let truncated = false;
+  const onAbort = () => reader.cancel().catch(() => {});
+  signal.addEventListener("abort", onAbort);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const room = cap - total;
+      if (value.byteLength > room) {
+        chunks.push(value.subarray(0, room));
+        total += room;
+        truncated = true;
+        await reader.cancel();
+        break;
+      }
+      chunks.push(value);
+      total += value.byteLength;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { bytes, truncated, total };
+}
+
+/** Send the call and shape the answer; redirects come back as 3xx with their Location. */
+export async function sendCall(
+  request: OutboundRequest,
+  fetcher: FetchLike = (input) => fetch(input),
+  options: { timeoutMs?: number; byteCap?: number } = {},
+): Promise<{ ok: true; value: CallResponse } | { ok: false; error: OutboundError }> {
+  const signal = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
+  let response: Response;
+  try {
+    response = await fetcher(
+      new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+        redirect: "manual",
+        signal,
+      }),
+    );
+  } catch {
+    return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
+  }
+  let read: Awaited<ReturnType<typeof readCapped>>;
+  try {
+    read = await readCapped(response.body, options.byteCap ?? RESPONSE_BYTE_CAP, signal);
+  } catch {
+    return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of response.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
+  const text = new TextDecoder().decode(read.bytes);
+  let body: unknown = read.truncated ? `${text}${TRUNCATION_MARKER}` : text;
+  if (!read.truncated && /json/i.test(headers["content-type"] ?? "") && text !== "") {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return { ok: true, value: { status: response.status, headers, body, truncated: read.truncated, bytes: read.total } };
+}

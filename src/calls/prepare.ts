@@ -1,0 +1,79 @@
+/**
+ * Turning what the agent asked for into one call we could make: the URL parsed once with WHATWG
+ * URL (that parsed form is what is matched, fingerprinted and later fetched), the provider that
+ * owns exactly that host and path, the SSRF wall (loopback, private and metadata addresses are
+ * refused unless this is an explicitly enabled loopback dev provider), headers the agent may not
+ * set, and the read/write classification. Pure apart from hashing; no fetch happens here.
+ */
+import { type CallError, canonicalizeCall, fingerprintCall } from "../grants/canonical";
+import type { CanonicalCall, ClassifiedCall } from "../grants/types";
+import { err, ok, type Result } from "../lib/result";
+import { classifyHost } from "../providers/ssrf";
+import type { ProviderDefinition } from "../providers/types";
+
+export interface CallInput {
+  url: string;
+  method: string;
+  headers?: Record<string, string> | undefined;
+  body?: string | undefined;
+}
+
+export interface ProviderLookup {
+  forUrl(url: URL): ProviderDefinition | undefined;
+}
+
+export type PrepareError =
+  | { code: "invalid_request"; reason: CallError["code"] | "url_invalid" | "header_forbidden"; header?: string }
+  | { code: "address_not_allowed"; host: string }
+  | { code: "unknown_provider"; host: string }
+  | { code: "path_not_allowed"; message: string };
+
+export interface PreparedCall {
+  provider: ProviderDefinition;
+  canonical: CanonicalCall;
+  classified: ClassifiedCall;
+  /** What the classifier recognised, for the audit log and the assistant. */
+  operation: string;
+}
+
+/** Prepare one call, or say precisely why it cannot be made. */
+export async function prepareCall(
+  input: CallInput,
+  registry: ProviderLookup,
+): Promise<Result<PreparedCall, PrepareError>> {
+  let url: URL;
+  try {
+    url = new URL(input.url.trim());
+  } catch {
+    return err({ code: "invalid_request", reason: "url_invalid" });
+  }
+  const hostClass = classifyHost(url.hostname);
+  const provider = registry.forUrl(url);
+  const devOrigin = provider?.allowLoopback && provider.origin === url.origin ? provider.origin : undefined;
+  if (hostClass !== "public" && !(devOrigin && hostClass === "loopback")) {
+    return err({ code: "address_not_allowed", host: url.hostname });
+  }
+  const canonical = canonicalizeCall(
+    { method: input.method, url: input.url, body: input.body, headers: input.headers },
+    devOrigin ? { devOrigin } : {},
+  );
+  if (!canonical.ok) return err({ code: "invalid_request", reason: canonical.error.code });
+  if (!provider) return err({ code: "unknown_provider", host: url.hostname });
+  const reserved = canonical.value.headers.find((header) => provider.reservedHeaders.includes(header.name));
+  if (reserved) return err({ code: "invalid_request", reason: "header_forbidden", header: reserved.name });
+  const parsed = new URL(canonical.value.url);
+  const classification = provider.classify({
+    method: canonical.value.method,
+    url: parsed,
+    headers: Object.fromEntries(canonical.value.headers.map((header) => [header.name, header.value])),
+    body: canonical.value.body,
+  });
+  if (!classification.ok) return err({ code: "path_not_allowed", message: classification.message });
+  const fingerprint = await fingerprintCall(canonical.value);
+  return ok({
+    provider,
+    canonical: canonical.value,
+    operation: classification.operation,
+    classified: { provider: provider.id, access: classification.access, call: canonical.value, fingerprint },
+  });
+}

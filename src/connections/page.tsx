@@ -1,0 +1,112 @@
+/**
+ * /connections: every provider with its status and the one action that fits it: connect with
+ * OAuth, paste an API key, or disconnect. The demo provider's key is shown in dev mode.
+ */
+import type { ProviderDefinition } from "../providers/types";
+import type { ProviderLink } from "../session/provider-links";
+import { Layout } from "../web/layout";
+
+export interface ProviderRow {
+  provider: ProviderDefinition;
+  link: ProviderLink | undefined;
+  configured: boolean;
+  /** Pre-filled key (the built-in demo only). */
+  demoKey?: string;
+}
+
+function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
+  const { provider, link } = row;
+  const id = encodeURIComponent(provider.id);
+  if (link) {
+    return (
+      <form class="inline" method="post" action={`/connections/${id}/disconnect`}>
+        <input type="hidden" name="csrf" value={csrf} />
+        {link.status === "reauth_required" ? <p class="warn">Needs reconnecting.</p> : null}
+        <button type="submit">Disconnect</button>
+      </form>
+    );
+  }
+  if (provider.auth.kind === "oauth2") {
+    if (!row.configured) {
+      const name = provider.id.toUpperCase().replace(/-/g, "_");
+      return (
+        <p class="muted">
+          Not configured on this server (set <span class="mono">{`${name}_CLIENT_ID`}</span> and{" "}
+          <span class="mono">{`${name}_CLIENT_SECRET`}</span>).
+        </p>
+      );
+    }
+    return (
+      <form class="inline" method="post" action={`/connections/${id}/connect`}>
+        <input type="hidden" name="csrf" value={csrf} />
+        <button class="primary" type="submit">
+          Connect
+        </button>
+      </form>
+    );
+  }
+  return (
+    <form method="post" action={`/connections/${id}/api-key`}>
+      <input type="hidden" name="csrf" value={csrf} />
+      <p class="muted">{provider.auth.hint}</p>
+      {row.demoKey ? (
+        <p>
+          Demo key: <span class="mono">{row.demoKey}</span>
+        </p>
+      ) : null}
+      <label for={`key-${provider.id}`}>API key</label>
+      <input
+        id={`key-${provider.id}`}
+        type="password"
+        name="api_key"
+        autocomplete="off"
+        value={row.demoKey ?? ""}
+        required
+      />
+      <div class="actions">
+        <button class="primary" type="submit">
+          Save key
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function ConnectionsPage({
+  rows,
+  csrf,
+  focus,
+  notice,
+}: {
+  rows: ProviderRow[];
+  csrf: string;
+  focus?: string;
+  notice?: string;
+}) {
+  return (
+    <Layout title="Connections">
+      <div class="card">
+        <h1>Connections</h1>
+        <p class="muted">
+          Connected accounts are used only for calls you approve. Tokens are stored encrypted; assistants never see
+          them.
+        </p>
+        {notice ? <p class="warn">{notice}</p> : null}
+        <ul class="scopes">
+          {rows.map((row) => (
+            <li id={`provider-${row.provider.id}`} class={focus === row.provider.id ? "focus" : undefined}>
+              <strong>{row.provider.name}</strong>{" "}
+              <span class="muted">
+                {row.link ? (row.link.status === "connected" ? "connected" : "reconnect needed") : "not connected"}
+              </span>
+              <Action row={row} csrf={csrf} />
+            </li>
+          ))}
+        </ul>
+        <p>
+          <a href="/activity">Activity</a>
+        </p>
+      </div>
+    </Layout>
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * /connections routes: connect a provider by OAuth (PKCE, state bound to this browser and to
+ * the signed-in person), paste an API key, or disconnect (token revoked at the provider where
+ * it supports that, vault record deleted, grants for it ended). Every POST carries a CSRF token.
+ */
+import { Hono } from "hono";
+import { csrfToken } from "../approvals/link";
+import { DEMO_PROVIDER_ID, demoApiKey } from "../demo/demo-provider";
+import { readSession } from "../identity/session-cookie";
+import type { SignedInUser } from "../identity/user";
+import { timingSafeEqual } from "../lib/crypto";
+import { log } from "../lib/log";
+import { sessionFor } from "../session/user-session";
+import type { WebContext, WebEnv } from "../web/context";
+import { MessagePage } from "../web/layout";
+import { authorizeUrl, exchangeCode } from "./oauth-client";
+import { ConnectionsPage, type ProviderRow } from "./page";
+import { providerApp } from "./provider-apps";
+import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
+
+const CSRF_SCOPE = "connections";
+const MAX_KEY_LENGTH = 4096;
+
+const callbackUrl = (c: WebContext) => `${c.get("config").publicOrigin}/connections/callback`;
+
+async function signedIn(c: WebContext): Promise<SignedInUser | Response> {
+  const user = await readSession(c.get("config"), c.req.raw, Date.now());
+  if (user) return user;
+  if (c.req.method === "GET") {
+    return c.redirect(
+      `/signin?${new URLSearchParams({ return_to: `${c.req.path}${new URL(c.req.url).search}` })}`,
+      302,
+    );
+  }
+  return c.html(
+    <MessagePage title="Sign in first" message="Your session ended. Sign in again." code="sign_in_required" />,
+    403,
+  );
+}
+
+async function checkCsrf(c: WebContext, user: SignedInUser, form: FormData): Promise<Response | null> {
+  const sent = String(form.get("csrf") ?? "");
+  if (sent && timingSafeEqual(sent, await csrfToken(c.get("config"), user.userId, CSRF_SCOPE))) return null;
+  return c.html(
+    <MessagePage
+      title="Not allowed"
+      message="This form did not come from your connections page."
+      code="csrf_invalid"
+    />,
+    403,
+  );
+}
+
+function unknownProvider(c: WebContext) {
+  return c.html(
+    <MessagePage title="Unknown provider" message="There is no such provider here." code="unknown_provider" />,
+    404,
+  );
+}
+
+export const connectionRoutes = new Hono<WebEnv>();
+
+connectionRoutes.get("/connections", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const config = c.get("config");
+  const links = await sessionFor(c.env.SESSION, user.userId).providerLinks();
+  const demoKey = config.devMode ? await demoApiKey(config) : undefined;
+  const rows: ProviderRow[] = config.registry.all().map((provider) => ({
+    provider,
+    link: links.find((link) => link.providerId === provider.id),
+    configured: provider.auth.kind === "api_key" || providerApp(c.env, provider.id) !== null,
+    ...(provider.id === DEMO_PROVIDER_ID && demoKey ? { demoKey } : {}),
+  }));
+  const csrf = await csrfToken(config, user.userId, CSRF_SCOPE);
+  const notice = c.req.query("connected") ? "Connected." : undefined;
+  return c.html(<ConnectionsPage rows={rows} csrf={csrf} focus={c.req.query("provider")} notice={notice} />);
+});
+
+connectionRoutes.post("/connections/:id/connect", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const refused = await checkCsrf(c, user, await c.req.formData());
+  if (refused) return refused;
+  const config = c.get("config");
+  const provider = config.registry.byId(c.req.param("id"));
+  if (!provider) return unknownProvider(c);
+  const app = providerApp(c.env, provider.id);
+  if (provider.auth.kind !== "oauth2" || !app) {
+    return c.html(
+      <MessagePage
+        title="Not available"
+        message="This provider cannot be connected with OAuth here."
+        code="not_configured"
+      />,
+      400,
+    );
+  }
+  const started = await beginConnect(config, c.env.OAUTH_KV, user.userId, provider.id);
+  c.header("Set-Cookie", started.cookie);
+  return c.redirect(authorizeUrl(provider.auth, app, callbackUrl(c), started.state, started.challenge), 302);
+});
+
+connectionRoutes.get("/connections/callback", async (c) => {
+  c.header("Set-Cookie", clearConnectCookie(), { append: true });
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const config = c.get("config");
+  const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId);
+  if (!finished.ok) {
+    log.warn("connections.callback_rejected", { reason: finished.error });
+    return c.html(
+      <MessagePage
+        title="Connection failed"
+        message="This connection link is not valid any more. Start again."
+        code={finished.error}
+      />,
+      400,
+    );
+  }
+  const provider = config.registry.byId(finished.value.providerId);
+  const app = provider ? providerApp(c.env, provider.id) : null;
+  const code = c.req.query("code");
+  if (!provider || provider.auth.kind !== "oauth2" || !app || !code || c.req.query("error")) {
+    return c.html(
+      <MessagePage title="Not connected" message="The provider did not grant access." code="provider_denied" />,
+      400,
+    );
+  }
+  const tokens = await exchangeCode(provider.auth, app, code, finished.value.verifier, callbackUrl(c), Date.now());
+  if (!tokens.ok) {
+    log.warn("connections.exchange_failed", { provider: provider.id, reason: tokens.error.code });
+    return c.html(
+      <MessagePage
+        title="Not connected"
+        message="The provider refused the connection. Try again."
+        code={tokens.error.code}
+      />,
+      502,
+    );
+  }
+  await sessionFor(c.env.SESSION, user.userId).connectProvider(user.userId, provider.id, tokens.value);
+  log.info("connections.connected", { userId: user.userId, provider: provider.id });
+  return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
+});
+
+connectionRoutes.post("/connections/:id/api-key", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const form = await c.req.formData();
+  const refused = await checkCsrf(c, user, form);
+  if (refused) return refused;
+  const provider = c.get("config").registry.byId(c.req.param("id"));
+  if (!provider) return unknownProvider(c);
+  const key = String(form.get("api_key") ?? "").trim();
+  if (provider.auth.kind !== "api_key" || !key || key.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(key)) {
+    return c.html(
+      <MessagePage
+        title="Key not saved"
+        message="Paste the API key exactly as the provider shows it."
+        code="invalid_key"
+      />,
+      400,
+    );
+  }
+  await sessionFor(c.env.SESSION, user.userId).connectProvider(user.userId, provider.id, {
+    kind: "api_key",
+    accessToken: key,
+    obtainedAt: Date.now(),
+  });
+  return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
+});
+
+connectionRoutes.post("/connections/:id/disconnect", async (c) => {
+  const user = await signedIn(c);
+  if (user instanceof Response) return user;
+  const refused = await checkCsrf(c, user, await c.req.formData());
+  if (refused) return refused;
+  const result = await sessionFor(c.env.SESSION, user.userId).disconnectProvider(user.userId, c.req.param("id"));
+  if (!result)
+    return c.html(
+      <MessagePage title="Not connected" message="That provider is not connected." code="not_found" />,
+      404,
+    );
+  return c.redirect("/connections", 303);
+});

@@ -1,0 +1,68 @@
+/**
+ * One "connect a provider" attempt: PKCE verifier and the user who started it, kept server-side
+ * in KV under SHA-256(state) and bound to the browser by a `__Host-` cookie holding that hash.
+ * The callback must come back to the same browser AND the same signed-in user; the transaction
+ * is burned on every callback path before anything else happens.
+ */
+import type { Config } from "../lib/config";
+import { clearCookie, readCookie } from "../lib/cookies";
+import { deriveKey, open, randomToken, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { err, ok, type Result } from "../lib/result";
+import { connectKey } from "../lib/storage-keys";
+
+export const CONNECT_COOKIE = "__Host-cs_connect" as const;
+const TTL_SECONDS = 600;
+
+export interface ConnectTransaction {
+  userId: string;
+  providerId: string;
+  verifier: string;
+}
+
+export type TransactionFailure = "state_missing" | "state_mismatch" | "transaction_expired" | "wrong_user";
+
+/** Start: returns the state to send, the PKCE challenge and the binding cookie. */
+export async function beginConnect(config: Config, kv: KVNamespace, userId: string, providerId: string) {
+  const state = randomToken(32);
+  const verifier = randomToken(48);
+  const stateHash = await sha256Hex(state);
+  const key = await deriveKey(config.cookieSecret, "connect-transaction");
+  const record: ConnectTransaction = { userId, providerId, verifier };
+  await kv.put(connectKey(stateHash), await seal(key, record, stateHash), { expirationTtl: TTL_SECONDS });
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  const challenge = btoa(String.fromCharCode(...new Uint8Array(digest)))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+  const cookie = `${CONNECT_COOKIE}=${stateHash}; Max-Age=${TTL_SECONDS}; Path=/; Secure; HttpOnly; SameSite=Lax`;
+  return { state, challenge, cookie };
+}
+
+/** The Set-Cookie that clears the binding cookie (sent on every callback response). */
+export const clearConnectCookie = () => clearCookie(CONNECT_COOKIE);
+
+/** Finish: burn the transaction, then check browser and user binding. */
+export async function finishConnect(
+  config: Config,
+  kv: KVNamespace,
+  request: Request,
+  userId: string,
+): Promise<Result<ConnectTransaction, TransactionFailure>> {
+  const state = new URL(request.url).searchParams.get("state");
+  if (!state) return err("state_missing");
+  const stateHash = await sha256Hex(state);
+  const storageKey = connectKey(stateHash);
+  const stored = await kv.get(storageKey);
+  await kv.delete(storageKey);
+  const bound = readCookie(request, CONNECT_COOKIE);
+  if (!bound || !timingSafeEqual(bound, stateHash)) return err("state_mismatch");
+  if (!stored) return err("transaction_expired");
+  const record = (await open(
+    await deriveKey(config.cookieSecret, "connect-transaction"),
+    stored,
+    stateHash,
+  )) as ConnectTransaction | null;
+  if (!record) return err("transaction_expired");
+  if (record.userId !== userId) return err("wrong_user");
+  return ok(record);
+}

@@ -1,0 +1,191 @@
+/**
+ * `call_integration_api`: make one HTTP call to a connected provider with the person's token,
+ * only when a live grant of this session covers it. The URL is parsed once; SSRF, provider,
+ * classification and the grant decision all run before anything is sent; a request grant is
+ * consumed before the fetch starts. Redirects are not followed; time and size are capped.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { sendCall } from "../../calls/outbound";
+import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
+import { sessionFor } from "../../session/user-session";
+import type { ToolContext } from "../tool-context";
+import { safely, toolError, toolResult } from "../tool-result";
+
+const Input = z.object({
+  url: z.string().min(1).max(8192).describe("The full https URL of the provider API endpoint"),
+  method: z.string().min(1).max(16).describe("HTTP method"),
+  headers: z.record(z.string(), z.string().max(4096)).optional().describe("Extra headers (never auth headers)"),
+  body: z.string().max(1_048_576).optional().describe("The exact request body, e.g. JSON text"),
+  request_id: z.string().max(64).optional().describe("Use this approved grant (e.g. a one-call approval)"),
+});
+
+const Output = z.object({
+  status: z.number(),
+  headers: z.record(z.string(), z.string()),
+  body: z.unknown(),
+  truncated: z.boolean(),
+  provider: z.string(),
+  access: z.enum(["read", "write"]),
+  operation: z.string(),
+  grant_id: z.string(),
+});
+
+const ACCESS_HINT: Record<string, string> = {
+  no_grant: "Nothing approved covers this call.",
+  read_only: "Your approval is read-only and this call writes.",
+  wrong_provider: "Your approval does not include this provider.",
+  call_mismatch: "This one-call approval was for a different call (method, URL, body or headers differ).",
+  not_found: "No such approval for this session.",
+  pending: "The person has not decided this request yet; call check_access_request with wait_seconds.",
+};
+
+function prepareError(error: PrepareError) {
+  switch (error.code) {
+    case "address_not_allowed":
+      return toolError("invalid_request", "Loopback, private and metadata addresses are never called.", {
+        reason: error.code,
+      });
+    case "unknown_provider":
+      return toolError("unknown_provider", "No provider Countersign knows serves this URL. See list_integrations.", {
+        host: error.host,
+      });
+    case "path_not_allowed":
+      return toolError("invalid_request", error.message, { reason: error.code });
+    default:
+      return toolError("invalid_request", `This call cannot be made: ${error.reason}.`, {
+        reason: error.reason,
+        ...(error.header ? { header: error.header } : {}),
+      });
+  }
+}
+
+/** The request_elevated_access arguments that would cover this call. */
+function coveringRequest(prepared: PreparedCall) {
+  const { canonical, classified } = prepared;
+  if (classified.access === "read") {
+    return {
+      kind: "session",
+      level: "read",
+      providers: [classified.provider],
+      reason: "<say why you need to read this>",
+    };
+  }
+  return {
+    kind: "call",
+    method: canonical.method,
+    url: canonical.url,
+    ...(canonical.body ? { body: canonical.body } : {}),
+    ...(canonical.headers.length
+      ? { headers: Object.fromEntries(canonical.headers.map((h) => [h.name, h.value])) }
+      : {}),
+    reason: "<say what this call will change and why>",
+  };
+}
+
+/** Register the tool for one request's verified context. */
+export function registerCallIntegrationApi(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    "call_integration_api",
+    {
+      title: "Call a provider API",
+      description:
+        "Make one HTTP request to a connected provider's API (GitHub, Linear, Notion, Slack, Google, Atlassian, Sentry, Snowflake, custom) with the person's credentials. Works only while the person has approved access that covers it; otherwise returns access_required with the request_elevated_access arguments to ask for. Never send credentials yourself.",
+      inputSchema: Input,
+      outputSchema: Output,
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    },
+    safely("call_integration_api", async (input) => {
+      const { config, props } = context;
+      const prepared = await prepareCall(input, config.registry);
+      if (!prepared.ok) return prepareError(prepared.error);
+      const { provider, canonical, classified, operation } = prepared.value;
+      const session = sessionFor(context.env.SESSION, props.userId);
+      const begun = await session.beginCall(props.userId, classified, props.connectionId, input.request_id);
+      if (!begun.ok) {
+        const connectUrl = `${config.publicOrigin}/connections?provider=${encodeURIComponent(provider.id)}`;
+        switch (begun.code) {
+          case "not_connected":
+            return toolError("not_connected", `${provider.name} is not connected. Ask the person to connect it.`, {
+              connect_url: connectUrl,
+            });
+          case "reauth_required":
+            return toolError(
+              "reauth_required",
+              `${provider.name} needs to be reconnected. Ask the person to reconnect it.`,
+              {
+                reconnect_url: connectUrl,
+              },
+            );
+          case "provider_unavailable":
+            return toolError(
+              "provider_unavailable",
+              `${provider.name} could not be reached to refresh access. Try again shortly.`,
+            );
+          case "unknown_provider":
+            return toolError("unknown_provider", "No provider Countersign knows serves this URL.");
+          default: {
+            const reason = begun.reason;
+            if (reason === "denied")
+              return toolError("access_denied", "The person denied this request. Do not retry it.");
+            if (reason === "expired" || reason === "consumed" || reason === "revoked") {
+              return toolError(
+                "expired",
+                `That approval is ${reason}. Ask again with request_elevated_access if still needed.`,
+                {
+                  request_elevated_access: coveringRequest(prepared.value),
+                },
+              );
+            }
+            return toolError(
+              "access_required",
+              `${ACCESS_HINT[reason] ?? "Access is required."} Ask the person first.`,
+              {
+                reason,
+                access: classified.access,
+                provider: provider.id,
+                request_elevated_access: coveringRequest(prepared.value),
+              },
+            );
+          }
+        }
+      }
+      const agentHeaders = Object.fromEntries(canonical.headers.map((header) => [header.name, header.value]));
+      const sent = await sendCall({
+        url: canonical.url,
+        method: canonical.method,
+        headers: { ...agentHeaders, ...begun.headers },
+        body: canonical.body,
+      });
+      if (!sent.ok) {
+        await session.recordCallOutcome(props.connectionId, begun.grantId, { outcome: sent.error.code });
+        return toolError(
+          "provider_unavailable",
+          `The provider did not answer in time or at all (${sent.error.code}).`,
+          {
+            reason: sent.error.code,
+          },
+        );
+      }
+      const response = sent.value;
+      await session.recordCallOutcome(props.connectionId, begun.grantId, {
+        outcome: "sent",
+        status: response.status,
+        bytes: response.bytes,
+        truncated: response.truncated,
+      });
+      const output = {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+        truncated: response.truncated,
+        provider: provider.id,
+        access: classified.access,
+        operation,
+        grant_id: begun.grantId,
+      };
+      const preview = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
+      return toolResult(output, `${response.status} from ${provider.name} (${operation})\n${preview.slice(0, 4000)}`);
+    }),
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * `list_integrations`: every provider this server knows, whether the person connected it (and
+ * whether it still works), whether its OAuth app is configured here, and what this session's
+ * current grants allow on it, with usage hints.
+ */
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { providerApp } from "../../connections/provider-apps";
+import { isLive } from "../../grants/transitions";
+import { sessionFor } from "../../session/user-session";
+import type { ToolContext } from "../tool-context";
+import { safely, toolResult } from "../tool-result";
+
+const Integration = z.object({
+  id: z.string(),
+  name: z.string(),
+  auth: z.enum(["oauth2", "api_key"]),
+  status: z.enum(["connected", "not_connected", "reauth_required"]),
+  configured: z.boolean(),
+  scopes: z.array(z.string()),
+  allowed: z.enum(["none", "read", "write"]),
+  hints: z.string(),
+});
+
+const Output = z.object({ integrations: z.array(Integration), connect_page: z.string() });
+
+/** Register the tool for one request's verified context. */
+export function registerListIntegrations(server: McpServer, context: ToolContext): void {
+  server.registerTool(
+    "list_integrations",
+    {
+      title: "List integrations",
+      description:
+        "List the providers you can call through Countersign: connected or not, and what the person's current approvals let this session do on each (none, read, write), with usage hints.",
+      inputSchema: z.object({}),
+      outputSchema: Output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    safely("list_integrations", async () => {
+      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const [links, grants] = await Promise.all([
+        session.providerLinks(),
+        session.authority(context.props.connectionId),
+      ]);
+      const now = Date.now();
+      const integrations = context.config.registry.all().map((provider) => {
+        const link = links.find((candidate) => candidate.providerId === provider.id);
+        const live = grants.filter(
+          (grant) => grant.kind === "broad" && isLive(grant, now) && grant.providers.includes(provider.id),
+        );
+        const allowed = live.some((grant) => grant.level === "write") ? "write" : live.length > 0 ? "read" : "none";
+        return {
+          id: provider.id,
+          name: provider.name,
+          auth: provider.auth.kind,
+          status: link ? link.status : ("not_connected" as const),
+          configured: provider.auth.kind === "api_key" || providerApp(context.env, provider.id) !== null,
+          scopes: link?.scopes ?? [],
+          allowed: allowed as "none" | "read" | "write",
+          hints: provider.hints,
+        };
+      });
+      const text = integrations
+        .map(
+          (item) =>
+            `${item.id} (${item.name}): ${item.status}${item.configured ? "" : ", not configured here"}, allowed: ${item.allowed}`,
+        )
+        .join("\n");
+      return toolResult({ integrations, connect_page: `${context.config.publicOrigin}/connections` }, text);
+    }),
+  );
+}
