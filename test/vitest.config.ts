@@ -22,6 +22,12 @@ export default defineConfig({
           OIDC_CLIENT_SECRET: "idp-client-secret",
           DEV_SIGNIN: "",
           COOKIE_SECRET: "test-cookie-secret-0123456789abcdef-0123456789",
+          GITHUB_CLIENT_ID: "gh-client",
+          GITHUB_CLIENT_SECRET: "gh-client-secret",
+          GOOGLE_CLIENT_ID: "google-client",
+          GOOGLE_CLIENT_SECRET: "google-client-secret",
+          LINEAR_CLIENT_ID: "linear-client",
+          LINEAR_CLIENT_SECRET: "linear-client-secret",
           VAULT_KEYS:
             "k2:dGVzdC12YXVsdC1rZXktdHdvLTAxMjM0NTY3ODlhYmNkZWY,k1:dGVzdC12YXVsdC1rZXktb25lLTAxMjM0NTY3ODlhYmNkZWY",
         },

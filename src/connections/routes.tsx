@@ -10,6 +10,7 @@ import { readSession } from "../identity/session-cookie";
 import type { SignedInUser } from "../identity/user";
 import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
+import { hasControlCharacters } from "../lib/text";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
@@ -121,7 +122,7 @@ connectionRoutes.get("/connections/callback", async (c) => {
   const provider = config.registry.byId(finished.value.providerId);
   const app = provider ? providerApp(c.env, provider.id) : null;
   const code = c.req.query("code");
-  if (!provider || provider.auth.kind !== "oauth2" || !app || !code || c.req.query("error")) {
+  if (provider?.auth.kind !== "oauth2" || !app || !code || c.req.query("error")) {
     return c.html(
       <MessagePage title="Not connected" message="The provider did not grant access." code="provider_denied" />,
       400,
@@ -153,7 +154,7 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
   const provider = c.get("config").registry.byId(c.req.param("id"));
   if (!provider) return unknownProvider(c);
   const key = String(form.get("api_key") ?? "").trim();
-  if (provider.auth.kind !== "api_key" || !key || key.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(key)) {
+  if (provider.auth.kind !== "api_key" || !key || key.length > MAX_KEY_LENGTH || hasControlCharacters(key)) {
     return c.html(
       <MessagePage
         title="Key not saved"

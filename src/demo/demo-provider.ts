@@ -24,7 +24,7 @@ export function demoProvider(config: Pick<Config, "publicHost" | "publicOrigin">
     pathPrefixes: ["/demo-api/"],
     origin: config.publicOrigin,
     auth: { kind: "api_key", header: "X-Demo-Key", prefix: "", hint: "The key is shown on the connections page." },
-    credentialHeaders: (token) => ({ "X-Demo-Key": token }),
+    credentialHeaders: (token) => ({ [DEMO_KEY_HEADER]: token }),
     reservedHeaders: [DEMO_KEY_HEADER],
     hints:
       `Demo notes API at ${config.publicOrigin}/demo-api/: GET /demo-api/notes lists notes, GET /demo-api/notes/<id> reads one, ` +

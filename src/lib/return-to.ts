@@ -2,15 +2,10 @@
  * `return_to` handling: after sign-in we only ever send the browser to a path on our own origin.
  * Absolute URLs, protocol-relative `//host`, backslash tricks and control characters are refused.
  */
+import { hasControlCharacters } from "./text";
 
 /** Backslashes (read as "/" by browsers) and control characters have no place in a return path. */
-function hasUnsafeCharacters(raw: string): boolean {
-  for (let i = 0; i < raw.length; i++) {
-    const code = raw.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f || code === 0x5c) return true;
-  }
-  return false;
-}
+const hasUnsafeCharacters = (raw: string) => raw.includes("\\") || hasControlCharacters(raw);
 
 /** A same-origin path (with query) to return to, or `fallback` when `raw` is unsafe. */
 export function safeReturnTo(raw: string | null | undefined, origin: string, fallback = "/"): string {

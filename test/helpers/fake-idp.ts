@@ -3,7 +3,7 @@
  * workerd. It serves discovery and a token endpoint that returns RS256-signed ID tokens for codes
  * the test issued, and records every request it saw so tests can assert what was (not) sent.
  */
-import { vi } from "vitest";
+import { routeFetch } from "./fetch-router";
 
 export const IDP_ISSUER = "https://idp.test";
 const encoder = new TextEncoder();
@@ -44,14 +44,9 @@ export class FakeIdp {
     return idp;
   }
 
-  /** Route fetches for idp.test here; everything else goes to the real (blocked) network. */
+  /** Route fetches for idp.test here (see fetch-router.ts). */
   install(): void {
-    const original = globalThis.fetch;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const request = new Request(input as RequestInfo, init as RequestInit);
-      if (new URL(request.url).origin !== IDP_ISSUER) return original(input as RequestInfo, init as RequestInit);
-      return this.#handle(request);
-    });
+    routeFetch(IDP_ISSUER, (request, body) => this.#handle(request, body));
   }
 
   /** A one-time authorization code that redeems to an ID token with these claims. */
@@ -61,8 +56,7 @@ export class FakeIdp {
     return code;
   }
 
-  async #handle(request: Request): Promise<Response> {
-    const body = request.method === "POST" ? await request.text() : "";
+  async #handle(request: Request, body: string): Promise<Response> {
     this.seen.push({ url: request.url, method: request.method, body });
     const path = new URL(request.url).pathname;
     if (path === "/.well-known/openid-configuration") {

@@ -109,7 +109,7 @@ describe("GET /approve/<id>", () => {
   });
 
   it("renders hostile agent text as escaped, revealed and clipped text, with no links built from it", async () => {
-    const hostile = '<script>alert(1)</script><a href="javascript:alert(2)">click</a>\u202Egnp.exe' + "A".repeat(5000);
+    const hostile = `<script>alert(1)</script><a href="javascript:alert(2)">click</a>\u202Egnp.exe${"A".repeat(5000)}`;
     const client = await signedInClient(idp, `user-${crypto.randomUUID()}`);
     const outcome = await tool(client.tokens.access_token, "request_elevated_access", {
       kind: "call",

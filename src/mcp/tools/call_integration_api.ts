@@ -154,7 +154,9 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
       const sent = await sendCall({
         url: canonical.url,
         method: canonical.method,
-        headers: { ...agentHeaders, ...begun.headers },
+        // Provider defaults first, then the agent's headers; the agent can never name a reserved
+        // (credential) header, prepareCall refused that already.
+        headers: { ...begun.headers, ...agentHeaders },
         body: canonical.body,
       });
       if (!sent.ok) {

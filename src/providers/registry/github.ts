@@ -1,0 +1,49 @@
+/**
+ * GitHub: REST at api.github.com classified by method, plus GraphQL at /graphql classified by
+ * operation type. A few POST endpoints that only render (Markdown) are reads. Data only, no I/O.
+ */
+import { graphqlAccess, outsidePrefixes, restClassify } from "../classify";
+import type { ProviderDefinition } from "../types";
+
+const PATH_PREFIXES = ["/"];
+/** POST endpoints that compute a result without changing anything. */
+const READ_ONLY_POSTS = [{ path: "/markdown" }, { path: "/markdown/raw" }];
+
+export const GITHUB: ProviderDefinition = {
+  id: "github",
+  name: "GitHub",
+  hosts: ["api.github.com"],
+  pathPrefixes: PATH_PREFIXES,
+  auth: {
+    kind: "oauth2",
+    authorizeUrl: "https://github.com/login/oauth/authorize",
+    // Answers form-encoded unless the request sends `Accept: application/json`.
+    tokenUrl: "https://github.com/login/oauth/access_token",
+    scopes: ["repo", "read:user"],
+    scopeSeparator: " ",
+    tokenEndpointAuth: "client_secret_post",
+    refreshable: false,
+  },
+  credentialHeaders: (token) => ({
+    authorization: `Bearer ${token}`,
+    accept: "application/vnd.github+json",
+    "x-github-api-version": "2022-11-28",
+  }),
+  reservedHeaders: ["authorization"],
+  hints: [
+    "GitHub REST API at https://api.github.com (API version 2022-11-28 is sent for you).",
+    "Useful reads: GET /user, GET /user/repos, GET /repos/{owner}/{repo}/issues?state=open,",
+    "GET /repos/{owner}/{repo}/pulls, GET /repos/{owner}/{repo}/contents/{path},",
+    "GET /search/issues?q=repo:{owner}/{repo}+is:open, GET /search/code?q=...",
+    "Paginate with per_page (max 100) and page, following the Link header.",
+    "GraphQL: POST /graphql with a JSON body; queries are reads, mutations are writes.",
+    "POST /markdown renders Markdown and counts as a read; other POST, PUT, PATCH and DELETE calls are writes.",
+  ].join(" "),
+  classify(request) {
+    const outside = outsidePrefixes(request, PATH_PREFIXES);
+    if (outside) return outside;
+    if (request.url.pathname === "/graphql") return graphqlAccess(request);
+    return restClassify(request, READ_ONLY_POSTS);
+  },
+  allowLoopback: false,
+};
