@@ -5,36 +5,15 @@
  */
 import { Hono } from "hono";
 import { csrfToken } from "../approvals/link";
-import { endSession, readSession } from "../identity/session-cookie";
-import type { SignedInUser } from "../identity/user";
-import { timingSafeEqual } from "../lib/crypto";
+import { endSession } from "../identity/session-cookie";
 import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
-import type { WebBindings, WebContext, WebEnv } from "../web/context";
+import type { WebBindings, WebEnv } from "../web/context";
+import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { ActivityPage } from "./page";
 
 const ACTIVITY_CSRF = "activity";
-
-async function signedIn(c: WebContext): Promise<SignedInUser | Response> {
-  const user = await readSession(c.get("config"), c.req.raw, Date.now());
-  if (user) return user;
-  if (c.req.method === "GET") return c.redirect(`/signin?${new URLSearchParams({ return_to: c.req.path })}`, 302);
-  return c.html(
-    <MessagePage title="Sign in first" message="Your session ended. Sign in again." code="sign_in_required" />,
-    403,
-  );
-}
-
-async function checkCsrf(c: WebContext, user: SignedInUser): Promise<Response | null> {
-  const form = await c.req.formData();
-  const sent = String(form.get("csrf") ?? "");
-  if (sent && timingSafeEqual(sent, await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF))) return null;
-  return c.html(
-    <MessagePage title="Not allowed" message="This form did not come from your activity page." code="csrf_invalid" />,
-    403,
-  );
-}
 
 /** Revoke the OAuth grants (MCP client tokens) behind one connection, or all of them. */
 async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?: string): Promise<number> {
@@ -57,7 +36,7 @@ async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?
 export const activityRoutes = new Hono<WebEnv>();
 
 activityRoutes.get("/activity", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
   const activity = await sessionFor(c.env.SESSION, user.userId).activity();
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
@@ -67,7 +46,7 @@ activityRoutes.get("/activity", async (c) => {
 });
 
 activityRoutes.get("/activity/export.json", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
   const data = await sessionFor(c.env.SESSION, user.userId).exportAll();
   c.header("Content-Disposition", 'attachment; filename="countersign-activity.json"');
@@ -81,9 +60,9 @@ activityRoutes.get("/activity/export.json", async (c) => {
 });
 
 activityRoutes.post("/activity/grants/:id/revoke", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await checkCsrf(c, user);
+  const refused = await refuseForeignForm(c, user, await c.req.formData(), ACTIVITY_CSRF);
   if (refused) return refused;
   const grant = await sessionFor(c.env.SESSION, user.userId).revokeByOwner(c.req.param("id"));
   if (!grant)
@@ -95,9 +74,9 @@ activityRoutes.post("/activity/grants/:id/revoke", async (c) => {
 });
 
 activityRoutes.post("/activity/connections/:id/revoke", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await checkCsrf(c, user);
+  const refused = await refuseForeignForm(c, user, await c.req.formData(), ACTIVITY_CSRF);
   if (refused) return refused;
   const connectionId = c.req.param("id");
   const connection = await sessionFor(c.env.SESSION, user.userId).revokeConnection(connectionId);
@@ -112,10 +91,10 @@ activityRoutes.post("/activity/connections/:id/revoke", async (c) => {
 });
 
 activityRoutes.post("/activity/delete", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const form = await c.req.raw.clone().formData();
-  const refused = await checkCsrf(c, user);
+  const form = await c.req.formData();
+  const refused = await refuseForeignForm(c, user, form, ACTIVITY_CSRF);
   if (refused) return refused;
   if (form.get("confirm") !== "yes") {
     return c.html(<MessagePage title="Not deleted" message="Tick the box to confirm." code="confirm_required" />, 400);

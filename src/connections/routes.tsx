@@ -6,13 +6,11 @@
 import { Hono } from "hono";
 import { csrfToken } from "../approvals/link";
 import { DEMO_PROVIDER_ID, demoApiKey } from "../demo/demo-provider";
-import { readSession } from "../identity/session-cookie";
-import type { SignedInUser } from "../identity/user";
-import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
 import { hasControlCharacters } from "../lib/text";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
+import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { authorizeUrl, exchangeCode } from "./oauth-client";
 import { ConnectionsPage, type ProviderRow } from "./page";
@@ -24,34 +22,6 @@ const MAX_KEY_LENGTH = 4096;
 
 const callbackUrl = (c: WebContext) => `${c.get("config").publicOrigin}/connections/callback`;
 
-async function signedIn(c: WebContext): Promise<SignedInUser | Response> {
-  const user = await readSession(c.get("config"), c.req.raw, Date.now());
-  if (user) return user;
-  if (c.req.method === "GET") {
-    return c.redirect(
-      `/signin?${new URLSearchParams({ return_to: `${c.req.path}${new URL(c.req.url).search}` })}`,
-      302,
-    );
-  }
-  return c.html(
-    <MessagePage title="Sign in first" message="Your session ended. Sign in again." code="sign_in_required" />,
-    403,
-  );
-}
-
-async function checkCsrf(c: WebContext, user: SignedInUser, form: FormData): Promise<Response | null> {
-  const sent = String(form.get("csrf") ?? "");
-  if (sent && timingSafeEqual(sent, await csrfToken(c.get("config"), user.userId, CSRF_SCOPE))) return null;
-  return c.html(
-    <MessagePage
-      title="Not allowed"
-      message="This form did not come from your connections page."
-      code="csrf_invalid"
-    />,
-    403,
-  );
-}
-
 function unknownProvider(c: WebContext) {
   return c.html(
     <MessagePage title="Unknown provider" message="There is no such provider here." code="unknown_provider" />,
@@ -62,7 +32,7 @@ function unknownProvider(c: WebContext) {
 export const connectionRoutes = new Hono<WebEnv>();
 
 connectionRoutes.get("/connections", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
   const config = c.get("config");
   const links = await sessionFor(c.env.SESSION, user.userId).providerLinks();
@@ -79,9 +49,9 @@ connectionRoutes.get("/connections", async (c) => {
 });
 
 connectionRoutes.post("/connections/:id/connect", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await checkCsrf(c, user, await c.req.formData());
+  const refused = await refuseForeignForm(c, user, await c.req.formData(), CSRF_SCOPE);
   if (refused) return refused;
   const config = c.get("config");
   const provider = config.registry.byId(c.req.param("id"));
@@ -104,7 +74,7 @@ connectionRoutes.post("/connections/:id/connect", async (c) => {
 
 connectionRoutes.get("/connections/callback", async (c) => {
   c.header("Set-Cookie", clearConnectCookie(), { append: true });
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
   const config = c.get("config");
   const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId);
@@ -146,10 +116,10 @@ connectionRoutes.get("/connections/callback", async (c) => {
 });
 
 connectionRoutes.post("/connections/:id/api-key", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
   const form = await c.req.formData();
-  const refused = await checkCsrf(c, user, form);
+  const refused = await refuseForeignForm(c, user, form, CSRF_SCOPE);
   if (refused) return refused;
   const provider = c.get("config").registry.byId(c.req.param("id"));
   if (!provider) return unknownProvider(c);
@@ -173,9 +143,9 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
 });
 
 connectionRoutes.post("/connections/:id/disconnect", async (c) => {
-  const user = await signedIn(c);
+  const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await checkCsrf(c, user, await c.req.formData());
+  const refused = await refuseForeignForm(c, user, await c.req.formData(), CSRF_SCOPE);
   if (refused) return refused;
   const result = await sessionFor(c.env.SESSION, user.userId).disconnectProvider(user.userId, c.req.param("id"));
   if (!result)
