@@ -54,6 +54,18 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
           Demo key: <span class="mono">{row.demoKey}</span>
         </p>
       ) : null}
+      {(provider.hostSuffixes ?? []).length > 0 ? (
+        <>
+          <label for={`host-${provider.id}`}>Account host</label>
+          <input
+            id={`host-${provider.id}`}
+            type="text"
+            name="account_host"
+            placeholder={`xy12345.us-east-1${provider.hostSuffixes?.[0] ?? ""}`}
+            required
+          />
+        </>
+      ) : null}
       <label for={`key-${provider.id}`}>API key</label>
       <input
         id={`key-${provider.id}`}

@@ -134,11 +134,26 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
       400,
     );
   }
-  await sessionFor(c.env.SESSION, user.userId).connectProvider(user.userId, provider.id, {
-    kind: "api_key",
-    accessToken: key,
-    obtainedAt: Date.now(),
-  });
+  const perAccount = (provider.hostSuffixes ?? []).length > 0;
+  const accountHost = String(form.get("account_host") ?? "")
+    .trim()
+    .toLowerCase();
+  const linked = await sessionFor(c.env.SESSION, user.userId).connectProvider(
+    user.userId,
+    provider.id,
+    { kind: "api_key", accessToken: key, obtainedAt: Date.now() },
+    perAccount ? accountHost : undefined,
+  );
+  if (!linked) {
+    return c.html(
+      <MessagePage
+        title="Key not saved"
+        message={`Enter your account host, e.g. xy12345.us-east-1${provider.hostSuffixes?.[0] ?? ""}`}
+        code="account_host_invalid"
+      />,
+      400,
+    );
+  }
   return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
 });
 

@@ -39,10 +39,14 @@ export class Credentials {
   }
 
   /** Store a new credential: vault first, then the link, so "connected" never points at nothing. */
-  async connect(provider: ProviderDefinition, secret: VaultSecret): Promise<ProviderLink> {
+  async connect(
+    provider: ProviderDefinition,
+    secret: VaultSecret,
+    accountHost: string | null = null,
+  ): Promise<ProviderLink> {
     await this.#vault.put(this.userId, provider.id, secret);
     this.#cache.set(provider.id, secret);
-    this.links.connect(provider.id, secret.kind, secret.scopes ?? [], secret.obtainedAt, Date.now());
+    this.links.connect(provider.id, secret.kind, secret.scopes ?? [], secret.obtainedAt, Date.now(), accountHost);
     return this.links.get(provider.id) as ProviderLink;
   }
 

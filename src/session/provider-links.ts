@@ -13,6 +13,8 @@ export interface ProviderLink {
   tokenObtainedAt: number;
   connectedAt: number;
   updatedAt: number;
+  /** For per-account providers (host suffixes): the only host this credential may be sent to. */
+  accountHost: string | null;
 }
 
 type LinkRow = {
@@ -23,6 +25,7 @@ type LinkRow = {
   token_obtained_at: number;
   connected_at: number;
   updated_at: number;
+  account_host: string | null;
 };
 
 const fromRow = (row: LinkRow): ProviderLink => ({
@@ -33,6 +36,7 @@ const fromRow = (row: LinkRow): ProviderLink => ({
   tokenObtainedAt: row.token_obtained_at,
   connectedAt: row.connected_at,
   updatedAt: row.updated_at,
+  accountHost: row.account_host,
 });
 
 export class ProviderLinkStore {
@@ -48,18 +52,27 @@ export class ProviderLinkStore {
   }
 
   /** A new or replaced connection: always `connected`. */
-  connect(providerId: string, kind: ProviderLink["kind"], scopes: string[], obtainedAt: number, now: number): void {
+  connect(
+    providerId: string,
+    kind: ProviderLink["kind"],
+    scopes: string[],
+    obtainedAt: number,
+    now: number,
+    accountHost: string | null = null,
+  ): void {
     this.sql.exec(
-      `INSERT INTO provider_links (provider_id, kind, status, scopes, token_obtained_at, connected_at, updated_at)
-       VALUES (?, ?, 'connected', ?, ?, ?, ?)
+      `INSERT INTO provider_links (provider_id, kind, status, scopes, token_obtained_at, connected_at, updated_at, account_host)
+       VALUES (?, ?, 'connected', ?, ?, ?, ?, ?)
        ON CONFLICT (provider_id) DO UPDATE SET kind = excluded.kind, status = 'connected', scopes = excluded.scopes,
-         token_obtained_at = excluded.token_obtained_at, connected_at = excluded.connected_at, updated_at = excluded.updated_at`,
+         token_obtained_at = excluded.token_obtained_at, connected_at = excluded.connected_at,
+         updated_at = excluded.updated_at, account_host = excluded.account_host`,
       providerId,
       kind,
       JSON.stringify(scopes),
       obtainedAt,
       now,
       now,
+      accountHost,
     );
   }
 

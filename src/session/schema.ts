@@ -67,6 +67,8 @@ export const MIGRATIONS: readonly string[] = [
      connected_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  // Per-account APIs (Snowflake): the one host the person connected; calls elsewhere are refused.
+  "ALTER TABLE provider_links ADD COLUMN account_host TEXT;",
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

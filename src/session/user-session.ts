@@ -21,6 +21,7 @@ import {
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { type Config, loadConfig } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
+import { ownsHost } from "../providers/registry";
 import type { VaultSecret } from "../vault/store";
 import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
@@ -444,10 +445,18 @@ export class UserSession extends DurableObject<Env> {
   // ── provider credentials and calls ───────────────────────────────────────────────────
 
   /** Store a credential the person just connected (OAuth callback or pasted API key). */
-  async connectProvider(userId: string, providerId: string, secret: VaultSecret): Promise<ProviderLink | null> {
+  async connectProvider(
+    userId: string,
+    providerId: string,
+    secret: VaultSecret,
+    accountHost?: string,
+  ): Promise<ProviderLink | null> {
     const provider = this.#config.registry.byId(providerId);
     if (!provider) return null;
-    const link = await this.#creds(userId).connect(provider, secret);
+    // A per-account provider's credential is bound to the one account host the person named.
+    const perAccount = (provider.hostSuffixes ?? []).length > 0;
+    if (perAccount && (accountHost === undefined || !ownsHost(provider, accountHost))) return null;
+    const link = await this.#creds(userId).connect(provider, secret, perAccount ? (accountHost as string) : null);
     this.#providerEvent("provider_connected", providerId, { kind: secret.kind });
     return link;
   }
@@ -490,6 +499,9 @@ export class UserSession extends DurableObject<Env> {
     const link = this.#links.get(provider.id);
     if (!link) return { ok: false, code: "not_connected" };
     if (link.status === "reauth_required") return { ok: false, code: "reauth_required" };
+    if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
+      return { ok: false, code: "denied", reason: "wrong_account" };
+    }
     const preview = decide(this.#candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
     if (!preview.allow) {
       this.#audit.append({

@@ -236,6 +236,38 @@ describe("provider boundaries", () => {
     expect(JSON.stringify(sent)).not.toContain(CANARY);
   });
 
+  it("sends a per-account provider's token only to the account host the person connected", async () => {
+    const client = await signedInClient(idp, `snow-${crypto.randomUUID()}`);
+    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
+    const csrf = await connectionsCsrf(userId);
+    const missing = await client.browser.post("/connections/snowflake/api-key", { csrf, api_key: CANARY });
+    expect(missing.status).toBe(400);
+    const elsewhere = await client.browser.post("/connections/snowflake/api-key", {
+      csrf,
+      api_key: CANARY,
+      account_host: "evil.example",
+    });
+    expect(elsewhere.status).toBe(400);
+    const saved = await client.browser.post("/connections/snowflake/api-key", {
+      csrf,
+      api_key: CANARY,
+      account_host: "Acme1.us-east-1.snowflakecomputing.com",
+    });
+    expect(saved.status).toBe(303);
+    const mine = "https://acme1.us-east-1.snowflakecomputing.com";
+    const theirs = "https://victim2.us-east-1.snowflakecomputing.com";
+    fakeApi(mine);
+    fakeApi(theirs);
+    await grantAccess(client.tokens.access_token, client.browser, ["snowflake"], "read");
+    const other = await callApi(client.tokens.access_token, { method: "GET", url: `${theirs}/api/v2/statements/h1` });
+    expect(other.error?.code).toBe("invalid_request");
+    expect(JSON.parse(other.text as string).error.reason).toBe("wrong_account");
+    expect(seenAt(theirs)).toEqual([]);
+    const own = await callApi(client.tokens.access_token, { method: "GET", url: `${mine}/api/v2/statements/h1` });
+    expect(own.structured?.status).toBe(200);
+    expect(seenAt(mine)[0]?.headers.authorization).toBe(`Bearer ${CANARY}`);
+  });
+
   it("classifies Slack RPC by method name, not by HTTP verb", async () => {
     const client = await signedInClient(idp, `slack-${crypto.randomUUID()}`);
     const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;

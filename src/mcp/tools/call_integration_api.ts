@@ -126,6 +126,11 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
             return toolError("unknown_provider", "No provider Countersign knows serves this URL.");
           default: {
             const reason = begun.reason;
+            if (reason === "wrong_account") {
+              return toolError("invalid_request", `That is not the ${provider.name} account the person connected.`, {
+                reason,
+              });
+            }
             if (reason === "denied")
               return toolError("access_denied", "The person denied this request. Do not retry it.");
             if (reason === "expired" || reason === "consumed" || reason === "revoked") {
