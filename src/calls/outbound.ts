@@ -70,6 +70,8 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number, 
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
+  // A body cut off by the deadline is a timeout, not a short answer.
+  if (signal.aborted && !truncated) throw new Error("timed out");
   const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

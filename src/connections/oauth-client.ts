@@ -150,8 +150,18 @@ export async function revokeToken(
   fetcher: FetchLike = (request) => fetch(request),
 ): Promise<boolean> {
   if (!auth.revokeUrl) return false;
+  const basic = `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`;
   let request: Request;
-  if (auth.revokeStyle === "bearer") {
+  if (auth.revokeStyle === "json_basic" || auth.revokeStyle === "github_grant") {
+    const github = auth.revokeStyle === "github_grant";
+    request = new Request(auth.revokeUrl.replace("{client_id}", encodeURIComponent(app.clientId)), {
+      method: github ? "DELETE" : "POST",
+      headers: { Authorization: basic, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(github ? { access_token: secret.accessToken } : { token: secret.accessToken }),
+      redirect: "manual",
+      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+    });
+  } else if (auth.revokeStyle === "bearer") {
     request = new Request(auth.revokeUrl, {
       method: "POST",
       headers: { Authorization: `Bearer ${secret.accessToken}` },

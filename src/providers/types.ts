@@ -32,9 +32,11 @@ export type ProviderAuth =
       /**
        * How revokeUrl is called: "rfc7009" posts `token=` with client authentication as for the
        * token endpoint; "bearer" posts with the token itself in `Authorization: Bearer` (Slack,
-       * Linear). Default "rfc7009".
+       * Linear); "json_basic" posts JSON `{token}` with HTTP Basic client credentials (Notion);
+       * "github_grant" sends DELETE with JSON `{access_token}` and Basic client credentials to
+       * revokeUrl with `{client_id}` filled in (GitHub apps). Default "rfc7009".
        */
-      revokeStyle?: "rfc7009" | "bearer";
+      revokeStyle?: "rfc7009" | "bearer" | "json_basic" | "github_grant";
       scopes: string[];
       scopeSeparator: " " | ",";
       /** The authorize parameter that carries `scopes`. Default "scope"; Slack user tokens use "user_scope". */

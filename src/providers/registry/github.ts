@@ -19,6 +19,8 @@ export const GITHUB: ProviderDefinition = {
     authorizeUrl: "https://github.com/login/oauth/authorize",
     // Answers form-encoded unless the request sends `Accept: application/json`.
     tokenUrl: "https://github.com/login/oauth/access_token",
+    revokeUrl: "https://api.github.com/applications/{client_id}/grant",
+    revokeStyle: "github_grant",
     scopes: ["repo", "read:user"],
     scopeSeparator: " ",
     tokenEndpointAuth: "client_secret_post",

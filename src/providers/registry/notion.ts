@@ -25,6 +25,7 @@ export const NOTION: ProviderDefinition = {
     authorizeUrl: "https://api.notion.com/v1/oauth/authorize",
     tokenUrl: "https://api.notion.com/v1/oauth/token",
     revokeUrl: "https://api.notion.com/v1/oauth/revoke",
+    revokeStyle: "json_basic",
     // Notion has no scopes: the person picks pages during consent.
     scopes: [],
     scopeSeparator: " ",
