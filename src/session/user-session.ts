@@ -496,14 +496,8 @@ export class UserSession extends DurableObject<Env> {
     const provider = this.#config.registry.byId(call.provider);
     if (!provider) return { ok: false, code: "unknown_provider" };
     const credentials = this.#creds(userId);
-    const link = this.#links.get(provider.id);
-    if (!link) return { ok: false, code: "not_connected" };
-    if (link.status === "reauth_required") return { ok: false, code: "reauth_required" };
-    if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
-      return { ok: false, code: "denied", reason: "wrong_account" };
-    }
-    const preview = decide(this.#candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
-    if (!preview.allow) {
+    // Every refusal lands in the audit log with its reason, like every allowed call.
+    const refuse = (result: Extract<BeginCallResult, { ok: false }>): BeginCallResult => {
       this.#audit.append({
         at: Date.now(),
         event: "call_denied",
@@ -516,13 +510,21 @@ export class UserSession extends DurableObject<Env> {
           url: call.call.url,
           provider: call.provider,
           access: call.access,
-          reason: preview.reason,
+          reason: "reason" in result ? result.reason : result.code,
         },
       });
-      return { ok: false, code: "denied", reason: preview.reason };
+      return result;
+    };
+    const link = this.#links.get(provider.id);
+    if (!link) return refuse({ ok: false, code: "not_connected" });
+    if (link.status === "reauth_required") return refuse({ ok: false, code: "reauth_required" });
+    if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
+      return refuse({ ok: false, code: "denied", reason: "wrong_account" });
     }
+    const preview = decide(this.#candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
+    if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
     const credential = await credentials.forCall(provider, Date.now());
-    if (!credential.ok) return { ok: false, code: credential.error.code };
+    if (!credential.ok) return refuse({ ok: false, code: credential.error.code });
     // State may have changed while the credential was refreshed: decide again, atomically with consuming.
     const decision = this.authorizeCall(call, connectionId, requestId);
     if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
