@@ -67,6 +67,11 @@ describe("call_integration_api without access", () => {
       "https://countersign.test/connections?provider=github",
     );
     expect(seenAt(GH)).toEqual([]);
+    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
+    const audit = await runInDurableObject(sessionFor(env.SESSION, userId), (_instance: UserSession, state) =>
+      state.storage.sql.exec<{ event: string; detail: string }>("SELECT event, detail FROM audit").toArray(),
+    );
+    expect(audit).toEqual([{ event: "call_denied", detail: expect.stringContaining('"reason":"not_connected"') }]);
   });
 
   it("returns access_required with the exact request_elevated_access arguments", async () => {
