@@ -1,64 +1,37 @@
 /**
  * One Durable Object per user, named by the verified user id (never by anything a client sends).
- * It owns the user's MCP client connections, remembered consents, grants, their timers and the
- * audit log. It stores and answers; policy lives in src/grants (pure). Every state change runs
- * synchronously between reading and writing SQL, so concurrent RPCs (20 parallel approvals,
- * approve racing deny, two uses of one request grant) see exactly one winner.
+ * It owns the user's MCP client connections, remembered consents, grants and their alarm
+ * (GrantBook), provider credentials (Credentials) and the audit log. Thin on purpose: it wires the
+ * stores and answers RPCs; policy lives in src/grants (pure). Durable Object input gates plus
+ * synchronous SQL between read and write make every state change atomic.
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
 import { decide } from "../grants/decide";
-import {
-  type ApprovalInput,
-  approve,
-  consume,
-  deny,
-  effectiveStatus,
-  expire,
-  isLive,
-  revoke,
-} from "../grants/transitions";
-import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
+import { effectiveStatus, isLive, revoke } from "../grants/transitions";
+import type { ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { type Config, loadConfig } from "../lib/config";
-import { timingSafeEqual } from "../lib/crypto";
 import { ownsHost } from "../providers/registry";
 import type { VaultSecret } from "../vault/store";
 import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
 import { Credentials } from "./credentials";
-import { GrantStore, type StoredGrant } from "./grant-store";
+import {
+  type AccessRequestInput,
+  type AccessRequestResult,
+  type CallAuthorization,
+  type DecideResult,
+  type Decision,
+  GrantBook,
+  publicGrant,
+} from "./grant-book";
+import { GrantStore } from "./grant-store";
 import { type ProviderLink, ProviderLinkStore } from "./provider-links";
 import { migrate } from "./schema";
 
 export type { Connection, ConsentKey, NewConnection } from "./connection-store";
 
-export interface AccessRequestInput {
-  /** Fresh id and link-token hash from the caller; used only when no duplicate is pending. */
-  id: string;
-  linkTokenHash: string;
-  kind: GrantKind;
-  connectionId: string;
-  clientName: string;
-  reason: string;
-  level: AccessLevel;
-  providers: string[];
-  durationSeconds: number;
-  call: CanonicalCall | null;
-  callFingerprint: string | null;
-}
-
-export type AccessRequestResult =
-  | { ok: true; grant: Grant; coalesced: boolean }
-  | { ok: false; code: "rate_limited"; message: string };
-
-export type Decision = { kind: "approve"; input: ApprovalInput } | { kind: "deny"; note: string | null };
-
-export type DecideResult =
-  | { ok: true; grant: Grant }
-  | { ok: false; code: "not_found" }
-  | { ok: false; code: "conflict" | "expired" | "invalid"; grant: Grant; message: string };
-
-export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
+export type { AccessRequestInput, AccessRequestResult, CallAuthorization, DecideResult, Decision } from "./grant-book";
 
 export type BeginCallResult =
   | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
@@ -72,34 +45,21 @@ export interface Activity {
   history: AuditEntry[];
 }
 
-/** New requests one connection may make per window (on top of the pending cap per user). */
-const REQUESTS_PER_WINDOW = 30;
-const REQUEST_WINDOW_MS = 10 * 60_000;
-const EXPIRY_BATCH = 500;
-
-/** Strip storage-only fields before a grant leaves the object. */
-function publicGrant(grant: StoredGrant): Grant {
-  const { linkTokenHash: _hash, requestKey: _key, ...rest } = grant;
-  return rest;
-}
-
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #grants: GrantStore;
+  readonly #book: GrantBook;
   readonly #connections: ConnectionStore;
   readonly #audit: AuditLog;
-  readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
-  readonly #windows = new Map<string, { start: number; count: number }>();
   #credentials: Credentials | null = null;
   readonly #links: ProviderLinkStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#grants = new GrantStore(this.#sql);
+    this.#audit = new AuditLog(this.#sql);
+    this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#policy);
     this.#connections = new ConnectionStore(this.#sql);
     this.#links = new ProviderLinkStore(this.#sql);
-    this.#audit = new AuditLog(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
 
@@ -167,7 +127,7 @@ export class UserSession extends DurableObject<Env> {
     const connection = this.#connections.get(connectionId);
     if (!connection) return null;
     const now = Date.now();
-    for (const grant of this.#grants.open(connectionId)) this.#apply(revoke(grant, now), "revoked", "human");
+    for (const grant of this.#book.open(connectionId)) this.#book.apply(revoke(grant, now), "revoked", "human");
     this.#connections.markRevoked(connectionId, now);
     this.#connections.forgetConsent(connection.clientId);
     this.#audit.append({
@@ -179,227 +139,61 @@ export class UserSession extends DurableObject<Env> {
       clientName: connection.clientName,
       detail: {},
     });
-    await this.#schedule();
+    await this.#book.schedule();
     return this.#connections.get(connectionId);
   }
 
-  // ── grants ─────────────────────────────────────────────────────────────────────────────
+  // ── grants (the logic lives in GrantBook) ────────────────────────────────────────────
 
   /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
-  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
-    const now = Date.now();
-    const policy = this.#policy;
-    const requestKey = JSON.stringify([
-      input.kind,
-      input.level,
-      [...input.providers].sort(),
-      input.durationSeconds,
-      input.callFingerprint,
-    ]);
-    const duplicate = this.#grants.pendingDuplicate(input.connectionId, requestKey);
-    const withinWindow = this.#take(`request:${input.connectionId}`, REQUESTS_PER_WINDOW, REQUEST_WINDOW_MS, now);
-    if (duplicate && effectiveStatus(duplicate, now) === "pending") {
-      // Not a state change, so no audit row: a looping agent cannot grow the log this way.
-      return { ok: true, grant: publicGrant(duplicate), coalesced: true };
-    }
-    if (this.#grants.countPending(now) >= policy.maxPendingPerUser) {
-      return {
-        ok: false,
-        code: "rate_limited",
-        message: `You already have ${policy.maxPendingPerUser} requests waiting for the person. Wait for them to be decided or expire.`,
-      };
-    }
-    if (!withinWindow) {
-      return {
-        ok: false,
-        code: "rate_limited",
-        message: "Too many access requests from this client in the last 10 minutes. Wait before asking again.",
-      };
-    }
-    const grant: StoredGrant = {
-      id: input.id,
-      kind: input.kind,
-      status: "pending",
-      connectionId: input.connectionId,
-      clientName: input.clientName,
-      reason: input.reason,
-      requestedLevel: input.level,
-      requestedProviders: [...new Set(input.providers)].sort(),
-      requestedDurationSeconds: input.durationSeconds,
-      call: input.call,
-      callFingerprint: input.callFingerprint,
-      level: null,
-      providers: [],
-      durationSeconds: null,
-      note: null,
-      requestedAt: now,
-      pendingExpiresAt: now + policy.pendingTtlSeconds * 1000,
-      decidedAt: null,
-      expiresAt: null,
-      endedAt: null,
-      linkTokenHash: input.linkTokenHash,
-      requestKey,
-    };
-    this.#grants.insert(grant);
-    this.#log("requested", "agent", grant, now, {
-      kind: grant.kind,
-      level: grant.requestedLevel,
-      providers: grant.requestedProviders,
-      ...(grant.call ? { method: grant.call.method, url: grant.call.url } : {}),
-    });
-    await this.#schedule();
-    return { ok: true, grant: publicGrant(grant), coalesced: false };
+  requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
+    return this.#book.requestAccess(input);
   }
 
   /** A grant as the agent's connection sees it; null when it is not this connection's. */
   getForConnection(id: string, connectionId: string): Grant | null {
-    const grant = this.#grants.get(id);
-    if (!grant || grant.connectionId !== connectionId) return null;
-    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
+    return this.#book.getForConnection(id, connectionId);
   }
 
   /** A grant as the approval page sees it: only with the right link token. */
   viewRequest(id: string, linkTokenHash: string): Grant | null {
-    const grant = this.#grants.get(id);
-    if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return null;
-    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
+    return this.#book.viewRequest(id, linkTokenHash);
   }
 
   /** The person approves or denies through the approval link. Exactly one decision wins. */
-  async decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
-    const grant = this.#grants.get(id);
-    if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return { ok: false, code: "not_found" };
-    const now = Date.now();
-    const result =
-      decision.kind === "approve" ? approve(grant, decision.input, this.#policy, now) : deny(grant, decision.note, now);
-    if (!result.ok) {
-      if (result.error.code === "expired") {
-        this.#expireOne(grant, now);
-        await this.#schedule();
-        return {
-          ok: false,
-          code: "expired",
-          grant: this.#current(id),
-          message: "This request expired before it was decided.",
-        };
-      }
-      if (result.error.code === "not_pending") {
-        return {
-          ok: false,
-          code: "conflict",
-          grant: this.#current(id),
-          message: `This request is already ${result.error.status}.`,
-        };
-      }
-      const message =
-        result.error.code === "no_providers"
-          ? "Tick at least one account, or choose Deny."
-          : "You can only narrow what was asked for: fewer accounts, read instead of write, a listed duration.";
-      return { ok: false, code: "invalid", grant: this.#current(id), message };
-    }
-    this.#grants.update(result.value);
-    const updated = result.value;
-    this.#log(decision.kind === "approve" ? "approved" : "denied", "human", updated, now, {
-      providers: updated.providers,
-      level: updated.level,
-      duration_seconds: updated.durationSeconds,
-      note: updated.note !== null,
-    });
-    this.#notify(updated);
-    await this.#schedule();
-    return { ok: true, grant: updated };
+  decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
+    return this.#book.decide(id, linkTokenHash, decision);
   }
 
-  /**
-   * Hold until the person decides (or the request expires), up to `timeoutMs`. Event-driven:
-   * `decide` and the alarm resolve waiters directly; nothing polls.
-   */
-  async waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
-    const current = this.getForConnection(id, connectionId);
-    if (current?.status !== "pending" || timeoutMs <= 0) return current;
-    const deadline = Math.min(timeoutMs, Math.max(0, current.pendingExpiresAt - Date.now()) + 50);
-    return new Promise<Grant | null>((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(onDecision);
-        if (waiters.size === 0) this.#waiters.delete(id);
-        resolve(this.getForConnection(id, connectionId));
-      };
-      const onDecision = () => done();
-      const timer = setTimeout(done, deadline);
-      waiters.add(onDecision);
-    });
+  /** Hold until the person decides (event-driven, no polling), up to `timeoutMs`. */
+  waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
+    return this.#book.waitForDecision(id, connectionId, timeoutMs);
   }
 
   /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
-    const now = Date.now();
-    return this.#grants
-      .open(connectionId)
-      .filter((grant) => isLive(grant, now))
-      .map(publicGrant);
+    return this.#book.authority(connectionId);
   }
 
-  /**
-   * The agent drops one of its grants or requests, or all of its authority. Another
-   * connection's id is indistinguishable from one that does not exist.
-   */
-  async revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
-    const now = Date.now();
-    const targets =
-      id === undefined
-        ? this.#grants.open(connectionId)
-        : [this.#grants.get(id)].filter((grant): grant is StoredGrant => grant?.connectionId === connectionId);
-    if (id !== undefined && targets.length === 0) return null;
-    const revoked: Grant[] = [];
-    for (const grant of targets) {
-      const changed = this.#apply(revoke(grant, now), "revoked", "agent");
-      if (changed) revoked.push(changed);
-    }
-    await this.#schedule();
-    return { revoked };
+  /** The agent drops one of its grants or requests, or all of its authority. */
+  revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
+    return this.#book.revokeForConnection(connectionId, id);
   }
 
   /** The person revokes a grant from the activity page. */
-  async revokeByOwner(id: string): Promise<Grant | null> {
-    const grant = this.#grants.get(id);
-    if (!grant) return null;
-    const changed = this.#apply(revoke(grant, Date.now()), "revoked", "human");
-    await this.#schedule();
-    return changed ?? this.#current(id);
+  revokeByOwner(id: string): Promise<Grant | null> {
+    return this.#book.revokeByOwner(id);
   }
 
-  /**
-   * May this call run now? A request grant is consumed here, before the caller starts the
-   * outbound request, so a second use (or a parallel one) can never also succeed.
-   */
+  /** May this call run now? A request grant is consumed here, before any outbound request. */
   authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
-    const now = Date.now();
-    const decision = decide(this.#candidates(connectionId, requestId), call, connectionId, now, requestId);
-    const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
-    if (!decision.allow) {
-      this.#audit.append({
-        at: now,
-        event: "call_denied",
-        actor: "agent",
-        grantId: requestId ?? null,
-        connectionId,
-        clientName: null,
-        detail: { ...base, reason: decision.reason },
-      });
-      return { allow: false, reason: decision.reason };
-    }
-    if (decision.consume) this.#apply(consume(decision.grant, now), "consumed", "agent");
-    this.#log("call_allowed", "agent", decision.grant, now, base);
-    return { allow: true, grantId: decision.grant.id, kind: decision.grant.kind };
+    return this.#book.authorizeCall(call, connectionId, requestId);
   }
 
   /** Everything the activity page shows. */
   activity(historyLimit = 100): Activity {
     const now = Date.now();
-    const open = this.#grants.open();
+    const open = this.#book.open();
     return {
       pending: open.filter((grant) => effectiveStatus(grant, now) === "pending").map(publicGrant),
       live: open.filter((grant) => isLive(grant, now)).map(publicGrant),
@@ -412,7 +206,7 @@ export class UserSession extends DurableObject<Env> {
   exportAll(): { connections: Connection[]; grants: Grant[]; audit: AuditEntry[] } {
     return {
       connections: this.listConnections(),
-      grants: this.#grants.recent(100_000).map(publicGrant),
+      grants: this.#book.recent(100_000),
       audit: this.#audit.list(1_000_000),
     };
   }
@@ -427,19 +221,12 @@ export class UserSession extends DurableObject<Env> {
     // The object lives on in memory: give it its (empty) schema back, then release any waiters,
     // who now find nothing.
     migrate(this.#sql);
-    for (const [, waiters] of this.#waiters) for (const waiter of [...waiters]) waiter({} as Grant);
-    this.#waiters.clear();
+    this.#book.releaseWaiters();
   }
 
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    for (;;) {
-      const due = this.#grants.due(now, EXPIRY_BATCH);
-      for (const grant of due) this.#expireOne(grant, now);
-      if (due.length < EXPIRY_BATCH) break;
-    }
-    await this.#schedule();
+    await this.#book.expireDue();
   }
 
   // ── provider credentials and calls ───────────────────────────────────────────────────
@@ -469,11 +256,11 @@ export class UserSession extends DurableObject<Env> {
     if (!result) return null;
     this.#providerEvent("provider_disconnected", providerId, { revoked_upstream: result.revokedUpstream });
     const now = Date.now();
-    for (const grant of this.#grants.open()) {
+    for (const grant of this.#book.open()) {
       const names = grant.status === "pending" ? grant.requestedProviders : grant.providers;
-      if (names.includes(providerId)) this.#apply(revoke(grant, now), "revoked", "human");
+      if (names.includes(providerId)) this.#book.apply(revoke(grant, now), "revoked", "human");
     }
-    await this.#schedule();
+    await this.#book.schedule();
     return result;
   }
 
@@ -498,21 +285,7 @@ export class UserSession extends DurableObject<Env> {
     const credentials = this.#creds(userId);
     // Every refusal lands in the audit log with its reason, like every allowed call.
     const refuse = (result: Extract<BeginCallResult, { ok: false }>): BeginCallResult => {
-      this.#audit.append({
-        at: Date.now(),
-        event: "call_denied",
-        actor: "agent",
-        grantId: requestId ?? null,
-        connectionId,
-        clientName: null,
-        detail: {
-          method: call.call.method,
-          url: call.call.url,
-          provider: call.provider,
-          access: call.access,
-          reason: "reason" in result ? result.reason : result.code,
-        },
-      });
+      this.#book.auditRefusal(call, connectionId, requestId, "reason" in result ? result.reason : result.code);
       return result;
     };
     const link = this.#links.get(provider.id);
@@ -521,7 +294,7 @@ export class UserSession extends DurableObject<Env> {
     if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
       return refuse({ ok: false, code: "denied", reason: "wrong_account" });
     }
-    const preview = decide(this.#candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
+    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
     if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
     const credential = await credentials.forCall(provider, Date.now());
     if (!credential.ok) return refuse({ ok: false, code: credential.error.code });
@@ -557,74 +330,6 @@ export class UserSession extends DurableObject<Env> {
       clientName: null,
       detail: { provider: providerId, ...detail },
     });
-  }
-
-  #candidates(connectionId: string, requestId?: string): StoredGrant[] {
-    if (requestId === undefined) return this.#grants.open(connectionId);
-    const grant = this.#grants.get(requestId);
-    return grant ? [grant] : [];
-  }
-
-  #expireOne(grant: StoredGrant, now: number): void {
-    const expired = expire(grant, now);
-    if (!expired) return;
-    this.#grants.update(expired);
-    this.#log("expired", "system", expired, now, {});
-    this.#notify(expired);
-  }
-
-  #apply(result: ReturnType<typeof revoke>, event: AuditEvent, actor: "agent" | "human"): Grant | null {
-    if (!result.ok) return null;
-    this.#grants.update(result.value);
-    this.#log(event, actor, result.value, Date.now(), {});
-    this.#notify(result.value);
-    return result.value;
-  }
-
-  #current(id: string): Grant {
-    const grant = this.#grants.get(id) as StoredGrant;
-    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
-  }
-
-  #notify(grant: Grant): void {
-    const waiters = this.#waiters.get(grant.id);
-    if (!waiters) return;
-    for (const waiter of [...waiters]) waiter(grant);
-  }
-
-  #log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
-    this.#audit.append({
-      at,
-      event,
-      actor,
-      grantId: grant.id,
-      connectionId: grant.connectionId,
-      clientName: grant.clientName,
-      detail,
-    });
-  }
-
-  /** One alarm, at the earliest open deadline; none when nothing is open. */
-  async #schedule(): Promise<void> {
-    const next = this.#grants.nextDeadline();
-    const current = await this.ctx.storage.getAlarm();
-    if (next === null) {
-      if (current !== null) await this.ctx.storage.deleteAlarm();
-      return;
-    }
-    if (current !== next) await this.ctx.storage.setAlarm(next);
-  }
-
-  /** Fixed-window counter in memory: enough to blunt floods from one client. */
-  #take(key: string, limit: number, windowMs: number, now: number): boolean {
-    const window = this.#windows.get(key);
-    if (!window || now - window.start >= windowMs) {
-      this.#windows.set(key, { start: now, count: 1 });
-      return true;
-    }
-    if (window.count >= limit) return false;
-    window.count++;
-    return true;
   }
 }
 

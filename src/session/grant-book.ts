@@ -1,0 +1,383 @@
+/**
+ * The grant book of one user: asking, deciding, waiting, revoking, expiring and the call
+ * decision, over the `grants` and `audit` tables, with the one alarm aimed at the earliest open
+ * deadline. Policy comes from src/grants (pure); this class persists, audits and wakes waiters.
+ * Every state change runs synchronously between reading and writing SQL, so concurrent RPCs to
+ * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
+ * request grant) see exactly one winner.
+ */
+import { decide } from "../grants/decide";
+import {
+  type ApprovalInput,
+  approve,
+  consume,
+  deny,
+  effectiveStatus,
+  expire,
+  isLive,
+  revoke,
+} from "../grants/transitions";
+import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
+import { timingSafeEqual } from "../lib/crypto";
+import type { AuditDetail, AuditEvent, AuditLog } from "./audit-log";
+import type { GrantStore, StoredGrant } from "./grant-store";
+
+export interface AccessRequestInput {
+  /** Fresh id and link-token hash from the caller; used only when no duplicate is pending. */
+  id: string;
+  linkTokenHash: string;
+  kind: GrantKind;
+  connectionId: string;
+  clientName: string;
+  reason: string;
+  level: AccessLevel;
+  providers: string[];
+  durationSeconds: number;
+  call: CanonicalCall | null;
+  callFingerprint: string | null;
+}
+
+export type AccessRequestResult =
+  | { ok: true; grant: Grant; coalesced: boolean }
+  | { ok: false; code: "rate_limited"; message: string };
+
+export type Decision = { kind: "approve"; input: ApprovalInput } | { kind: "deny"; note: string | null };
+
+export type DecideResult =
+  | { ok: true; grant: Grant }
+  | { ok: false; code: "not_found" }
+  | { ok: false; code: "conflict" | "expired" | "invalid"; grant: Grant; message: string };
+
+export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
+
+/** New requests one connection may make per window (on top of the pending cap per user). */
+const REQUESTS_PER_WINDOW = 30;
+const REQUEST_WINDOW_MS = 10 * 60_000;
+const EXPIRY_BATCH = 500;
+
+/** Strip storage-only fields before a grant leaves the object. */
+export function publicGrant(grant: StoredGrant): Grant {
+  const { linkTokenHash: _hash, requestKey: _key, ...rest } = grant;
+  return rest;
+}
+
+export class GrantBook {
+  readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
+  readonly #windows = new Map<string, { start: number; count: number }>();
+  readonly #grants: GrantStore;
+  readonly #audit: AuditLog;
+  readonly #storage: DurableObjectStorage;
+  readonly #policy: () => GrantPolicy;
+
+  constructor(grants: GrantStore, audit: AuditLog, storage: DurableObjectStorage, policy: () => GrantPolicy) {
+    this.#grants = grants;
+    this.#audit = audit;
+    this.#storage = storage;
+    this.#policy = policy;
+  }
+
+  /** Open grants of a connection, or of everyone. */
+  open(connectionId?: string): StoredGrant[] {
+    return this.#grants.open(connectionId);
+  }
+
+  /** Recent grants of any status (export). */
+  recent(limit: number): Grant[] {
+    return this.#grants.recent(limit).map(publicGrant);
+  }
+
+  /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
+  async expireDue(): Promise<void> {
+    const now = Date.now();
+    for (;;) {
+      const due = this.#grants.due(now, EXPIRY_BATCH);
+      for (const grant of due) this.expireOne(grant, now);
+      if (due.length < EXPIRY_BATCH) break;
+    }
+    await this.schedule();
+  }
+
+  /** Release every waiting check (account deletion): they now find nothing. */
+  releaseWaiters(): void {
+    for (const [, waiters] of this.#waiters) for (const waiter of [...waiters]) waiter({} as Grant);
+    this.#waiters.clear();
+  }
+
+  /** Audit a refused call with its reason. */
+  auditRefusal(call: ClassifiedCall, connectionId: string, requestId: string | undefined, reason: string): void {
+    this.#audit.append({
+      at: Date.now(),
+      event: "call_denied",
+      actor: "agent",
+      grantId: requestId ?? null,
+      connectionId,
+      clientName: null,
+      detail: { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access, reason },
+    });
+  }
+
+  /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
+  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
+    const now = Date.now();
+    const policy = this.#policy();
+    const requestKey = JSON.stringify([
+      input.kind,
+      input.level,
+      [...input.providers].sort(),
+      input.durationSeconds,
+      input.callFingerprint,
+    ]);
+    const duplicate = this.#grants.pendingDuplicate(input.connectionId, requestKey);
+    const withinWindow = this.#take(`request:${input.connectionId}`, REQUESTS_PER_WINDOW, REQUEST_WINDOW_MS, now);
+    if (duplicate && effectiveStatus(duplicate, now) === "pending") {
+      // Not a state change, so no audit row: a looping agent cannot grow the log this way.
+      return { ok: true, grant: publicGrant(duplicate), coalesced: true };
+    }
+    if (this.#grants.countPending(now) >= policy.maxPendingPerUser) {
+      return {
+        ok: false,
+        code: "rate_limited",
+        message: `You already have ${policy.maxPendingPerUser} requests waiting for the person. Wait for them to be decided or expire.`,
+      };
+    }
+    if (!withinWindow) {
+      return {
+        ok: false,
+        code: "rate_limited",
+        message: "Too many access requests from this client in the last 10 minutes. Wait before asking again.",
+      };
+    }
+    const grant: StoredGrant = {
+      id: input.id,
+      kind: input.kind,
+      status: "pending",
+      connectionId: input.connectionId,
+      clientName: input.clientName,
+      reason: input.reason,
+      requestedLevel: input.level,
+      requestedProviders: [...new Set(input.providers)].sort(),
+      requestedDurationSeconds: input.durationSeconds,
+      call: input.call,
+      callFingerprint: input.callFingerprint,
+      level: null,
+      providers: [],
+      durationSeconds: null,
+      note: null,
+      requestedAt: now,
+      pendingExpiresAt: now + policy.pendingTtlSeconds * 1000,
+      decidedAt: null,
+      expiresAt: null,
+      endedAt: null,
+      linkTokenHash: input.linkTokenHash,
+      requestKey,
+    };
+    this.#grants.insert(grant);
+    this.log("requested", "agent", grant, now, {
+      kind: grant.kind,
+      level: grant.requestedLevel,
+      providers: grant.requestedProviders,
+      ...(grant.call ? { method: grant.call.method, url: grant.call.url } : {}),
+    });
+    await this.schedule();
+    return { ok: true, grant: publicGrant(grant), coalesced: false };
+  }
+  /** A grant as the agent's connection sees it; null when it is not this connection's. */
+  getForConnection(id: string, connectionId: string): Grant | null {
+    const grant = this.#grants.get(id);
+    if (!grant || grant.connectionId !== connectionId) return null;
+    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
+  }
+  /** A grant as the approval page sees it: only with the right link token. */
+  viewRequest(id: string, linkTokenHash: string): Grant | null {
+    const grant = this.#grants.get(id);
+    if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return null;
+    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
+  }
+  /** The person approves or denies through the approval link. Exactly one decision wins. */
+  async decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
+    const grant = this.#grants.get(id);
+    if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return { ok: false, code: "not_found" };
+    const now = Date.now();
+    const result =
+      decision.kind === "approve"
+        ? approve(grant, decision.input, this.#policy(), now)
+        : deny(grant, decision.note, now);
+    if (!result.ok) {
+      if (result.error.code === "expired") {
+        this.expireOne(grant, now);
+        await this.schedule();
+        return {
+          ok: false,
+          code: "expired",
+          grant: this.#current(id),
+          message: "This request expired before it was decided.",
+        };
+      }
+      if (result.error.code === "not_pending") {
+        return {
+          ok: false,
+          code: "conflict",
+          grant: this.#current(id),
+          message: `This request is already ${result.error.status}.`,
+        };
+      }
+      const message =
+        result.error.code === "no_providers"
+          ? "Tick at least one account, or choose Deny."
+          : "You can only narrow what was asked for: fewer accounts, read instead of write, a listed duration.";
+      return { ok: false, code: "invalid", grant: this.#current(id), message };
+    }
+    this.#grants.update(result.value);
+    const updated = result.value;
+    this.log(decision.kind === "approve" ? "approved" : "denied", "human", updated, now, {
+      providers: updated.providers,
+      level: updated.level,
+      duration_seconds: updated.durationSeconds,
+      note: updated.note !== null,
+    });
+    this.#notify(updated);
+    await this.schedule();
+    return { ok: true, grant: updated };
+  }
+  /**
+   * Hold until the person decides (or the request expires), up to `timeoutMs`. Event-driven:
+   * `decide` and the alarm resolve waiters directly; nothing polls.
+   */
+  async waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
+    const current = this.getForConnection(id, connectionId);
+    if (current?.status !== "pending" || timeoutMs <= 0) return current;
+    const deadline = Math.min(timeoutMs, Math.max(0, current.pendingExpiresAt - Date.now()) + 50);
+    return new Promise<Grant | null>((resolve) => {
+      const waiters = this.#waiters.get(id) ?? new Set();
+      this.#waiters.set(id, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(onDecision);
+        if (waiters.size === 0) this.#waiters.delete(id);
+        resolve(this.getForConnection(id, connectionId));
+      };
+      const onDecision = () => done();
+      const timer = setTimeout(done, deadline);
+      waiters.add(onDecision);
+    });
+  }
+  /** Live (approved, unexpired) grants of one connection. */
+  authority(connectionId: string): Grant[] {
+    const now = Date.now();
+    return this.#grants
+      .open(connectionId)
+      .filter((grant) => isLive(grant, now))
+      .map(publicGrant);
+  }
+  /**
+   * The agent drops one of its grants or requests, or all of its authority. Another
+   * connection's id is indistinguishable from one that does not exist.
+   */
+  async revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
+    const now = Date.now();
+    const targets =
+      id === undefined
+        ? this.#grants.open(connectionId)
+        : [this.#grants.get(id)].filter((grant): grant is StoredGrant => grant?.connectionId === connectionId);
+    if (id !== undefined && targets.length === 0) return null;
+    const revoked: Grant[] = [];
+    for (const grant of targets) {
+      const changed = this.apply(revoke(grant, now), "revoked", "agent");
+      if (changed) revoked.push(changed);
+    }
+    await this.schedule();
+    return { revoked };
+  }
+  /** The person revokes a grant from the activity page. */
+  async revokeByOwner(id: string): Promise<Grant | null> {
+    const grant = this.#grants.get(id);
+    if (!grant) return null;
+    const changed = this.apply(revoke(grant, Date.now()), "revoked", "human");
+    await this.schedule();
+    return changed ?? this.#current(id);
+  }
+  /**
+   * May this call run now? A request grant is consumed here, before the caller starts the
+   * outbound request, so a second use (or a parallel one) can never also succeed.
+   */
+  authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
+    const now = Date.now();
+    const decision = decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId);
+    const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
+    if (!decision.allow) {
+      this.#audit.append({
+        at: now,
+        event: "call_denied",
+        actor: "agent",
+        grantId: requestId ?? null,
+        connectionId,
+        clientName: null,
+        detail: { ...base, reason: decision.reason },
+      });
+      return { allow: false, reason: decision.reason };
+    }
+    if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent");
+    this.log("call_allowed", "agent", decision.grant, now, base);
+    return { allow: true, grantId: decision.grant.id, kind: decision.grant.kind };
+  }
+  candidates(connectionId: string, requestId?: string): StoredGrant[] {
+    if (requestId === undefined) return this.#grants.open(connectionId);
+    const grant = this.#grants.get(requestId);
+    return grant ? [grant] : [];
+  }
+  expireOne(grant: StoredGrant, now: number): void {
+    const expired = expire(grant, now);
+    if (!expired) return;
+    this.#grants.update(expired);
+    this.log("expired", "system", expired, now, {});
+    this.#notify(expired);
+  }
+  apply(result: ReturnType<typeof revoke>, event: AuditEvent, actor: "agent" | "human"): Grant | null {
+    if (!result.ok) return null;
+    this.#grants.update(result.value);
+    this.log(event, actor, result.value, Date.now(), {});
+    this.#notify(result.value);
+    return result.value;
+  }
+  #current(id: string): Grant {
+    const grant = this.#grants.get(id) as StoredGrant;
+    return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
+  }
+  #notify(grant: Grant): void {
+    const waiters = this.#waiters.get(grant.id);
+    if (!waiters) return;
+    for (const waiter of [...waiters]) waiter(grant);
+  }
+  log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
+    this.#audit.append({
+      at,
+      event,
+      actor,
+      grantId: grant.id,
+      connectionId: grant.connectionId,
+      clientName: grant.clientName,
+      detail,
+    });
+  }
+  /** One alarm, at the earliest open deadline; none when nothing is open. */
+  async schedule(): Promise<void> {
+    const next = this.#grants.nextDeadline();
+    const current = await this.#storage.getAlarm();
+    if (next === null) {
+      if (current !== null) await this.#storage.deleteAlarm();
+      return;
+    }
+    if (current !== next) await this.#storage.setAlarm(next);
+  }
+  /** Fixed-window counter in memory: enough to blunt floods from one client. */
+  #take(key: string, limit: number, windowMs: number, now: number): boolean {
+    const window = this.#windows.get(key);
+    if (!window || now - window.start >= windowMs) {
+      this.#windows.set(key, { start: now, count: 1 });
+      return true;
+    }
+    if (window.count >= limit) return false;
+    window.count++;
+    return true;
+  }
+}
