@@ -44,7 +44,8 @@ connectionRoutes.get("/connections", async (c) => {
     ...(provider.id === DEMO_PROVIDER_ID && demoKey ? { demoKey } : {}),
   }));
   const csrf = await csrfToken(config, user.userId, CSRF_SCOPE);
-  const notice = c.req.query("connected") ? "Connected." : undefined;
+  const connected = config.registry.byId(c.req.query("connected") ?? "");
+  const notice = connected ? `${connected.name} is connected.` : undefined;
   return c.html(<ConnectionsPage rows={rows} csrf={csrf} focus={c.req.query("provider")} notice={notice} />);
 });
 

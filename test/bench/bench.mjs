@@ -2,8 +2,10 @@
 // authenticated stateless `tools/call whoami` against GET /healthz as the baseline; how fast a
 // waiting `check_access_request` wakes after the Approve POST, against a wait_seconds 0 check of
 // a decided request (approval-wake.mjs); the pure grant decision with 1, 100 and 10 000 grants
-// (decide-bench.mjs); then the gzip size of the minified production bundle against its 400 KiB budget.
-// Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20] [--approvals=30]
+// (decide-bench.mjs); an authorised call_integration_api through Countersign against a direct
+// request to the same local API, sequential and with many people at once (calls-bench.mjs); then
+// the gzip size of the minified production bundle against its 400 KiB budget.
+// Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20] [--approvals=30] [--users=50] [--rounds=10]
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,11 +17,12 @@ import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { REPO_ROOT, startDevServer, WRANGLER_BIN, WRANGLER_ENV } from "../e2e/lib/server.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { measureApprovalWake } from "./approval-wake.mjs";
+import { measureCalls } from "./calls-bench.mjs";
 import { measureDecide } from "./decide-bench.mjs";
 import { sample, summarize, table } from "./stats.mjs";
 
 const BUDGET_KIB = 400;
-const OVERALL_TIMEOUT_MS = 5 * 60_000;
+const OVERALL_TIMEOUT_MS = 12 * 60_000;
 const BUILD_TIMEOUT_MS = 120_000;
 
 function option(name, fallback) {
@@ -33,6 +36,8 @@ const REQUESTS = option("requests", 200);
 const WARMUP = option("warmup", 20);
 const APPROVALS = option("approvals", 30);
 const APPROVAL_WARMUP = 3;
+const USERS = option("users", 50);
+const ROUNDS = option("rounds", 10);
 
 /** @type {import("../e2e/lib/server.mjs").DevServer | undefined} */
 let server;
@@ -129,6 +134,16 @@ async function main() {
   );
   console.log(`ratio p50(wake) / p50(baseline check): ${(wake.p50 / baseline.p50).toFixed(2)}x`);
 
+  const calls = await measureCalls(
+    { requests: REQUESTS, warmup: WARMUP, users: USERS, rounds: ROUNDS },
+    {
+      onServer: (s) => {
+        server = s;
+      },
+    },
+  );
+  printCalls(calls);
+
   const decisions = await measureDecide();
   const one = decisions[0].ns;
   console.log();
@@ -159,6 +174,44 @@ async function main() {
     ]),
   );
   if (bundle.wranglerGzipKiB) console.log(`(wrangler's own gzip figure: ${bundle.wranglerGzipKiB} KiB)`);
+}
+
+/** @param {Awaited<ReturnType<typeof measureCalls>>} calls */
+function printCalls({ sequential, concurrent, notes }) {
+  const row = (label, x) => [label, String(x.n), ms(x.p50), ms(x.p99), ms(x.mean)];
+  console.log();
+  console.log(
+    table([
+      ["GET /v1/items on a local API, sequential", "n", "p50", "p99", "mean"],
+      row("direct (baseline)", sequential.direct),
+      row("call_integration_api through Countersign", sequential.through),
+    ]),
+  );
+  console.log(
+    `\nratio p50(through) / p50(direct): ${(sequential.through.p50 / sequential.direct.p50).toFixed(1)}x; ` +
+      `overhead p50 ${ms(sequential.through.p50 - sequential.direct.p50)}, p99 ${ms(sequential.through.p99 - sequential.direct.p99)}`,
+  );
+  const { users, rounds, through, whoami, direct, setupMs } = concurrent;
+  console.log();
+  console.log(
+    table([
+      [`${users} people at once, ${rounds} rounds (after 1 warm-up round)`, "n", "p50", "p99", "mean"],
+      row("direct, per request (baseline)", direct.perCall),
+      row("whoami on the same connections, per call", whoami.perCall),
+      row("through Countersign, per call", through.perCall),
+      row("direct, whole round", direct.wall),
+      row("whoami, whole round", whoami.wall),
+      row("through Countersign, whole round", through.wall),
+    ]),
+  );
+  console.log(
+    `\nratio p50 per call (through / direct): ${(through.perCall.p50 / direct.perCall.p50).toFixed(1)}x; ` +
+      `throughput through Countersign ≈ ${((users / through.wall.mean) * 1000).toFixed(0)} calls/s, direct ≈ ${((users / direct.wall.mean) * 1000).toFixed(0)} requests/s`,
+  );
+  console.log(
+    `(setup of ${users} people: sign-in, API key, request, approval: ${(setupMs / 1000).toFixed(1)} s; each with its own CF-Connecting-IP)`,
+  );
+  for (const note of notes) console.log(`note: ${note}`);
 }
 
 const watchdog = setTimeout(async () => {

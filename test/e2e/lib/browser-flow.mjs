@@ -96,9 +96,14 @@ export function parseForms(html) {
  * Origin header on every POST (the server refuses POSTs without its own Origin).
  */
 export class BrowserSession {
-  /** @param {string} origin */
-  constructor(origin) {
+  /**
+   * @param {string} origin
+   * @param {{ headers?: Record<string, string> }} [options]  sent with every request (e.g. the
+   *   benchmark's CF-Connecting-IP, so each simulated person has their own rate-limit bucket)
+   */
+  constructor(origin, { headers = {} } = {}) {
     this.origin = origin;
+    this.extraHeaders = headers;
     this.jar = new CookieJar();
     /** @type {Array<{ method: string, url: string, status: number }>} */
     this.history = [];
@@ -122,7 +127,7 @@ export class BrowserSession {
   }
 
   async #send(url, init) {
-    const headers = new Headers(init.headers);
+    const headers = new Headers({ ...this.extraHeaders, ...init.headers });
     const cookie = this.jar.header();
     if (cookie) headers.set("Cookie", cookie);
     const res = await fetchWithTimeout(url, { ...init, headers, redirect: "manual" });

@@ -2,7 +2,7 @@
 // authorization URL, code exchange, refresh and RFC 7009 revocation, plus `signInRawClient`,
 // which does all of it through the browser emulation and returns a ready token set.
 import { createHash, randomBytes } from "node:crypto";
-import { authorizeInBrowser } from "./browser-flow.mjs";
+import { authorizeInBrowser, BrowserSession } from "./browser-flow.mjs";
 import { fetchWithTimeout } from "./util.mjs";
 
 /** PKCE S256 pair. */
@@ -22,13 +22,13 @@ export async function fetchServerMetadata(origin) {
 /**
  * Dynamic client registration of a public client (token_endpoint_auth_method none).
  * @param {string} origin
- * @param {{ clientName: string, redirectUri: string }} options
+ * @param {{ clientName: string, redirectUri: string, headers?: Record<string, string> }} options
  * @returns {Promise<{ client_id: string, client_name?: string, redirect_uris: string[] }>}
  */
-export async function registerClient(origin, { clientName, redirectUri }) {
+export async function registerClient(origin, { clientName, redirectUri, headers = {} }) {
   const res = await fetchWithTimeout(`${origin}/oauth/register`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { ...headers, "Content-Type": "application/json" },
     body: JSON.stringify({
       client_name: clientName,
       redirect_uris: [redirectUri],
@@ -111,18 +111,20 @@ export async function revokeToken(revocationEndpoint, { clientId, token, hint })
 /**
  * Register a client, walk the browser through consent and sign-in, redeem the code.
  * @param {string} origin
- * @param {{ email: string, clientName?: string, redirectUri?: string }} options
+ * @param {{ email: string, clientName?: string, redirectUri?: string, headers?: Record<string, string> }} options
+ *   headers: extra headers on every request of the walk (registration and browser)
  * @returns {Promise<SignedInClient>}
  */
-export async function signInRawClient(origin, { email, clientName = "E2E raw client", redirectUri }) {
+export async function signInRawClient(origin, { email, clientName = "E2E raw client", redirectUri, headers = {} }) {
   const callback = redirectUri ?? "http://localhost:9/callback";
-  const client = await registerClient(origin, { clientName, redirectUri: callback });
+  const client = await registerClient(origin, { clientName, redirectUri: callback, headers });
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(16).toString("base64url");
   const { callback: landed, browser } = await authorizeInBrowser({
     origin,
     authorizationUrl: authorizationUrl(origin, { clientId: client.client_id, redirectUri: callback, challenge, state }),
     email,
+    browser: new BrowserSession(origin, { headers }),
   });
   if (landed.searchParams.get("state") !== state) throw new Error("state did not round-trip");
   const code = landed.searchParams.get("code");
