@@ -82,7 +82,9 @@ export function ActivityPage({
     <Layout title="Activity">
       <div class="card">
         <h1>Activity</h1>
-        <p class="muted">Signed in as {user.email ?? user.subject}.</p>
+        <p class="muted">
+          Signed in as {user.email ?? user.subject}. <a href="/connections">Connections</a>
+        </p>
         <h2>Waiting for you</h2>
         {activity.pending.length === 0 ? (
           <p class="muted">No requests are waiting.</p>

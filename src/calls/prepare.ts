@@ -47,6 +47,8 @@ export async function prepareCall(
   } catch {
     return err({ code: "invalid_request", reason: "url_invalid" });
   }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    return err({ code: "invalid_request", reason: "scheme_not_https" });
   const hostClass = classifyHost(url.hostname);
   const provider = registry.forUrl(url);
   const devOrigin = provider?.allowLoopback && provider.origin === url.origin ? provider.origin : undefined;

@@ -74,9 +74,10 @@ connectionRoutes.post("/connections/:id/connect", async (c) => {
 });
 
 connectionRoutes.get("/connections/callback", async (c) => {
-  c.header("Set-Cookie", clearConnectCookie(), { append: true });
+  // Signed out: keep the binding cookie so the callback can finish after signing in.
   const user = await requireUser(c);
   if (user instanceof Response) return user;
+  c.header("Set-Cookie", clearConnectCookie(), { append: true });
   const config = c.get("config");
   const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId);
   if (!finished.ok) {

@@ -9,7 +9,6 @@ import type { ClassifiedCall, Grant } from "./types";
 export type DenyReason =
   | "no_grant"
   | "not_found"
-  | "wrong_session"
   | "pending"
   | "denied"
   | "expired"

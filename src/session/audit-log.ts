@@ -5,7 +5,6 @@
  */
 export type AuditEvent =
   | "requested"
-  | "coalesced"
   | "approved"
   | "denied"
   | "expired"

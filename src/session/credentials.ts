@@ -73,11 +73,13 @@ export class Credentials {
 
   /** A usable credential for one call, refreshing it first when it is about to expire. */
   async forCall(provider: ProviderDefinition, now: number): Promise<CredentialResult> {
+    if (!this.links.get(provider.id)) return { ok: false, error: { code: "not_connected" } };
+    const current = await this.#read(provider.id);
+    if (!current.ok) return current;
+    // Read the link after the await: a refresh or disconnect may have landed meanwhile.
     const link = this.links.get(provider.id);
     if (!link) return { ok: false, error: { code: "not_connected" } };
     if (link.status === "reauth_required") return { ok: false, error: { code: "reauth_required", reason: "marked" } };
-    const current = await this.#read(provider.id);
-    if (!current.ok) return current;
     const secret = current.secret;
     if (!secret) return { ok: false, error: { code: "reauth_required", reason: "vault_record_missing" } };
     if (secret.obtainedAt < link.tokenObtainedAt) {
@@ -93,8 +95,9 @@ export class Credentials {
     this.#cache.clear();
   }
 
-  async deleteAllVaultRecords(): Promise<void> {
-    for (const link of this.links.list()) await this.#vault.delete(this.userId, link.providerId);
+  /** Disconnect every provider (revoking upstream where supported), for account deletion. */
+  async disconnectAll(lookup: (id: string) => ProviderDefinition | undefined): Promise<void> {
+    for (const link of this.links.list()) await this.disconnect(lookup(link.providerId), link.providerId);
   }
 
   #refresh(provider: ProviderDefinition, secret: VaultSecret, now: number): Promise<CredentialResult> {
@@ -133,6 +136,9 @@ export class Credentials {
     if (cached) return { ok: true, secret: cached };
     const stored = await this.#vault.get(this.userId, providerId);
     if (!stored.ok) return { ok: false, error: { code: "reauth_required", reason: stored.error.reason } };
+    // Never let a slower KV read replace a newer token cached while it was in flight.
+    const newer = this.#cache.get(providerId);
+    if (newer && (!stored.value || newer.obtainedAt >= stored.value.obtainedAt)) return { ok: true, secret: newer };
     if (stored.value) this.#cache.set(providerId, stored.value);
     return { ok: true, secret: stored.value };
   }

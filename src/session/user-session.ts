@@ -214,7 +214,7 @@ export class UserSession extends DurableObject<Env> {
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(userId: string): Promise<void> {
     const credentials = this.#creds(userId);
-    await credentials.deleteAllVaultRecords();
+    await credentials.disconnectAll((id) => this.#config.registry.byId(id));
     credentials.clear();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();

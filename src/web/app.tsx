@@ -23,6 +23,9 @@ function HomePage({ config }: { config: Config }) {
         <p>Your AI assistant asks; you countersign on your phone. Access is exactly as wide and as long as you say.</p>
         <p>Add this URL to your assistant as a custom MCP connector:</p>
         <p class="mono">{config.resource}</p>
+        <p>
+          <a href="/activity">Activity</a> · <a href="/connections">Connections</a>
+        </p>
       </div>
     </Layout>
   );

@@ -5,6 +5,8 @@
  */
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { csrfToken } from "../../src/approvals/link";
+import { loadConfig } from "../../src/lib/config";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { vaultKey } from "../../src/vault/store";
 import { FakeIdp } from "../helpers/fake-idp";
@@ -23,6 +25,12 @@ import {
 } from "../helpers/providers";
 
 const GH = "https://api.github.com";
+
+async function activityCsrf(userId: string) {
+  const config = loadConfig(env);
+  if (!config.ok) throw new Error("config");
+  return csrfToken(config.value, userId, "activity");
+}
 let idp: FakeIdp;
 let logs: string[];
 
@@ -223,6 +231,28 @@ describe("call_integration_api under a read grant", () => {
 });
 
 describe("provider boundaries", () => {
+  it("has no demo provider or demo API outside dev mode", async () => {
+    const client = await signedInClient(idp, `nodemo-${crypto.randomUUID()}`);
+    const list = await tool(client.tokens.access_token, "list_integrations");
+    const ids = list.structured?.integrations.map((item: { id: string }) => item.id);
+    expect(ids).toEqual(["linear", "github", "notion", "slack", "google", "atlassian", "sentry", "snowflake"]);
+    expect((await client.browser.get("/demo-api/notes")).status).toBe(404);
+  });
+
+  it("refuses a provider's own credential header from the agent", async () => {
+    const person = await withGithub();
+    await connectApiKey(person.browser, person.userId, "sentry", "SENTRY-KEY-1234567890");
+    await grantAccess(person.token, person.browser, ["sentry"], "read");
+    fakeApi("https://sentry.io");
+    const result = await callApi(person.token, {
+      method: "GET",
+      url: "https://sentry.io/api/0/projects/",
+      headers: { Authorization: "Bearer attacker" },
+    });
+    expect(result.error?.code).toBe("invalid_request");
+    expect(seenAt("https://sentry.io")).toEqual([]);
+  });
+
   it("never uses provider A's grant or token for provider B's host", async () => {
     const person = await withGithub();
     await connectApiKey(person.browser, person.userId, "sentry", "SENTRY-KEY-1234567890");
@@ -413,7 +443,8 @@ describe("SSRF", () => {
   ])("refuses the scheme of %s", async (url) => {
     const person = await withGithub();
     const result = await callApi(person.token, { method: "GET", url });
-    expect(["invalid_request", "unknown_provider"]).toContain(result.error?.code);
+    expect(result.error?.code).toBe("invalid_request");
+    expect(JSON.parse(result.text as string).error.reason).toBe("scheme_not_https");
     expect(seenAt(GH)).toEqual([]);
   });
 
@@ -561,6 +592,62 @@ describe("vault through calls", () => {
       url: "https://www.googleapis.com/drive/v3/files",
     });
     expect(result.error?.code).toBe("not_connected");
+  });
+});
+
+describe("account deletion and the connect callback", () => {
+  it("revokes provider tokens upstream and deletes the vault records when the person deletes everything", async () => {
+    const client = await signedInClient(idp, `gone-${crypto.randomUUID()}`);
+    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
+    const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
+    await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
+      instance.connectProvider(userId, "google", {
+        kind: "oauth2",
+        accessToken: CANARY,
+        refreshToken: "r",
+        obtainedAt: Date.now(),
+      }),
+    );
+    const csrf = await activityCsrf(userId);
+    const deleted = await client.browser.post("/activity/delete", { csrf, confirm: "yes" });
+    expect(deleted.status).toBe(200);
+    expect(tokens.counts.revoke).toBe(1);
+    expect(await env.VAULT_KV.get(vaultKey(userId, "google"))).toBeNull();
+  });
+
+  it("sends a signed-out callback to sign in and keeps the browser binding", async () => {
+    const person = await withGithub();
+    const start = await person.browser.post("/connections/github/connect", {
+      csrf: await connectionsCsrf(person.userId),
+    });
+    const state = new URL(start.headers.get("Location") as string).searchParams.get("state") as string;
+    person.browser.cookies.delete("__Host-cs_session");
+    const callback = await person.browser.get(`/connections/callback?${new URLSearchParams({ code: "c", state })}`);
+    expect(callback.status).toBe(302);
+    expect(new URL(callback.headers.get("Location") as string, "https://countersign.test").pathname).toBe("/signin");
+    expect(person.browser.cookies.has("__Host-cs_connect")).toBe(true);
+  });
+
+  it.each([
+    ["no state", ""],
+    ["a forged state", "?state=forged&code=c"],
+  ])("refuses a callback with %s and stores nothing", async (_label, query) => {
+    const person = await withGithub();
+    const before = (await env.VAULT_KV.list()).keys.length;
+    const response = await person.browser.get(`/connections/callback${query}`);
+    expect(response.status).toBe(400);
+    expect((await env.VAULT_KV.list()).keys.length).toBe(before);
+  });
+
+  it("refuses a callback finished by another signed-in person", async () => {
+    const ada = await withGithub();
+    const start = await ada.browser.post("/connections/github/connect", { csrf: await connectionsCsrf(ada.userId) });
+    const state = new URL(start.headers.get("Location") as string).searchParams.get("state") as string;
+    const mallory = await signedInClient(idp, `mallory-${crypto.randomUUID()}`);
+    mallory.browser.cookies.set("__Host-cs_connect", ada.browser.cookies.get("__Host-cs_connect") as string);
+    const response = await mallory.browser.get(`/connections/callback?${new URLSearchParams({ code: "c", state })}`);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain("wrong_user");
   });
 });
 

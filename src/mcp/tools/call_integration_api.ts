@@ -31,6 +31,9 @@ const Output = z.object({
   grant_id: z.string(),
 });
 
+/** The largest body request_elevated_access accepts for a one-call approval. */
+const MAX_APPROVABLE_BODY = 65_536;
+
 const ACCESS_HINT: Record<string, string> = {
   no_grant: "Nothing approved covers this call.",
   read_only: "Your approval is read-only and this call writes.",
@@ -63,6 +66,15 @@ function prepareError(error: PrepareError) {
 /** The request_elevated_access arguments that would cover this call. */
 function coveringRequest(prepared: PreparedCall) {
   const { canonical, classified } = prepared;
+  // A one-call approval shows the whole body to the person; past 64 KiB ask for write access instead.
+  if (classified.access === "write" && canonical.body.length > MAX_APPROVABLE_BODY) {
+    return {
+      kind: "session",
+      level: "write",
+      providers: [classified.provider],
+      reason: "<say what you will change and why>",
+    };
+  }
   if (classified.access === "read") {
     return {
       kind: "session",

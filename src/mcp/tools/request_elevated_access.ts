@@ -25,7 +25,7 @@ const Input = z.object({
   url: z.string().max(8192).optional().describe("For kind=call: the exact https URL"),
   method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
   body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
-  headers: z.record(z.string(), z.string().max(1024)).optional().describe("For kind=call: extra headers"),
+  headers: z.record(z.string(), z.string().max(4096)).optional().describe("For kind=call: extra headers"),
   reason: z.string().trim().min(1).max(2000).describe("Why you need this, in words the person will read"),
 });
 
