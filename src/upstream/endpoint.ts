@@ -34,20 +34,28 @@ export interface EndpointOptions {
 }
 
 /**
- * Control characters, whitespace, quotes, angle brackets, backslash (WHATWG reads it as "/"),
- * backtick, `;`, `|`, DEL, and the invisible or bidi-reordering characters used to disguise a
- * link. Plus the multi-character shell forms `$(`, `${` and `&&`; a lone `$` or `&` is ordinary
- * URL text (`?a=1&b=2`).
+ * Quotes, angle brackets, backslash (WHATWG reads it as "/"), backtick, `;`, `|`, and the
+ * invisible or bidi-reordering characters used to disguise a link; plus the multi-character
+ * shell forms `$(`, `${` and `&&` (a lone `$` or `&` is ordinary URL text: `?a=1&b=2`).
  */
-const UNSAFE_CHARACTER =
-  /[\u0000-\u0020\u007f-\u00a0"'`<>\\;|\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]|\$\(|\$\{|&&/u;
+const UNSAFE_TEXT =
+  /["'`<>\\;|\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]|\$\(|\$\{|&&/u;
+
+/** C0 controls, space, DEL, C1 controls and no-break space. */
+function hasControlOrSpace(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) {
+    const char = raw.charCodeAt(i);
+    if (char <= 0x20 || (char >= 0x7f && char <= 0xa0)) return true;
+  }
+  return false;
+}
 
 const fail = (code: EndpointErrorCode) => err<EndpointError>({ code });
 
 /** Parse and vet one upstream-supplied URL; the returned URL is the only form callers may use. */
 export function parseEndpoint(raw: unknown, options: EndpointOptions): Result<URL, EndpointError> {
   if (typeof raw !== "string" || raw === "" || raw.length > MAX_ENDPOINT_LENGTH) return fail("invalid_url");
-  if (UNSAFE_CHARACTER.test(raw)) return fail("unsafe_characters");
+  if (hasControlOrSpace(raw) || UNSAFE_TEXT.test(raw)) return fail("unsafe_characters");
   let url: URL;
   try {
     url = new URL(raw);
