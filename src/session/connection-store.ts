@@ -113,6 +113,19 @@ export class ConnectionStore {
       .map(toConnection);
   }
 
+  /** Connections of the same client and redirect URI other than `keep`, still marked live. */
+  supersededBy(keep: string, clientId: string, redirectUri: string): Connection[] {
+    return this.sql
+      .exec<ConnectionRow>(
+        `SELECT * FROM connections WHERE client_id = ? AND redirect_uri = ? AND connection_id != ? AND revoked_at IS NULL`,
+        clientId,
+        redirectUri,
+        keep,
+      )
+      .toArray()
+      .map(toConnection);
+  }
+
   markRevoked(connectionId: string, now: number): void {
     this.sql.exec("UPDATE connections SET revoked_at = ? WHERE connection_id = ?", now, connectionId);
   }

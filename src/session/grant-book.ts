@@ -332,7 +332,7 @@ export class GrantBook {
     this.log("expired", "system", expired, now, {});
     this.#notify(expired);
   }
-  apply(result: ReturnType<typeof revoke>, event: AuditEvent, actor: "agent" | "human"): Grant | null {
+  apply(result: ReturnType<typeof revoke>, event: AuditEvent, actor: "agent" | "human" | "system"): Grant | null {
     if (!result.ok) return null;
     this.#grants.update(result.value);
     this.log(event, actor, result.value, Date.now(), {});

@@ -84,9 +84,25 @@ export class UserSession extends DurableObject<Env> {
 
   // ── connections and consent ────────────────────────────────────────────────────────────
 
-  /** Record an MCP client connection (one OAuth grant) at authorization time. */
-  recordConnection(connection: NewConnection): Connection {
-    return this.#connections.record(connection, Date.now());
+  /**
+   * Record an MCP client connection (one OAuth grant) at authorization time. The OAuth library
+   * revokes the earlier grants of the same client and redirect URI when a new one completes, so
+   * those connections end here too, with any grants they still held.
+   */
+  async recordConnection(connection: NewConnection): Promise<Connection> {
+    const now = Date.now();
+    const recorded = this.#connections.record(connection, now);
+    const superseded = this.#connections.supersededBy(
+      connection.connectionId,
+      connection.clientId,
+      connection.redirectUri,
+    );
+    for (const old of superseded) {
+      for (const grant of this.#book.open(old.connectionId)) this.#book.apply(revoke(grant, now), "revoked", "system");
+      this.#connections.markRevoked(old.connectionId, now);
+    }
+    if (superseded.length > 0) await this.#book.schedule();
+    return recorded;
   }
 
   /** Note a tool call from a connection and return it. */

@@ -44,6 +44,12 @@ describe("remembered consent", () => {
     expect(code).toBeTruthy();
     const tokens = await exchangeCode(client.client_id, code, verifier);
     expect(tokens.scope).toBe("mcp");
+    // The library revoked the first grant of this client; its connection ends here too.
+    const userId = await userIdFor("https://idp.test", "mem-user");
+    const connections = await sessionFor(env.SESSION, userId).listConnections();
+    const mine = connections.filter((connection) => connection.clientId === client.client_id);
+    expect(mine).toHaveLength(2);
+    expect(mine.filter((connection) => connection.revokedAt === null)).toHaveLength(1);
   });
 
   it("asks again when the client wants more scopes than were approved", async () => {
