@@ -7,9 +7,10 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startCallbackServer } from "./lib/callback-server.mjs";
-import { launchChromium, PHONE } from "./lib/chromium.mjs";
+import { launchChromium } from "./lib/chromium.mjs";
 import { rawWhoami } from "./lib/mcp-raw.mjs";
 import { authorizationUrl, pkcePair, registerClient, tokenEndpoint } from "./lib/oauth.mjs";
+import { openPhonePage } from "./lib/phone-page.mjs";
 import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
 
 const HOSTILE_NAME = "<img src=x onerror=alert(1)> Evil Client";
@@ -55,21 +56,6 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
     await server?.stop();
   });
 
-  /** A fresh phone context (no cookies) whose page records every dialog and page error. */
-  async function openPhonePage() {
-    const context = await browser.newContext(PHONE);
-    context.setDefaultTimeout(15_000);
-    const page = await context.newPage();
-    const dialogs = [];
-    const pageErrors = [];
-    page.on("dialog", (dialog) => {
-      dialogs.push(dialog.message());
-      dialog.dismiss().catch(() => {});
-    });
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    return { context, page, dialogs, pageErrors };
-  }
-
   function startAuthorization() {
     const { verifier, challenge } = pkcePair();
     const state = randomBytes(16).toString("base64url");
@@ -111,7 +97,7 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
   }
 
   test("Allow, then dev sign-in, brings the browser back to the client with a working code", STEP, async () => {
-    const { context, page, dialogs, pageErrors } = await openPhonePage();
+    const { context, page, dialogs, pageErrors } = await openPhonePage(browser);
     try {
       const { url, state, verifier } = startAuthorization();
       const response = await page.goto(url.href);
@@ -173,7 +159,7 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
   });
 
   test("Cancel sends the browser back with error=access_denied and no code", STEP, async () => {
-    const { context, page, dialogs } = await openPhonePage();
+    const { context, page, dialogs } = await openPhonePage(browser);
     try {
       const { url, state } = startAuthorization();
       await page.goto(url.href);

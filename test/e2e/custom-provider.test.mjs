@@ -128,7 +128,7 @@ describe("custom provider acme with the v2 MCP client", { timeout: 300_000 }, ()
 
     const landed = await owner.get("/connections?connected=acme");
     const landedHtml = await landed.text();
-    assert.match(landedHtml, /Connected\./, "the page confirms the connection");
+    assert.match(landedHtml, /Acme API is connected\./, "the page confirms which provider was connected");
     assert.ok(!landedHtml.includes(KEY), "the key is not echoed after saving");
     const after = await connectionsForm(owner, "acme", "disconnect");
     assert.ok(after.form, "acme now offers Disconnect");

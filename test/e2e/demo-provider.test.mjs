@@ -98,7 +98,7 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
       assert.equal(answer.status(), 303, "Save key redirects back");
       assert.equal(new URL(page.url()).pathname, "/connections");
       assert.equal(new URL(page.url()).searchParams.get("connected"), "demo");
-      assert.ok(await page.getByText("Connected.").isVisible());
+      assert.ok(await page.getByText("Demo notes (built in) is connected.").isVisible());
       assert.equal((await row.locator("span.muted").first().textContent())?.trim(), "connected");
       assert.ok(await row.getByRole("button", { name: "Disconnect" }).isVisible());
       const width = await pageWidth(page);
