@@ -4,6 +4,10 @@
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
  * It never logs or returns the credential headers it was given.
  */
+import { type CappedRead, type FetchLike, raceAbort, readCapped } from "../lib/streams";
+
+export type { FetchLike } from "../lib/streams";
+
 export const RESPONSE_BYTE_CAP = 1024 * 1024;
 export const CALL_TIMEOUT_MS = 20_000;
 export const TRUNCATION_MARKER = "\n…[countersign: response truncated at 1 MiB]";
@@ -42,45 +46,6 @@ export interface CallResponse {
 
 export type OutboundError = { code: "upstream_timeout" } | { code: "upstream_unreachable" };
 
-export type FetchLike = (request: Request) => Promise<Response>;
-
-async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number, signal: AbortSignal) {
-  if (!body) return { bytes: new Uint8Array(0), truncated: false, total: 0 };
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let truncated = false;
-  const onAbort = () => reader.cancel().catch(() => {});
-  signal.addEventListener("abort", onAbort);
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const room = cap - total;
-      if (value.byteLength > room) {
-        chunks.push(value.subarray(0, room));
-        total += room;
-        truncated = true;
-        await reader.cancel();
-        break;
-      }
-      chunks.push(value);
-      total += value.byteLength;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  // A body cut off by the deadline is a timeout, not a short answer.
-  if (signal.aborted && !truncated) throw new Error("timed out");
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { bytes, truncated, total };
-}
-
 /** Send the call and shape the answer; redirects come back as 3xx with their Location. */
 export async function sendCall(
   request: OutboundRequest,
@@ -90,26 +55,31 @@ export async function sendCall(
   const signal = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
   let response: Response;
   try {
-    response = await fetcher(
-      new Request(request.url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
-        redirect: "manual",
-        signal,
-      }),
+    response = await raceAbort(
+      fetcher(
+        new Request(request.url, {
+          method: request.method,
+          headers: request.headers,
+          body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+          redirect: "manual",
+          signal,
+        }),
+      ),
+      signal,
     );
   } catch {
     return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
   }
-  let read: Awaited<ReturnType<typeof readCapped>>;
+  let read: CappedRead;
   try {
-    read = await readCapped(response.body, options.byteCap ?? RESPONSE_BYTE_CAP, signal);
+    read = await readCapped(response.body, options.byteCap ?? RESPONSE_BYTE_CAP, { truncate: true, signal });
   } catch {
     return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
   }
   const headers: Record<string, string> = {};
   for (const [name, value] of response.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
+  // With truncate: true a read is never too_large.
+  if (read.kind !== "done") return { ok: false, error: { code: "upstream_unreachable" } };
   const text = new TextDecoder().decode(read.bytes);
   let body: unknown = read.truncated ? `${text}${TRUNCATION_MARKER}` : text;
   if (!read.truncated && /json/i.test(headers["content-type"] ?? "") && text !== "") {
@@ -119,5 +89,8 @@ export async function sendCall(
       body = text;
     }
   }
-  return { ok: true, value: { status: response.status, headers, body, truncated: read.truncated, bytes: read.total } };
+  return {
+    ok: true,
+    value: { status: response.status, headers, body, truncated: read.truncated, bytes: read.bytes.byteLength },
+  };
 }

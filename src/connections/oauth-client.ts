@@ -4,6 +4,7 @@
  * the provider definition (never from a response or from the agent), redirects are not followed,
  * and no token, code or secret ever appears in an error or a log line.
  */
+import type { FetchLike } from "../lib/streams";
 import type { ProviderAuth } from "../providers/types";
 import type { VaultSecret } from "../vault/store";
 import type { ProviderApp } from "./provider-apps";
@@ -16,8 +17,6 @@ export type TokenError =
   | { code: "token_endpoint_error"; status: number; error?: string }
   | { code: "token_response_invalid" }
   | { code: "token_endpoint_unreachable" };
-
-export type FetchLike = (request: Request) => Promise<Response>;
 
 /** The provider's authorize URL for one connect attempt. */
 export function authorizeUrl(auth: OAuth2, app: ProviderApp, redirectUri: string, state: string, challenge: string) {

@@ -3,6 +3,8 @@
  * UTF-8 validity and JSON syntax (JSON-RPC -32700), nesting depth (400). Errors never carry a
  * stack trace or echo the input.
  */
+import { readCapped } from "../lib/streams";
+
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
 
@@ -31,29 +33,6 @@ export function jsonDepth(text: string): number {
   return max;
 }
 
-async function readCapped(body: ReadableStream<Uint8Array>, cap: number): Promise<Uint8Array | null> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > cap) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 /**
  * DNS-rebinding and cross-site defence (MCP transport security): a browser Origin, when present,
  * must be http(s) and name one of our hostnames. Non-browser clients send no Origin.
@@ -74,8 +53,9 @@ export async function guardMcpRequest(request: Request): Promise<Response | Requ
   if (request.method !== "POST" || !request.body) return request;
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, "Request body too large");
-  const bytes = await readCapped(request.body, MAX_BODY_BYTES);
-  if (!bytes) return jsonRpcError(413, -32600, "Request body too large");
+  const read = await readCapped(request.body, MAX_BODY_BYTES, { truncate: false });
+  if (read.kind === "too_large") return jsonRpcError(413, -32600, "Request body too large");
+  const bytes = read.bytes;
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

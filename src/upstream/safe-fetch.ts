@@ -11,9 +11,10 @@
  * or URL, so a token in a request or response cannot leak through them.
  */
 import { err, ok, type Result } from "../lib/result";
+import { type CappedRead, type FetchLike, raceAbort, readCapped } from "../lib/streams";
 import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
 
-export type FetchLike = (request: Request) => Promise<Response>;
+export type { FetchLike } from "../lib/streams";
 
 export type SafeFetchErrorCode = EndpointErrorCode | "timeout" | "unreachable" | "redirect_refused" | "too_large";
 
@@ -45,63 +46,6 @@ export interface SafeResponse {
   headers: Headers;
   text: string;
   truncated: boolean;
-}
-
-/** Settle with `promise`, or reject as soon as `signal` aborts (a fetcher may ignore the signal). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-type BodyRead = { kind: "done"; bytes: Uint8Array; truncated: boolean } | { kind: "too_large" };
-
-async function readBody(
-  body: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  truncate: boolean,
-  signal: AbortSignal,
-): Promise<BodyRead> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let truncated = false;
-  try {
-    for (;;) {
-      const { done, value } = await raceAbort(reader.read(), signal);
-      if (done) break;
-      if (value.byteLength > maxBytes - total) {
-        if (!truncate) return { kind: "too_large" };
-        chunks.push(value.subarray(0, maxBytes - total));
-        total = maxBytes;
-        truncated = true;
-        break;
-      }
-      chunks.push(value);
-      total += value.byteLength;
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { kind: "done", bytes, truncated };
 }
 
 /** Send one request to a vetted upstream URL; never follows redirects, bounded in time and bytes. */
@@ -143,9 +87,9 @@ export async function safeFetch(
     discard();
     return err({ code: "too_large" });
   }
-  let read: BodyRead;
+  let read: CappedRead;
   try {
-    read = await readBody(response.body, options.maxBytes, options.truncate ?? false, signal);
+    read = await readCapped(response.body, options.maxBytes, { truncate: options.truncate ?? false, signal });
   } catch {
     return failed();
   }

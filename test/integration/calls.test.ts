@@ -471,6 +471,23 @@ describe("SSRF", () => {
   });
 });
 
+/** A person with Google connected directly in their Durable Object, and a fake token endpoint. */
+async function withGoogle(label: string, refreshToken: string, options: { expired: boolean }) {
+  const client = await signedInClient(idp, `${label}-${crypto.randomUUID()}`);
+  const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
+  const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
+  const now = Date.now();
+  await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
+    instance.connectProvider(userId, "google", {
+      kind: "oauth2",
+      accessToken: CANARY,
+      refreshToken,
+      ...(options.expired ? { expiresAt: now - 1000, obtainedAt: now - 3_600_000 } : { obtainedAt: now }),
+    }),
+  );
+  return { client, userId, tokens };
+}
+
 describe("vault through calls", () => {
   it("answers a tampered vault record with reauth_required, never a 500 or ciphertext", async () => {
     const person = await withGithub();
@@ -507,19 +524,8 @@ describe("vault through calls", () => {
   });
 
   it("refreshes an expired token exactly once for 50 parallel calls", async () => {
-    const client = await signedInClient(idp, `refresh-${crypto.randomUUID()}`);
-    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
-    const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
+    const { client, tokens } = await withGoogle("refresh", "google-refresh", { expired: true });
     fakeApi("https://www.googleapis.com");
-    await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-      instance.connectProvider(userId, "google", {
-        kind: "oauth2",
-        accessToken: CANARY,
-        refreshToken: "google-refresh",
-        expiresAt: Date.now() - 1000,
-        obtainedAt: Date.now() - 3_600_000,
-      }),
-    );
     await grantAccess(client.tokens.access_token, client.browser, ["google"], "read");
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
@@ -539,20 +545,9 @@ describe("vault through calls", () => {
   });
 
   it("marks the connection reauth_required on invalid_grant and does not retry", async () => {
-    const client = await signedInClient(idp, `dead-${crypto.randomUUID()}`);
-    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
-    const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
+    const { client, tokens } = await withGoogle("dead", "revoked-refresh", { expired: true });
     tokens.refreshWill("invalid_grant");
     fakeApi("https://www.googleapis.com");
-    await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-      instance.connectProvider(userId, "google", {
-        kind: "oauth2",
-        accessToken: CANARY,
-        refreshToken: "revoked-refresh",
-        expiresAt: Date.now() - 1000,
-        obtainedAt: Date.now() - 3_600_000,
-      }),
-    );
     await grantAccess(client.tokens.access_token, client.browser, ["google"], "read");
     const call = () =>
       callApi(client.tokens.access_token, { method: "GET", url: "https://www.googleapis.com/drive/v3/files" });
@@ -567,17 +562,7 @@ describe("vault through calls", () => {
   });
 
   it("disconnects: record deleted, provider revocation called, grants for it dropped", async () => {
-    const client = await signedInClient(idp, `disc-${crypto.randomUUID()}`);
-    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
-    const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
-    await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-      instance.connectProvider(userId, "google", {
-        kind: "oauth2",
-        accessToken: CANARY,
-        refreshToken: "r",
-        obtainedAt: Date.now(),
-      }),
-    );
+    const { client, userId, tokens } = await withGoogle("disc", "r", { expired: false });
     const grantId = await grantAccess(client.tokens.access_token, client.browser, ["google"], "read");
     const response = await client.browser.post("/connections/google/disconnect", {
       csrf: await connectionsCsrf(userId),
@@ -597,17 +582,7 @@ describe("vault through calls", () => {
 
 describe("account deletion and the connect callback", () => {
   it("revokes provider tokens upstream and deletes the vault records when the person deletes everything", async () => {
-    const client = await signedInClient(idp, `gone-${crypto.randomUUID()}`);
-    const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
-    const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
-    await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-      instance.connectProvider(userId, "google", {
-        kind: "oauth2",
-        accessToken: CANARY,
-        refreshToken: "r",
-        obtainedAt: Date.now(),
-      }),
-    );
+    const { client, userId, tokens } = await withGoogle("gone", "r", { expired: false });
     const csrf = await activityCsrf(userId);
     const deleted = await client.browser.post("/activity/delete", { csrf, confirm: "yes" });
     expect(deleted.status).toBe(200);
