@@ -52,6 +52,11 @@ describe("sendCall", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("gives up on an upstream that never answers, even if it ignores the abort signal", async () => {
+    const result = await sendCall(request, () => new Promise<Response>(() => {}), { timeoutMs: 100 });
+    expect(result).toEqual({ ok: false, error: { code: "upstream_timeout" } });
+  });
+
   it("reports an unreachable upstream without details", async () => {
     const result = await sendCall(request, async () => {
       throw new TypeError("connect ECONNREFUSED 10.0.0.1 Bearer secret");
