@@ -4,7 +4,8 @@
  * no link is ever built from agent input.
  */
 import { secondsLeft } from "../grants/transitions";
-import type { Grant, GrantPolicy } from "../grants/types";
+import type { CanonicalCall, Grant, GrantPolicy } from "../grants/types";
+import { toolCallOf } from "../upstream/tools";
 import { Layout } from "../web/layout";
 import { showBody, showDuration, showText, showUrl } from "./display";
 
@@ -17,8 +18,28 @@ const STATUS_TITLE: Record<Grant["status"], string> = {
   revoked: "Revoked",
 };
 
+function ToolCallDetails({ call, server, tool }: { call: CanonicalCall; server: string; tool: string }) {
+  return (
+    <div>
+      <p>
+        <strong>One tool call, once</strong>
+      </p>
+      <p>
+        MCP server: <strong class="mono">{server}</strong>
+      </p>
+      <p>
+        Tool: <strong class="mono">{showText(tool, 200)}</strong>
+      </p>
+      <p>Arguments:</p>
+      <pre class="body">{showBody(call.body)}</pre>
+    </div>
+  );
+}
+
 function CallDetails({ grant }: { grant: Grant }) {
   if (!grant.call) return null;
+  const tool = toolCallOf(grant.call);
+  if (tool) return <ToolCallDetails call={grant.call} server={tool.server} tool={tool.tool} />;
   const url = showUrl(grant.call.url);
   return (
     <div>
@@ -157,6 +178,12 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: 
 }
 
 /** What became of a request: shown after deciding, or when the link is opened again. */
+function describeCall(call: CanonicalCall): string {
+  const tool = toolCallOf(call);
+  if (tool) return `one call of ${showText(tool.tool, 200)} on ${tool.server}`;
+  return `one ${call.method} call to ${showUrl(call.url).host}`;
+}
+
 export function OutcomePage({
   grant,
   now,
@@ -170,7 +197,7 @@ export function OutcomePage({
 }) {
   const what =
     grant.kind === "request" && grant.call
-      ? `one ${grant.call.method} call to ${showUrl(grant.call.url).host}`
+      ? describeCall(grant.call)
       : `${grant.level ?? grant.requestedLevel} access to ${(grant.providers.length
           ? grant.providers
           : grant.requestedProviders

@@ -5,6 +5,7 @@
 import type { ProviderDefinition } from "../providers/types";
 import type { ProviderLink } from "../session/provider-links";
 import { Layout } from "../web/layout";
+import { McpServersSection, type ServerRow } from "./mcp-page";
 
 export interface ProviderRow {
   provider: ProviderDefinition;
@@ -86,11 +87,13 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
 
 export function ConnectionsPage({
   rows,
+  servers,
   csrf,
   focus,
   notice,
 }: {
   rows: ProviderRow[];
+  servers: ServerRow[];
   csrf: string;
   focus?: string;
   notice?: string;
@@ -119,6 +122,7 @@ export function ConnectionsPage({
           <a href="/activity">Activity</a>
         </p>
       </div>
+      <McpServersSection rows={servers} csrf={csrf} focus={focus} />
     </Layout>
   );
 }

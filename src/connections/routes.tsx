@@ -12,12 +12,12 @@ import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
+import { CSRF_SCOPE } from "./mcp-routes";
 import { authorizeUrl, exchangeCode } from "./oauth-client";
 import { ConnectionsPage, type ProviderRow } from "./page";
 import { providerApp } from "./provider-apps";
 import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
 
-const CSRF_SCOPE = "connections";
 const MAX_KEY_LENGTH = 4096;
 
 const callbackUrl = (c: WebContext) => `${c.get("config").publicOrigin}/connections/callback`;
@@ -35,7 +35,8 @@ connectionRoutes.get("/connections", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
   const config = c.get("config");
-  const links = await sessionFor(c.env.SESSION, user.userId).providerLinks();
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const [links, servers] = await Promise.all([session.providerLinks(), session.upstreamServers(user.userId)]);
   const demoKey = config.devMode ? await demoApiKey(config) : undefined;
   const rows: ProviderRow[] = config.registry.all().map((provider) => ({
     provider,
@@ -46,7 +47,22 @@ connectionRoutes.get("/connections", async (c) => {
   const csrf = await csrfToken(config, user.userId, CSRF_SCOPE);
   const connected = config.registry.byId(c.req.query("connected") ?? "");
   const notice = connected ? `${connected.name} is connected.` : undefined;
-  return c.html(<ConnectionsPage rows={rows} csrf={csrf} focus={c.req.query("provider")} notice={notice} />);
+  const serverRows = servers.map((server) => ({
+    server,
+    accepted:
+      server.source === "catalogue"
+        ? (config.mcpServers.find((entry) => entry.name === server.name)?.readOnlyTools ?? [])
+        : server.readTools,
+  }));
+  return c.html(
+    <ConnectionsPage
+      rows={rows}
+      servers={serverRows}
+      csrf={csrf}
+      focus={c.req.query("provider") ?? c.req.query("server")}
+      notice={notice}
+    />,
+  );
 });
 
 connectionRoutes.post("/connections/:id/connect", async (c) => {

@@ -17,17 +17,47 @@ export interface ConnectTransaction {
   userId: string;
   providerId: string;
   verifier: string;
+  /** For an upstream MCP server: what the callback needs to finish (sealed, like the verifier). */
+  mcp?: McpConnectTransaction;
+}
+
+/** An upstream MCP server's authorization in flight: the server as it was, and whom we asked. */
+export interface McpConnectTransaction {
+  server: string;
+  serverUrl: string;
+  resource: string;
+  scope?: string;
+  authorizationServer: {
+    issuer: string;
+    authorizationEndpoint: string;
+    tokenEndpoint: string;
+    revocationEndpoint?: string;
+    tokenEndpointAuthMethodsSupported?: string[];
+    authorizationResponseIssParameterSupported: boolean;
+  };
+  client: {
+    clientId: string;
+    clientSecret?: string;
+    authMethod?: "none" | "client_secret_post" | "client_secret_basic";
+  };
+  registration: "dcr" | "cimd" | "preregistered";
 }
 
 export type TransactionFailure = "state_missing" | "state_mismatch" | "transaction_expired" | "wrong_user";
 
 /** Start: returns the state to send, the PKCE challenge and the binding cookie. */
-export async function beginConnect(config: Config, kv: KVNamespace, userId: string, providerId: string) {
+export async function beginConnect(
+  config: Config,
+  kv: KVNamespace,
+  userId: string,
+  providerId: string,
+  mcp?: McpConnectTransaction,
+) {
   const state = randomToken(32);
   const verifier = randomToken(48);
   const stateHash = await sha256Hex(state);
   const key = await deriveKey(config.cookieSecret, "connect-transaction");
-  const record: ConnectTransaction = { userId, providerId, verifier };
+  const record: ConnectTransaction = { userId, providerId, verifier, ...(mcp ? { mcp } : {}) };
   await kv.put(connectKey(stateHash), await seal(key, record, stateHash), { expirationTtl: TTL_SECONDS });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
   const challenge = btoa(String.fromCharCode(...new Uint8Array(digest)))

@@ -8,6 +8,7 @@ import { demoProvider } from "../demo/demo-provider";
 import { DEFAULT_POLICY, type GrantPolicy } from "../grants/types";
 import { parseCustomProviders } from "../providers/custom";
 import { createRegistry, type Registry } from "../providers/registry";
+import { type CatalogueServer, parseCatalogue } from "../upstream/catalogue";
 import { parseVaultKeys, type VaultKeyring } from "../vault/keys";
 import { err, ok, type Result } from "./result";
 
@@ -33,6 +34,10 @@ export interface Config {
   vault: VaultKeyring;
   /** Built-in providers, custom ones from CUSTOM_PROVIDERS, and the demo provider in dev mode. */
   registry: Registry;
+  /** Upstream MCP servers offered to every user (MCP_SERVERS). */
+  mcpServers: CatalogueServer[];
+  /** Dev only (UPSTREAM_DEV_LOOPBACK=enabled on a loopback PUBLIC_URL): upstream servers on this machine. */
+  upstreamLoopback: boolean;
 }
 
 export type ConfigErrorCode =
@@ -43,7 +48,9 @@ export type ConfigErrorCode =
   | "signin_missing"
   | "grant_max_invalid"
   | "vault_keys_invalid"
-  | "custom_providers_invalid";
+  | "custom_providers_invalid"
+  | "upstream_loopback_not_local"
+  | "mcp_servers_invalid";
 
 export interface ConfigError {
   code: ConfigErrorCode;
@@ -54,7 +61,14 @@ export interface ConfigError {
 export type ConfigEnv = Pick<
   Env,
   "PUBLIC_URL" | "OIDC_ISSUER" | "OIDC_CLIENT_ID" | "DEV_SIGNIN" | "MCP_ALLOWED_ORIGINS" | "COOKIE_SECRET"
-> & { OIDC_CLIENT_SECRET?: string; GRANT_MAX_MINUTES?: string; VAULT_KEYS?: string; CUSTOM_PROVIDERS?: string };
+> & {
+  OIDC_CLIENT_SECRET?: string;
+  GRANT_MAX_MINUTES?: string;
+  VAULT_KEYS?: string;
+  CUSTOM_PROVIDERS?: string;
+  MCP_SERVERS?: string;
+  UPSTREAM_DEV_LOOPBACK?: string;
+};
 
 /** Durations (minutes) a person can pick on the approval page, before the configured cap. */
 const DURATION_CHOICES_MINUTES = [5, 15, 30, 60, 120, 240, 480, 1440];
@@ -163,6 +177,14 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     .split(",")
     .map((host) => host.trim().toLowerCase())
     .filter(Boolean);
+  if (env.UPSTREAM_DEV_LOOPBACK === "enabled" && !devMode) {
+    return err({
+      code: "upstream_loopback_not_local",
+      message:
+        "UPSTREAM_DEV_LOOPBACK is enabled but dev sign-in is not: loopback upstream servers are for local development only",
+    });
+  }
+  const upstreamLoopback = devMode && env.UPSTREAM_DEV_LOOPBACK === "enabled";
   const base = {
     publicOrigin,
     publicHost: url.hostname,
@@ -175,7 +197,14 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     vault: vault.value,
   };
   const providers = devMode ? [...custom.value, demoProvider(base)] : custom.value;
-  return ok({ ...base, registry: createRegistry(providers) });
+  const registry = createRegistry(providers);
+  const catalogue = parseCatalogue(env.MCP_SERVERS || "", {
+    allowLoopback: upstreamLoopback,
+    providerIds: registry.all().map((provider) => provider.id),
+    secrets: env as unknown as Record<string, unknown>,
+  });
+  if (!catalogue.ok) return err(catalogue.error);
+  return ok({ ...base, registry, mcpServers: catalogue.value, upstreamLoopback });
 }
 
 function parseIssuer(raw: string): boolean {

@@ -4,16 +4,20 @@
  * stateless MCP handler with Host and Origin validation pinned to PUBLIC_URL. Cookies are never
  * read on this path.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { insufficientScope, type OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
 import { parseAuthProps } from "../identity/props";
 import type { Config } from "../lib/config";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
-import { sessionFor } from "../session/user-session";
+import { sessionFor, type UpstreamToolGroup } from "../session/user-session";
 import { tooManyRequests } from "../web/rate-limits";
-import { guardMcpRequest, originAllowed } from "./guard";
+import { guardMcpRequest, originAllowed, parsedBody, touchesUpstreamTools } from "./guard";
 import { createServer } from "./server";
+
+/** The person's upstream tools, loaded for the one request that lists or calls them. */
+const upstreamTools = new AsyncLocalStorage<UpstreamToolGroup[]>();
 
 /** Build the API handler the OAuth provider calls for /mcp. */
 export function createMcpApi(config: Config, env: Env) {
@@ -22,7 +26,10 @@ export function createMcpApi(config: Config, env: Env) {
     (request) => {
       const props = parseAuthProps(getMcpAuthContext()?.props);
       if (!props) throw new Error("MCP request reached the server without verified props");
-      return createServer({ props, scopes: request.authInfo?.scopes ?? [], env, config });
+      return createServer(
+        { props, scopes: request.authInfo?.scopes ?? [], env, config },
+        upstreamTools.getStore() ?? [],
+      );
     },
     {
       route: "/mcp",
@@ -59,7 +66,9 @@ export function createMcpApi(config: Config, env: Env) {
       );
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
-      return handler(guarded, workerEnv, ctx);
+      if (!touchesUpstreamTools(parsedBody(guarded))) return handler(guarded, workerEnv, ctx);
+      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools(props.userId);
+      return upstreamTools.run(groups, () => handler(guarded, workerEnv, ctx));
     },
   };
 }

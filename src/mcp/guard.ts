@@ -48,6 +48,22 @@ export function originAllowed(request: Request, hostnames: readonly string[]): b
   }
 }
 
+const parsedBodies = new WeakMap<Request, unknown>();
+
+/** The JSON body `guardMcpRequest` validated for this (rebuilt) request, if any. */
+export const parsedBody = (request: Request): unknown => parsedBodies.get(request);
+
+/** Whether a JSON-RPC message (or batch) lists tools or calls a namespaced upstream tool. */
+export function touchesUpstreamTools(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((message) => {
+    if (message === null || typeof message !== "object") return false;
+    const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
+    if (method === "tools/list") return true;
+    return method === "tools/call" && typeof params?.name === "string" && params.name.includes("__");
+  });
+}
+
 /** Either a rejection to send, or the request rebuilt with its validated body. */
 export async function guardMcpRequest(request: Request): Promise<Response | Request> {
   if (request.method !== "POST" || !request.body) return request;
@@ -63,10 +79,13 @@ export async function guardMcpRequest(request: Request): Promise<Response | Requ
     return jsonRpcError(400, -32700, "Parse error: body is not valid UTF-8");
   }
   if (jsonDepth(text) > MAX_JSON_DEPTH) return jsonRpcError(400, -32600, "Invalid Request: JSON nested too deeply");
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     return jsonRpcError(400, -32700, "Parse error: body is not valid JSON");
   }
-  return new Request(request, { body: text });
+  const rebuilt = new Request(request, { body: text });
+  parsedBodies.set(rebuilt, parsed);
+  return rebuilt;
 }

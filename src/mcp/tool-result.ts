@@ -15,6 +15,7 @@ export type ToolErrorCode =
   | "not_connected"
   | "reauth_required"
   | "provider_unavailable"
+  | "upstream_unavailable"
   | "internal_error";
 
 export interface ToolErrorBody {

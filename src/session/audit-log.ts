@@ -15,7 +15,11 @@ export type AuditEvent =
   | "call_completed"
   | "provider_connected"
   | "provider_disconnected"
-  | "connection_revoked";
+  | "connection_revoked"
+  | "server_added"
+  | "server_connected"
+  | "server_disconnected"
+  | "server_removed";
 
 export type AuditActor = "agent" | "human" | "system";
 

@@ -69,6 +69,25 @@ export const MIGRATIONS: readonly string[] = [
    );`,
   // Per-account APIs (Snowflake): the one host the person connected; calls elsewhere are refused.
   "ALTER TABLE provider_links ADD COLUMN account_host TEXT;",
+  // Upstream MCP servers the person added (or the catalogue offers), their auth and cached tools.
+  `CREATE TABLE upstream_servers (
+     name TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     source TEXT NOT NULL,
+     title TEXT NOT NULL,
+     auth TEXT NOT NULL,
+     api_key_header TEXT,
+     status TEXT NOT NULL,
+     last_error TEXT,
+     oauth TEXT,
+     session TEXT,
+     tools TEXT NOT NULL DEFAULT '[]',
+     tools_at INTEGER,
+     read_tools TEXT NOT NULL DEFAULT '[]',
+     token_obtained_at INTEGER,
+     added_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

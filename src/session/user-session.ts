@@ -12,6 +12,8 @@ import { effectiveStatus, isLive, revoke } from "../grants/transitions";
 import type { ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { type Config, loadConfig } from "../lib/config";
 import { ownsHost } from "../providers/registry";
+import type { TokenSet } from "../upstream/oauth";
+import { classifyToolCall, type PresentedTool, presentTool } from "../upstream/tools";
 import type { VaultSecret } from "../vault/store";
 import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
@@ -28,6 +30,8 @@ import {
 import { GrantStore } from "./grant-store";
 import { type ProviderLink, ProviderLinkStore } from "./provider-links";
 import { migrate } from "./schema";
+import { type AddServerError, TOOLS_TTL_MS, type UpstreamCallFailure, UpstreamServers } from "./upstream-servers";
+import { type OAuthBinding, type ServerView, serverView, UpstreamStore } from "./upstream-store";
 
 export type { Connection, ConsentKey, NewConnection } from "./connection-store";
 
@@ -37,6 +41,29 @@ export type BeginCallResult =
   | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
   | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
   | { ok: false; code: "denied"; reason: string };
+
+/** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
+export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
+
+/** The tools of one upstream server, as our tools/list shows them. */
+export interface UpstreamToolGroup {
+  server: string;
+  title: string;
+  tools: ListedTool[];
+}
+
+/** An upstream tool call's outcome over RPC: the result's content as JSON text. */
+export type UpstreamCallView =
+  | {
+      ok: true;
+      contentJson: string;
+      structuredJson: string | null;
+      isError: boolean;
+      truncated: boolean;
+      access: "read" | "write";
+      grantId: string;
+    }
+  | UpstreamCallFailure;
 
 export interface Activity {
   pending: Grant[];
@@ -52,6 +79,7 @@ export class UserSession extends DurableObject<Env> {
   readonly #audit: AuditLog;
   #credentials: Credentials | null = null;
   readonly #links: ProviderLinkStore;
+  #upstreamServers: UpstreamServers | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,6 +108,26 @@ export class UserSession extends DurableObject<Env> {
     }
     this.#credentials ??= new Credentials(this.#links, this.env.VAULT_KV, this.#config.vault, this.env, userId);
     return this.#credentials;
+  }
+
+  /** The upstream MCP server manager; `userId` must be the name this object was reached by. */
+  #upstream(userId: string): UpstreamServers {
+    if (this.ctx.id.name !== undefined && this.ctx.id.name !== userId) {
+      throw new Error("user id does not name this Durable Object");
+    }
+    const config = this.#config;
+    this.#upstreamServers ??= new UpstreamServers(
+      new UpstreamStore(this.#sql),
+      {
+        kv: this.env.VAULT_KV,
+        keyring: config.vault,
+        allowLoopback: config.upstreamLoopback,
+        catalogue: config.mcpServers,
+        providerIds: config.registry.all().map((provider) => provider.id),
+      },
+      userId,
+    );
+    return this.#upstreamServers;
   }
 
   // ── connections and consent ────────────────────────────────────────────────────────────
@@ -232,6 +280,9 @@ export class UserSession extends DurableObject<Env> {
     const credentials = this.#creds(userId);
     await credentials.disconnectAll((id) => this.#config.registry.byId(id));
     credentials.clear();
+    const upstream = this.#upstream(userId);
+    await upstream.disconnectAll();
+    upstream.clear();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // The object lives on in memory: give it its (empty) schema back, then release any waiters,
@@ -334,7 +385,212 @@ export class UserSession extends DurableObject<Env> {
     });
   }
 
+  // ── upstream MCP servers ─────────────────────────────────────────────────────────────
+
+  /** Every upstream server this person can use (their own and the catalogue's). */
+  upstreamServers(userId: string): ServerView[] {
+    return this.#upstream(userId).list(Date.now()).map(serverView);
+  }
+
+  /** One upstream server, or null when this person has no such server. */
+  upstreamServer(userId: string, name: string): ServerView | null {
+    const upstream = this.#upstream(userId);
+    upstream.list(Date.now());
+    return view(upstream.get(name));
+  }
+
+  /** The person (or their agent) adds a server by URL; its auth is probed at once. */
+  async addUpstreamServer(
+    userId: string,
+    name: string,
+    url: string,
+    actor: "agent" | "human",
+  ): Promise<{ ok: true; server: ServerView } | { ok: false; code: AddServerError }> {
+    const added = await this.#upstream(userId).add(name, url, Date.now());
+    if (!added.ok) return added;
+    this.#serverEvent("server_added", actor, name, { auth: added.server.auth, status: added.server.status });
+    return { ok: true, server: serverView(added.server) };
+  }
+
+  /** Probe again how a server authenticates (after an error, or a catalogue server's first use). */
+  async detectUpstreamServer(userId: string, name: string): Promise<ServerView | null> {
+    return view(await this.#upstream(userId).detect(name));
+  }
+
+  /** A finished upstream OAuth authorization: store the tokens and list the tools. */
+  async connectUpstreamOAuth(
+    userId: string,
+    name: string,
+    tokens: TokenSet,
+    binding: OAuthBinding,
+    clientSecret?: string,
+  ): Promise<ServerView | null> {
+    const server = await this.#upstream(userId).connectOAuth(name, tokens, binding, clientSecret);
+    if (server) this.#serverEvent("server_connected", "human", name, { auth: "oauth", status: server.status });
+    return view(server);
+  }
+
+  /** A pasted static API key for a server. */
+  async connectUpstreamApiKey(userId: string, name: string, key: string, header: string): Promise<ServerView | null> {
+    const server = await this.#upstream(userId).connectApiKey(name, key, header);
+    if (server) this.#serverEvent("server_connected", "human", name, { auth: "api_key", status: server.status });
+    return view(server);
+  }
+
+  /** The client registered earlier (DCR) with this issuer for this server, to reuse on reconnect. */
+  upstreamRegisteredClient(userId: string, name: string, issuer: string) {
+    return this.#upstream(userId).registeredClient(name, issuer);
+  }
+
+  /** The person accepts which read-only-annotated tools count as reads. */
+  setUpstreamReadTools(userId: string, name: string, tools: string[]): ServerView | null {
+    return view(this.#upstream(userId).setReadTools(name, tools));
+  }
+
+  /** Fetch a server's tool list again. */
+  async refreshUpstreamTools(userId: string, name: string): Promise<ServerView | null> {
+    return view(await this.#upstream(userId).refreshTools(name));
+  }
+
+  /**
+   * Disconnect (catalogue or user server) or remove (user server): the server is looked up in
+   * this person's own object first; only then are tokens revoked upstream and everything purged.
+   * Grants naming the server end.
+   */
+  async disconnectUpstream(
+    userId: string,
+    name: string,
+    remove: boolean,
+  ): Promise<{ revokedUpstream: boolean } | null> {
+    const result = await this.#upstream(userId).disconnect(name, remove);
+    if (!result) return null;
+    this.#serverEvent(remove ? "server_removed" : "server_disconnected", "human", name, {
+      revoked_upstream: result.revokedUpstream,
+    });
+    const now = Date.now();
+    for (const grant of this.#book.open()) {
+      const names = grant.status === "pending" ? grant.requestedProviders : grant.providers;
+      if (names.includes(name)) this.#book.apply(revoke(grant, now), "revoked", "human");
+    }
+    await this.#book.schedule();
+    return result;
+  }
+
+  /** Classify one upstream tool call (for a one-call approval); null when server or tool is unknown. */
+  async classifyUpstreamCall(
+    userId: string,
+    name: string,
+    tool: string,
+    args: Record<string, unknown>,
+  ): Promise<ClassifiedCall | null> {
+    const upstream = this.#upstream(userId);
+    upstream.list(Date.now());
+    const server = upstream.get(name);
+    const definition = server?.tools.find((candidate) => candidate.name === tool);
+    if (!server || !definition) return null;
+    return classifyToolCall(name, definition, args, upstream.acceptedReads(server));
+  }
+
+  /**
+   * The tools of every server that has listed them, for tools/list. A server that needs
+   * reconnecting keeps its tools listed, so a call by a name the assistant already holds gets
+   * `reauth_required` with the reconnect link rather than "no such tool". Stale lists of
+   * connected servers are refreshed in the background.
+   */
+  upstreamTools(userId: string): UpstreamToolGroup[] {
+    const upstream = this.#upstream(userId);
+    const now = Date.now();
+    const groups: UpstreamToolGroup[] = [];
+    for (const server of upstream.list(now)) {
+      if (server.tools.length === 0) continue;
+      if (server.status === "connected" && server.toolsAt !== null && now - server.toolsAt > TOOLS_TTL_MS) {
+        this.ctx.waitUntil(upstream.refreshTools(server.name).then(() => undefined));
+      }
+      const reads = upstream.acceptedReads(server);
+      groups.push({
+        server: server.name,
+        title: server.title,
+        tools: server.tools.map((tool) => {
+          const { inputSchema, ...presented } = presentTool(server, tool, reads);
+          return { ...presented, inputSchemaJson: JSON.stringify(inputSchema) };
+        }),
+      });
+    }
+    return groups;
+  }
+
+  /**
+   * One upstream tool call for an MCP client connection: decided with the same function as
+   * provider calls (a request grant is consumed before anything is sent); audited with server,
+   * tool and outcome, never tokens or results.
+   */
+  async callUpstreamTool(
+    userId: string,
+    connectionId: string,
+    name: string,
+    tool: string,
+    args: Record<string, unknown>,
+  ): Promise<UpstreamCallView> {
+    const upstream = this.#upstream(userId);
+    upstream.list(Date.now());
+    const outcome = await upstream.call(name, tool, args, (call, phase) => {
+      if (phase === "preview") {
+        const preview = decide(this.#book.candidates(connectionId), call, connectionId, Date.now());
+        if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason);
+        return preview.allow ? { allow: true, grantId: preview.grant.id } : { allow: false, reason: preview.reason };
+      }
+      const decision = this.authorizeCall(call, connectionId);
+      return decision.allow ? { allow: true, grantId: decision.grantId } : { allow: false, reason: decision.reason };
+    });
+    if (outcome.ok) {
+      this.recordCallOutcome(connectionId, outcome.grantId, {
+        server: name,
+        tool,
+        outcome: outcome.result.isError ? "tool_error" : "sent",
+        truncated: outcome.truncated,
+      });
+      return {
+        ok: true,
+        contentJson: JSON.stringify(outcome.result.content),
+        structuredJson:
+          outcome.result.structuredContent === undefined ? null : JSON.stringify(outcome.result.structuredContent),
+        isError: outcome.result.isError,
+        truncated: outcome.truncated,
+        access: outcome.access,
+        grantId: outcome.grantId,
+      };
+    }
+    if (outcome.code !== "denied") {
+      this.#audit.append({
+        at: Date.now(),
+        event: "call_denied",
+        actor: "agent",
+        grantId: null,
+        connectionId,
+        clientName: null,
+        detail: {
+          server: name,
+          tool,
+          reason: "reason" in outcome ? `${outcome.code}:${outcome.reason}` : outcome.code,
+        },
+      });
+    }
+    return outcome;
+  }
+
   // ── internals ──────────────────────────────────────────────────────────────────────────
+
+  #serverEvent(event: AuditEvent, actor: "agent" | "human", server: string, detail: AuditDetail): void {
+    this.#audit.append({
+      at: Date.now(),
+      event,
+      actor,
+      grantId: null,
+      connectionId: null,
+      clientName: null,
+      detail: { server, ...detail },
+    });
+  }
 
   #providerEvent(event: AuditEvent, providerId: string, detail: AuditDetail): void {
     this.#audit.append({
@@ -348,6 +604,8 @@ export class UserSession extends DurableObject<Env> {
     });
   }
 }
+
+const view = (server: Parameters<typeof serverView>[0] | null) => (server ? serverView(server) : null);
 
 /** The Durable Object of a verified user. */
 export function sessionFor(namespace: DurableObjectNamespace<UserSession>, userId: string) {

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { activityRoutes } from "../activity/routes";
 import { approvalRoutes } from "../approvals/routes";
+import { mcpServerRoutes } from "../connections/mcp-routes";
 import { connectionRoutes } from "../connections/routes";
 import { demoApi } from "../demo/demo-api";
 import { authorizeRoutes } from "../identity/authorize-routes";
@@ -51,6 +52,7 @@ export function createWebApp(config: Config) {
   app.route("/", approvalRoutes);
   app.route("/", activityRoutes);
   app.route("/", connectionRoutes);
+  app.route("/", mcpServerRoutes);
   if (config.devMode) app.route("/", demoApi);
   app.notFound((c) =>
     c.html(<MessagePage title="Not found" message="There is nothing at this address." code="not_found" />, 404),

@@ -108,3 +108,109 @@ describe("isLoopbackHost", () => {
     expect(isLoopbackHost(host)).toBe(expected);
   });
 });
+
+describe("parseConfig: upstream MCP servers", () => {
+  const dev: ConfigEnv = { ...base, PUBLIC_URL: "http://127.0.0.1:8787", DEV_SIGNIN: "enabled" };
+  const catalogue = (...entries: Record<string, unknown>[]) => JSON.stringify(entries);
+  const tracker = { name: "tracker", url: "https://mcp.tracker.example/mcp", read_only_tools: ["search_issues"] };
+  const acme = { id: "acme", name: "Acme", base_url: "https://api.acme.example/", api_key_header: "X-Api-Key" };
+
+  function config(env: ConfigEnv) {
+    const result = parseConfig(env);
+    if (!result.ok) throw new Error(`expected a configuration, got ${result.error.code}: ${result.error.message}`);
+    return result.value;
+  }
+
+  function failure(env: ConfigEnv) {
+    const result = parseConfig(env);
+    if (result.ok) throw new Error("expected a configuration error");
+    return result.error;
+  }
+
+  it("has no servers and no loopback when nothing is set", () => {
+    expect(config(base)).toMatchObject({ mcpServers: [], upstreamLoopback: false });
+    expect(config({ ...base, MCP_SERVERS: "" }).mcpServers).toEqual([]);
+  });
+
+  it("parses MCP_SERVERS into mcpServers", () => {
+    expect(
+      config({ ...base, MCP_SERVERS: catalogue(tracker, { name: "docs", url: "https://docs.example/mcp" }) })
+        .mcpServers,
+    ).toEqual([
+      { name: "tracker", title: "tracker", url: "https://mcp.tracker.example/mcp", readOnlyTools: ["search_issues"] },
+      { name: "docs", title: "docs", url: "https://docs.example/mcp", readOnlyTools: [] },
+    ]);
+  });
+
+  it("reads a catalogue server's client secret from its own binding", () => {
+    const env = {
+      ...base,
+      MCP_SERVERS: catalogue({ ...tracker, client_id: "cs" }),
+      MCP_TRACKER_CLIENT_SECRET: "tracker-secret-value",
+    } as ConfigEnv;
+    expect(config(env).mcpServers[0]).toMatchObject({ clientId: "cs", clientSecret: "tracker-secret-value" });
+  });
+
+  it.each([
+    ["not JSON", "[{"],
+    ["an unknown key", catalogue({ ...tracker, command: "npx" })],
+    ["a bad name", catalogue({ ...tracker, name: "Tracker" })],
+    ["a duplicate name", catalogue(tracker, tracker)],
+    ["a plain http URL", catalogue({ ...tracker, url: "http://mcp.tracker.example/mcp" })],
+    ["a private address", catalogue({ ...tracker, url: "https://10.1.2.3/mcp" })],
+    ["a loopback URL without UPSTREAM_DEV_LOOPBACK", catalogue({ ...tracker, url: "http://127.0.0.1:9000/mcp" })],
+    ["shell syntax in the URL", catalogue({ ...tracker, url: "https://mcp.tracker.example/$(id)" })],
+    ["a built-in provider's id", catalogue({ ...tracker, name: "github" })],
+  ])("fails with mcp_servers_invalid for %s", (_label, json) => {
+    const error = failure({ ...base, MCP_SERVERS: json });
+    expect(error.code).toBe("mcp_servers_invalid");
+    expect(error.message).toContain("MCP_SERVERS");
+  });
+
+  it("refuses a loopback server in dev mode unless UPSTREAM_DEV_LOOPBACK is enabled", () => {
+    const json = catalogue({ ...tracker, url: "http://127.0.0.1:9000/mcp" });
+    expect(failure({ ...dev, MCP_SERVERS: json })).toEqual({
+      code: "mcp_servers_invalid",
+      message: 'MCP_SERVERS[0]: unexpected "url" value (scheme_not_allowed)',
+    });
+    expect(config({ ...dev, MCP_SERVERS: json, UPSTREAM_DEV_LOOPBACK: "enabled" }).mcpServers[0]?.url).toBe(
+      "http://127.0.0.1:9000/mcp",
+    );
+  });
+
+  it("fails with upstream_loopback_not_local when UPSTREAM_DEV_LOOPBACK is enabled without dev sign-in", () => {
+    for (const env of [
+      { ...base, UPSTREAM_DEV_LOOPBACK: "enabled" },
+      { ...base, PUBLIC_URL: "http://127.0.0.1:8787", UPSTREAM_DEV_LOOPBACK: "enabled" },
+    ]) {
+      expect(failure(env).code).toBe("upstream_loopback_not_local");
+    }
+  });
+
+  it("enables loopback upstreams with dev sign-in on a loopback PUBLIC_URL", () => {
+    for (const url of ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"]) {
+      expect(config({ ...dev, PUBLIC_URL: url, UPSTREAM_DEV_LOOPBACK: "enabled" }).upstreamLoopback).toBe(true);
+    }
+  });
+
+  it.each([[""], ["true"], ["Enabled"], ["1"]])("leaves loopback off for UPSTREAM_DEV_LOOPBACK=%j", (value) => {
+    expect(config({ ...dev, UPSTREAM_DEV_LOOPBACK: value }).upstreamLoopback).toBe(false);
+    expect(config({ ...base, UPSTREAM_DEV_LOOPBACK: value }).upstreamLoopback).toBe(false);
+  });
+
+  it("refuses a catalogue name equal to a custom provider id", () => {
+    const env = { ...base, CUSTOM_PROVIDERS: JSON.stringify([acme]) };
+    expect(config(env).registry.byId("acme")).toBeDefined();
+    expect(failure({ ...env, MCP_SERVERS: catalogue({ ...tracker, name: "acme" }) })).toEqual({
+      code: "mcp_servers_invalid",
+      message: 'MCP_SERVERS[0]: unexpected "name" value (name_reserved)',
+    });
+    expect(config({ ...env, MCP_SERVERS: catalogue(tracker) }).mcpServers).toHaveLength(1);
+  });
+
+  it("refuses the demo provider's id in dev mode only", () => {
+    const json = catalogue({ ...tracker, name: "demo" });
+    expect(failure({ ...dev, MCP_SERVERS: json }).code).toBe("mcp_servers_invalid");
+    expect(config({ ...base, MCP_SERVERS: json }).mcpServers[0]?.name).toBe("demo");
+  });
+});

@@ -1,6 +1,7 @@
 /** The tool registry: every tool Countersign serves, registered per request. */
 import type { McpServer } from "@modelcontextprotocol/server";
 import type { ToolContext } from "../tool-context";
+import { registerAddMcpServer } from "./add_mcp_server";
 import { registerCallIntegrationApi } from "./call_integration_api";
 import { registerCheckAccessRequest } from "./check_access_request";
 import { registerConnectIntegration } from "./connect_integration";
@@ -17,4 +18,5 @@ export const TOOL_REGISTRARS: ReadonlyArray<(server: McpServer, context: ToolCon
   registerListIntegrations,
   registerConnectIntegration,
   registerCallIntegrationApi,
+  registerAddMcpServer,
 ];

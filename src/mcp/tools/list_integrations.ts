@@ -22,7 +22,23 @@ const Integration = z.object({
   hints: z.string(),
 });
 
-const Output = z.object({ integrations: z.array(Integration), connect_page: z.string() });
+const Server = z.object({
+  name: z.string(),
+  title: z.string(),
+  url: z.string(),
+  source: z.enum(["user", "catalogue"]),
+  auth: z.enum(["unknown", "none", "oauth", "api_key"]),
+  status: z.enum(["connected", "not_connected", "reauth_required", "error"]),
+  error: z.string().nullable(),
+  tools: z.number(),
+  allowed: z.enum(["none", "read", "write"]),
+});
+
+const Output = z.object({
+  integrations: z.array(Integration),
+  mcp_servers: z.array(Server),
+  connect_page: z.string(),
+});
 
 /** Register the tool for one request's verified context. */
 export function registerListIntegrations(server: McpServer, context: ToolContext): void {
@@ -31,24 +47,28 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
     {
       title: "List integrations",
       description:
-        "List the providers you can call through Countersign: connected or not, and what the person's current approvals let this session do on each (none, read, write), with usage hints.",
+        "List the providers and upstream MCP servers you can use through Countersign: connected or not, and what the person's current approvals let this session do on each (none, read, write), with usage hints.",
       inputSchema: z.object({}),
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("list_integrations", async () => {
       const session = sessionFor(context.env.SESSION, context.props.userId);
-      const [links, grants] = await Promise.all([
+      const [links, grants, servers] = await Promise.all([
         session.providerLinks(),
         session.authority(context.props.connectionId),
+        session.upstreamServers(context.props.userId),
       ]);
       const now = Date.now();
+      const allowedOn = (id: string) => {
+        const live = grants.filter(
+          (grant) => grant.kind === "broad" && isLive(grant, now) && grant.providers.includes(id),
+        );
+        return live.some((grant) => grant.level === "write") ? "write" : live.length > 0 ? "read" : "none";
+      };
       const integrations = context.config.registry.all().map((provider) => {
         const link = links.find((candidate) => candidate.providerId === provider.id);
-        const live = grants.filter(
-          (grant) => grant.kind === "broad" && isLive(grant, now) && grant.providers.includes(provider.id),
-        );
-        const allowed = live.some((grant) => grant.level === "write") ? "write" : live.length > 0 ? "read" : "none";
+        const allowed = allowedOn(provider.id);
         return {
           id: provider.id,
           name: provider.name,
@@ -60,13 +80,31 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
           hints: provider.hints,
         };
       });
-      const text = integrations
-        .map(
+      const mcpServers = servers.map((server) => ({
+        name: server.name,
+        title: server.title,
+        url: server.url,
+        source: server.source,
+        auth: server.auth,
+        status: server.status,
+        error: server.lastError,
+        tools: server.status === "connected" ? server.tools.length : 0,
+        allowed: allowedOn(server.name) as "none" | "read" | "write",
+      }));
+      const text = [
+        ...integrations.map(
           (item) =>
             `${item.id} (${item.name}): ${item.status}${item.configured ? "" : ", not configured here"}, allowed: ${item.allowed}`,
-        )
-        .join("\n");
-      return toolResult({ integrations, connect_page: `${context.config.publicOrigin}/connections` }, text);
+        ),
+        ...mcpServers.map(
+          (server) =>
+            `MCP server ${server.name}: ${server.status}, ${server.tools} tools (as ${server.name}__<tool>), allowed: ${server.allowed}`,
+        ),
+      ].join("\n");
+      return toolResult(
+        { integrations, mcp_servers: mcpServers, connect_page: `${context.config.publicOrigin}/connections` },
+        text,
+      );
     }),
   );
 }

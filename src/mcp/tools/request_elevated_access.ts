@@ -9,13 +9,20 @@ import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../appro
 import { prepareCall } from "../../calls/prepare";
 import type { AccessLevel, CanonicalCall } from "../../grants/types";
 import { sessionFor } from "../../session/user-session";
+import { MAX_ARGUMENT_BYTES, splitToolName } from "../../upstream/tools";
 import type { ToolContext } from "../tool-context";
 import { iso, safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
-  kind: z.enum(["session", "call"]).describe("session: read/write on providers for minutes; call: one exact call"),
+  kind: z
+    .enum(["session", "call"])
+    .describe("session: read/write on providers or MCP servers for minutes; call: one exact call or tool call"),
   level: z.enum(["read", "write"]).optional().describe("For kind=session. Default read."),
-  providers: z.array(z.string().min(1).max(64)).max(20).optional().describe("For kind=session: provider ids"),
+  providers: z
+    .array(z.string().min(1).max(64))
+    .max(20)
+    .optional()
+    .describe("For kind=session: provider ids and/or upstream MCP server names"),
   duration_minutes: z
     .number()
     .int()
@@ -26,6 +33,15 @@ const Input = z.object({
   method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
   body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
   headers: z.record(z.string(), z.string().max(4096)).optional().describe("For kind=call: extra headers"),
+  tool: z
+    .string()
+    .max(128)
+    .optional()
+    .describe("For kind=call on an upstream MCP server: the tool as listed, <server>__<tool>"),
+  arguments: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("For kind=call with tool: the exact arguments the call will carry"),
   reason: z.string().trim().min(1).max(2000).describe("Why you need this, in words the person will read"),
 });
 
@@ -55,19 +71,47 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   }
   const durationSeconds = (input.duration_minutes ?? policy.defaultDurationSeconds / 60) * 60;
   const registry = context.config.registry;
-  const known = registry.all().map((provider) => provider.id);
+  const session = sessionFor(context.env.SESSION, context.props.userId);
   if (input.kind === "session") {
+    const servers = (await session.upstreamServers(context.props.userId)).map((server) => server.name);
+    const known = [...registry.all().map((provider) => provider.id), ...servers];
     const providers = [...new Set(input.providers ?? [])];
     if (providers.length === 0) {
       return toolError("invalid_request", 'kind=session needs providers, e.g. ["github"].', { providers: known });
     }
-    const unknown = providers.filter((id) => !registry.byId(id));
+    const unknown = providers.filter((id) => !known.includes(id));
     if (unknown.length > 0) {
-      return toolError("unknown_provider", `Unknown provider(s): ${unknown.join(", ")}.`, { providers: known });
+      return toolError("unknown_provider", `Unknown provider(s) or server(s): ${unknown.join(", ")}.`, {
+        providers: known,
+      });
     }
     return { level: input.level ?? "read", providers, durationSeconds, call: null, fingerprint: null };
   }
-  if (!input.url || !input.method) return toolError("invalid_request", "kind=call needs url and method.");
+  if (input.tool !== undefined) {
+    const named = splitToolName(input.tool);
+    const args = input.arguments ?? {};
+    const classified = named
+      ? await session.classifyUpstreamCall(context.props.userId, named.server, named.tool, args)
+      : null;
+    if (!named || !classified) {
+      return toolError("not_found", `No upstream tool "${input.tool}". Use the name exactly as tools/list shows it.`);
+    }
+    if (classified.call.body.length > MAX_ARGUMENT_BYTES) {
+      return toolError("invalid_request", "The arguments are too large to approve as one call.", {
+        reason: "arguments_too_large",
+      });
+    }
+    return {
+      level: classified.access,
+      providers: [classified.provider],
+      durationSeconds,
+      call: classified.call,
+      fingerprint: classified.fingerprint,
+    };
+  }
+  if (!input.url || !input.method) {
+    return toolError("invalid_request", "kind=call needs url and method (or tool and arguments for an MCP server).");
+  }
   // The same preparation call_integration_api runs, so the approved call is exactly the one made.
   const prepared = await prepareCall(
     { method: input.method, url: input.url, body: input.body, headers: input.headers },
@@ -107,8 +151,7 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
       const ask = await parseAsk(input, context);
       if ("isError" in ask) return ask;
       const id = newRequestId();
-      const session = sessionFor(context.env.SESSION, context.props.userId);
-      const result = await session.requestAccess({
+      const result = await sessionFor(context.env.SESSION, context.props.userId).requestAccess({
         id,
         linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
         kind: input.kind === "session" ? "broad" : "request",
