@@ -3,8 +3,9 @@
 // waiting `check_access_request` wakes after the Approve POST, against a wait_seconds 0 check of
 // a decided request (approval-wake.mjs); the pure grant decision with 1, 100 and 10 000 grants
 // (decide-bench.mjs); an authorised call_integration_api through Countersign against a direct
-// request to the same local API, sequential and with many people at once (calls-bench.mjs); then
-// the gzip size of the minified production bundle against its 400 KiB budget.
+// request to the same local API, sequential and with many people at once (calls-bench.mjs); an
+// upstream MCP tool call through Countersign against the same call made directly to the upstream
+// MCP server, both with the v2 SDK client (upstream-bench.mjs); then the gzip size of the minified production bundle against its 400 KiB budget.
 // Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20] [--approvals=30] [--users=50] [--rounds=10]
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -20,6 +21,7 @@ import { measureApprovalWake } from "./approval-wake.mjs";
 import { measureCalls } from "./calls-bench.mjs";
 import { measureDecide } from "./decide-bench.mjs";
 import { sample, summarize, table } from "./stats.mjs";
+import { measureUpstream } from "./upstream-bench.mjs";
 
 const BUDGET_KIB = 400;
 const OVERALL_TIMEOUT_MS = 12 * 60_000;
@@ -144,6 +146,16 @@ async function main() {
   );
   printCalls(calls);
 
+  const upstream = await measureUpstream(
+    { requests: REQUESTS, warmup: WARMUP },
+    {
+      onServer: (s) => {
+        server = s;
+      },
+    },
+  );
+  printUpstream(upstream);
+
   const decisions = await measureDecide();
   const one = decisions[0].ns;
   console.log();
@@ -212,6 +224,23 @@ function printCalls({ sequential, concurrent, notes }) {
     `(setup of ${users} people: sign-in, API key, request, approval: ${(setupMs / 1000).toFixed(1)} s; each with its own CF-Connecting-IP)`,
   );
   for (const note of notes) console.log(`note: ${note}`);
+}
+
+/** @param {Awaited<ReturnType<typeof measureUpstream>>} upstream */
+function printUpstream({ through, direct, eras }) {
+  const row = (label, x) => [label, String(x.n), ms(x.p50), ms(x.p99), ms(x.mean)];
+  console.log();
+  console.log(
+    table([
+      ["upstream MCP tool search_issues (open server), sequential, v2 SDK client", "n", "p50", "p99", "mean"],
+      row(`direct to the upstream (baseline; ${eras.direct} era)`, direct),
+      row(`bench__search_issues through Countersign (upstream hop: ${eras.through} era)`, through),
+    ]),
+  );
+  console.log(
+    `\nratio p50(through) / p50(direct): ${(through.p50 / direct.p50).toFixed(1)}x; ` +
+      `overhead p50 ${ms(through.p50 - direct.p50)}, p99 ${ms(through.p99 - direct.p99)}`,
+  );
 }
 
 const watchdog = setTimeout(async () => {
