@@ -18,14 +18,24 @@ const STATUS_TITLE: Record<Grant["status"], string> = {
   revoked: "Revoked",
 };
 
-function ToolCallDetails({ call, server, tool }: { call: CanonicalCall; server: string; tool: string }) {
+function ToolCallDetails({
+  call,
+  server,
+  tool,
+  names,
+}: {
+  call: CanonicalCall;
+  server: string;
+  tool: string;
+  names: ProviderNames;
+}) {
   return (
     <div>
       <p>
         <strong>One tool call, once</strong>
       </p>
       <p>
-        MCP server: <strong class="mono">{server}</strong>
+        MCP server: <strong class="mono">{names(server)}</strong>
       </p>
       <p>
         Tool: <strong class="mono">{showText(tool, 200)}</strong>
@@ -36,10 +46,10 @@ function ToolCallDetails({ call, server, tool }: { call: CanonicalCall; server: 
   );
 }
 
-function CallDetails({ grant }: { grant: Grant }) {
+function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
   if (!grant.call) return null;
   const tool = toolCallOf(grant.call);
-  if (tool) return <ToolCallDetails call={grant.call} server={tool.server} tool={tool.tool} />;
+  if (tool) return <ToolCallDetails call={grant.call} server={tool.server} tool={tool.tool} names={names} />;
   const url = showUrl(grant.call.url);
   return (
     <div>
@@ -152,7 +162,7 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: 
           <input type="hidden" name="t" value={token} />
           <input type="hidden" name="csrf" value={csrf} />
           {grant.kind === "request" ? (
-            <CallDetails grant={grant} />
+            <CallDetails grant={grant} names={names} />
           ) : (
             <BroadChoices grant={grant} policy={policy} names={names} />
           )}

@@ -14,9 +14,21 @@ import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
 import { csrfToken, linkTokenHash } from "./link";
-import { ApprovalPage, OutcomePage } from "./page";
+import { ApprovalPage, OutcomePage, type ProviderNames } from "./page";
 
-const providerNames = (config: Config) => (id: string) => config.registry.byId(id)?.name ?? id;
+/**
+ * How the page names a provider or an upstream MCP server: a server is named with its host, so
+ * a server the assistant added under a familiar-looking name shows where it really is.
+ */
+async function providerNames(c: WebContext, config: Config, userId: string): Promise<ProviderNames> {
+  const servers = await sessionFor(c.env.SESSION, userId).upstreamServers(userId);
+  return (id: string) => {
+    const provider = config.registry.byId(id);
+    if (provider) return provider.name;
+    const server = servers.find((candidate) => candidate.name === id);
+    return server ? `${server.title} (MCP server at ${new URL(server.url).host})` : id;
+  };
+}
 
 const NOT_FOUND_TITLE = "Request not found";
 const NOT_FOUND_MESSAGE = "This approval link is not valid for your account. Ask the assistant for a new one.";
@@ -43,17 +55,11 @@ approvalRoutes.get("/approve/:id", async (c) => {
   const grant = await session.viewRequest(id, await linkTokenHash(token));
   if (!grant) return notFound(c);
   const now = Date.now();
-  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={providerNames(config)} />);
+  const names = await providerNames(c, config, user.userId);
+  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={names} />);
   const csrf = await csrfToken(config, user.userId, id);
   return c.html(
-    <ApprovalPage
-      grant={grant}
-      token={token}
-      csrf={csrf}
-      policy={config.grantPolicy}
-      now={now}
-      names={providerNames(config)}
-    />,
+    <ApprovalPage grant={grant} token={token} csrf={csrf} policy={config.grantPolicy} now={now} names={names} />,
   );
 });
 
@@ -128,9 +134,10 @@ approvalRoutes.post("/approve/:id", async (c) => {
         },
   );
   const now = Date.now();
+  const names = await providerNames(c, config, user.userId);
   if (result.ok) {
     log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
-    return c.html(<OutcomePage grant={result.grant} now={now} names={providerNames(config)} />);
+    return c.html(<OutcomePage grant={result.grant} now={now} names={names} />);
   }
   if (result.code === "not_found") return notFound(c);
   if (result.code === "invalid") {
@@ -143,14 +150,11 @@ approvalRoutes.post("/approve/:id", async (c) => {
         csrf={csrf}
         policy={config.grantPolicy}
         now={now}
-        names={providerNames(config)}
+        names={names}
         error={result.message}
       />,
       400,
     );
   }
-  return c.html(
-    <OutcomePage grant={result.grant} now={now} names={providerNames(config)} message={result.message} />,
-    409,
-  );
+  return c.html(<OutcomePage grant={result.grant} now={now} names={names} message={result.message} />, 409);
 });
