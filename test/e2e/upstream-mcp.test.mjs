@@ -253,7 +253,7 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     );
     const { html } = await openApproval(owner, asked.approval_url);
     const text = decodeEntities(html);
-    assert.match(text, /MCP server: <strong class="mono">tracker<\/strong>/);
+    assert.match(text, /MCP server: <strong class="mono">tracker \(MCP server at 127\.0\.0\.1:\d+\)<\/strong>/);
     assert.match(text, /Tool: <strong class="mono">create_issue<\/strong>/);
     const pretty = JSON.stringify({ body: args.body, title: args.title }, null, 2);
     assert.ok(text.includes(pretty), `the page shows the arguments pretty-printed:\n${pretty}`);
