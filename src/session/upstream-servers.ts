@@ -103,8 +103,10 @@ export class UpstreamServers {
     for (const entry of this.env.catalogue) {
       const row = this.store.get(entry.name);
       if (!row) this.store.insert({ name: entry.name, url: entry.url, source: "catalogue", title: entry.title }, now);
-      else if (row.source === "catalogue" && (row.url !== entry.url || row.title !== entry.title)) {
+      else if (row.source === "catalogue" && row.url !== entry.url) {
         this.store.resetUrl(entry.name, entry.url, entry.title, now);
+      } else if (row.source === "catalogue" && row.title !== entry.title) {
+        this.store.setTitle(entry.name, entry.title, now);
       }
     }
     return this.store.list().filter((row) => this.#visible(row));
@@ -213,6 +215,7 @@ export class UpstreamServers {
     const now = Date.now();
     const secret: VaultSecret = { kind: "api_key", accessToken: key, obtainedAt: now };
     await this.#vault.put(this.userId, tokenVaultId(name), secret);
+    await this.#vault.delete(this.userId, clientSecretVaultId(name));
     this.#cache.set(name, secret);
     this.store.setAuth(name, "api_key", header, now);
     this.store.setOAuth(name, null, now);

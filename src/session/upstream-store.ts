@@ -166,6 +166,11 @@ export class UpstreamStore {
     );
   }
 
+  /** A catalogue entry renamed in configuration: only its title changes. */
+  setTitle(name: string, title: string, now: number): void {
+    this.sql.exec("UPDATE upstream_servers SET title = ?, updated_at = ? WHERE name = ?", title, now, name);
+  }
+
   setAuth(name: string, auth: ServerAuth, apiKeyHeader: string | null, now: number): void {
     this.sql.exec(
       "UPDATE upstream_servers SET auth = ?, api_key_header = ?, updated_at = ? WHERE name = ?",
