@@ -24,6 +24,7 @@ import {
   type UpstreamClient,
 } from "../upstream/client-registration";
 import { discoverAuthorizationServer, discoverProtectedResource } from "../upstream/discovery";
+import { parseEndpoint } from "../upstream/endpoint";
 import { authorizationUrl, exchangeCode, verifyAuthorizationResponse } from "../upstream/oauth";
 import { probeServer } from "../upstream/probe";
 import type { WebContext, WebEnv } from "../web/context";
@@ -112,7 +113,11 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
   const config = c.get("config");
   const options = { allowLoopback: config.upstreamLoopback };
   const probe = await probeServer(server.url, options);
-  const challenge = probe.ok && probe.value.auth === "oauth" ? probe.value.challenge : null;
+  if (!probe.ok) {
+    log.warn("upstream.probe_failed", { server: server.name, reason: probe.error.code });
+    return fail(c, 502, "Cannot connect", "The server did not answer usably.", probe.error.code);
+  }
+  const challenge = probe.value.auth === "oauth" ? probe.value.challenge : null;
   const resource = await discoverProtectedResource(server.url, challenge, options);
   if (!resource.ok) {
     log.warn("upstream.discovery_failed", { server: server.name, reason: resource.error.code });
@@ -126,8 +131,9 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
     return fail(c, 502, "Cannot connect", "The server's authorization server could not be used.", code);
   }
   const catalogue = config.mcpServers.find((entry) => entry.name === server.name && server.source === "catalogue");
-  const ownClientId = String(form.get("client_id") ?? "").trim();
-  const ownSecret = String(form.get("client_secret") ?? "").trim();
+  // A person brings their own client only for a server they added; the catalogue's is the operator's.
+  const ownClientId = server.source === "user" ? String(form.get("client_id") ?? "").trim() : "";
+  const ownSecret = server.source === "user" ? String(form.get("client_secret") ?? "").trim() : "";
   if (
     ownClientId.length > 512 ||
     ownSecret.length > MAX_SECRET_LENGTH ||
@@ -183,6 +189,11 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
     client,
     registration,
   };
+  // Vet the authorization endpoint before a transaction exists, so a refusal leaves nothing behind.
+  const endpoint = parseEndpoint(as.value.authorizationEndpoint, options);
+  if (!endpoint.ok) {
+    return fail(c, 502, "Cannot connect", "The server's sign-in address is not usable.", endpoint.error.code);
+  }
   const started = await beginConnect(config, c.env.OAUTH_KV, user.userId, `mcp:${server.name}`, transaction);
   const url = authorizationUrl(
     as.value,
@@ -207,7 +218,9 @@ mcpServerRoutes.get(MCP_CALLBACK_PATH, async (c) => {
   if (user instanceof Response) return user;
   c.header("Set-Cookie", clearConnectCookie(), { append: true });
   const config = c.get("config");
-  const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId);
+  const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId, (hash) =>
+    sessionFor(c.env.SESSION, user.userId).claimConnectState(hash),
+  );
   if (!finished.ok || !finished.value.mcp) {
     const reason = finished.ok ? "transaction_invalid" : finished.error;
     log.warn("upstream.callback_rejected", { reason });

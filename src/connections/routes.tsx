@@ -95,7 +95,9 @@ connectionRoutes.get("/connections/callback", async (c) => {
   if (user instanceof Response) return user;
   c.header("Set-Cookie", clearConnectCookie(), { append: true });
   const config = c.get("config");
-  const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId);
+  const finished = await finishConnect(config, c.env.OAUTH_KV, c.req.raw, user.userId, (hash) =>
+    sessionFor(c.env.SESSION, user.userId).claimConnectState(hash),
+  );
   if (!finished.ok) {
     log.warn("connections.callback_rejected", { reason: finished.error });
     return c.html(

@@ -43,7 +43,15 @@ export interface McpConnectTransaction {
   registration: "dcr" | "cimd" | "preregistered";
 }
 
-export type TransactionFailure = "state_missing" | "state_mismatch" | "transaction_expired" | "wrong_user";
+export type TransactionFailure =
+  | "state_missing"
+  | "state_mismatch"
+  | "transaction_expired"
+  | "wrong_user"
+  | "state_replayed";
+
+/** Claims a state hash once, atomically (the person's Durable Object); false if already claimed. */
+export type ClaimState = (stateHash: string) => Promise<boolean>;
 
 /** Start: returns the state to send, the PKCE challenge and the binding cookie. */
 export async function beginConnect(
@@ -71,12 +79,17 @@ export async function beginConnect(
 /** The Set-Cookie that clears the binding cookie (sent on every callback response). */
 export const clearConnectCookie = () => clearCookie(CONNECT_COOKIE);
 
-/** Finish: burn the transaction, then check browser and user binding. */
+/**
+ * Finish: burn the transaction, then check browser and user binding, then claim the state once.
+ * KV has no atomic take, so parallel replays of one callback could all read the record before
+ * the delete lands; the claim in the person's Durable Object lets exactly one of them through.
+ */
 export async function finishConnect(
   config: Config,
   kv: KVNamespace,
   request: Request,
   userId: string,
+  claim: ClaimState,
 ): Promise<Result<ConnectTransaction, TransactionFailure>> {
   const state = new URL(request.url).searchParams.get("state");
   if (!state) return err("state_missing");
@@ -94,5 +107,6 @@ export async function finishConnect(
   )) as ConnectTransaction | null;
   if (!record) return err("transaction_expired");
   if (record.userId !== userId) return err("wrong_user");
+  if (!(await claim(stateHash))) return err("state_replayed");
   return ok(record);
 }

@@ -88,6 +88,11 @@ export const MIGRATIONS: readonly string[] = [
      added_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  // Connect callbacks claimed once: KV cannot take a transaction atomically, this table can.
+  `CREATE TABLE connect_claims (
+     state_hash TEXT PRIMARY KEY,
+     claimed_at INTEGER NOT NULL
+   );`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

@@ -178,6 +178,7 @@ export class UpstreamServers {
   ): Promise<UpstreamServer | null> {
     const server = this.get(name);
     if (!server) return null;
+    await this.#revokeReplaced(server);
     const now = Date.now();
     if (clientSecret) {
       await this.#vault.put(this.userId, clientSecretVaultId(name), {
@@ -212,6 +213,7 @@ export class UpstreamServers {
   async connectApiKey(name: string, key: string, header: string): Promise<UpstreamServer | null> {
     const server = this.get(name);
     if (!server) return null;
+    await this.#revokeReplaced(server);
     const now = Date.now();
     const secret: VaultSecret = { kind: "api_key", accessToken: key, obtainedAt: now };
     await this.#vault.put(this.userId, tokenVaultId(name), secret);
@@ -534,6 +536,14 @@ export class UpstreamServers {
     if (!stored.ok || !stored.value) return null;
     client.clientSecret = stored.value.accessToken;
     return client;
+  }
+
+  /** OAuth tokens about to be replaced (a reconnect, or an API key instead) are revoked first. */
+  async #revokeReplaced(server: UpstreamServer): Promise<void> {
+    if (server.auth !== "oauth" || !server.oauth || server.tokenObtainedAt === null) return;
+    const stored = await this.#read(server.name);
+    this.#cache.delete(server.name);
+    if (stored.ok && stored.secret) await this.#revokeAll(server.name, server.oauth, stored.secret);
   }
 
   async #revokeAll(name: string, oauth: OAuthBinding, secret: VaultSecret): Promise<boolean> {

@@ -72,6 +72,9 @@ export interface Activity {
   history: AuditEntry[];
 }
 
+/** How long a claimed connect state is remembered: the transaction's own lifetime. */
+const CLAIM_TTL_MS = 600_000;
+
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #book: GrantBook;
@@ -205,6 +208,22 @@ export class UserSession extends DurableObject<Env> {
     });
     await this.#book.schedule();
     return this.#connections.get(connectionId);
+  }
+
+  /**
+   * Claim a connect callback's state once: true for the first claim, false for every replay.
+   * Claims older than the transaction's lifetime (10 min) are forgotten.
+   */
+  claimConnectState(stateHash: string): boolean {
+    const now = Date.now();
+    this.#sql.exec("DELETE FROM connect_claims WHERE claimed_at < ?", now - CLAIM_TTL_MS);
+    return (
+      this.#sql.exec(
+        "INSERT INTO connect_claims (state_hash, claimed_at) VALUES (?, ?) ON CONFLICT (state_hash) DO NOTHING",
+        stateHash,
+        now,
+      ).rowsWritten > 0
+    );
   }
 
   // ── grants (the logic lives in GrantBook) ────────────────────────────────────────────
