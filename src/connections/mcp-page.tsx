@@ -137,7 +137,9 @@ function Reads({
           {claimed.map((tool) => (
             <label>
               <input type="checkbox" name="tools" value={tool.name} checked={accepted.includes(tool.name)} />
-              <span class="mono">{tool.name}</span> <span class="muted">{cleanText(tool.description, 160)}</span>
+              <span>
+                <span class="mono">{tool.name}</span> <span class="muted">{cleanText(tool.description, 160)}</span>
+              </span>
             </label>
           ))}
           <div class="actions">

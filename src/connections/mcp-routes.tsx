@@ -62,7 +62,15 @@ const serverPage = (name: string) =>
   `/connections?server=${encodeURIComponent(name)}#server-${encodeURIComponent(name)}`;
 
 function fail(c: WebContext, status: 400 | 403 | 404 | 502, title: string, message: string, code: string) {
-  return c.html(<MessagePage title={title} message={message} code={code} />, status);
+  return c.html(
+    <MessagePage
+      title={title}
+      message={message}
+      code={code}
+      back={{ href: "/connections#mcp-servers", label: "Back to connections" }}
+    />,
+    status,
+  );
 }
 
 export const mcpServerRoutes = new Hono<WebEnv>();

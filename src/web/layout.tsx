@@ -19,6 +19,7 @@ export function Layout({ title, children }: LayoutProps) {
         <meta name="referrer" content="no-referrer" />
         <title>{`${title} · Countersign`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <link rel="icon" href="data:," />
       </head>
       <body>
         <main>
@@ -35,16 +36,23 @@ export interface MessagePageProps {
   message: string;
   /** Stable code shown small, for support and tests. */
   code?: string;
+  /** A same-origin path to go back to (never built from input). */
+  back?: { href: string; label: string };
 }
 
 /** A plain page for errors and outcomes. */
-export function MessagePage({ title, message, code }: MessagePageProps) {
+export function MessagePage({ title, message, code, back }: MessagePageProps) {
   return (
     <Layout title={title}>
       <div class="card">
         <h1>{title}</h1>
         <p>{message}</p>
         {code ? <p class="muted mono">{code}</p> : null}
+        {back ? (
+          <p>
+            <a href={back.href}>{back.label}</a>
+          </p>
+        ) : null}
       </div>
     </Layout>
   );

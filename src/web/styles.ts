@@ -15,10 +15,11 @@ h1{font-size:1.35rem;line-height:1.3;margin:.25rem 0 1rem}
 .warn{background:var(--warn-bg);color:var(--warn);border-radius:8px;padding:.75rem;font-size:.95rem}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;word-break:break-all}
 ul.scopes{list-style:none;padding:0;margin:.5rem 0}
-ul.scopes li{padding:.5rem 0;border-top:1px solid var(--line)}
+ul.scopes>li{padding:.5rem 0;border-top:1px solid var(--line)}
+ul.scopes>li.focus{background:var(--warn-bg);border-radius:8px;padding:.5rem}
 label{display:flex;gap:.6rem;align-items:flex-start}
-input[type=checkbox]{width:1.25rem;height:1.25rem;margin-top:.15rem}
-input[type=email],input[type=text],input[type=password]{width:100%;font:inherit;padding:.7rem;border:1px solid var(--line);border-radius:8px;background:var(--card);color:var(--fg)}
+input[type=checkbox]{width:1.25rem;height:1.25rem;margin-top:.15rem;flex:none}
+input[type=email],input[type=text],input[type=password],input[type=url]{width:100%;font:inherit;padding:.7rem;border:1px solid var(--line);border-radius:8px;background:var(--card);color:var(--fg)}
 .actions{display:flex;gap:.75rem;margin-top:1.25rem}
 button{flex:1;font:inherit;font-weight:600;padding:.8rem 1rem;border-radius:10px;border:1px solid var(--line);background:var(--card);color:var(--fg);min-height:48px}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}

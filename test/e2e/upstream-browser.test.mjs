@@ -1,0 +1,270 @@
+// The "MCP servers" section of /connections on a phone, in headless Chromium, against a real
+// `wrangler dev` and the OAuth-protected upstream fixture (test/e2e/lib/upstream-mcp.mjs) on
+// 127.0.0.1. The person signs in, adds `tracker` by URL, taps Connect (the browser really goes
+// to the upstream's /authorize and back), accepts two reads, then removes it; hostile names and
+// URLs typed into the form give an error page with a code and add nothing. Every page is
+// checked for upstream links, tokens, horizontal overflow, console errors and CSP violations.
+// Only clicks and typing: no crafted POSTs. Screenshots go to test-results/screenshots/.
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { launchChromium } from "./lib/chromium.mjs";
+import { assertNoHorizontalOverflow, openPhonePage } from "./lib/phone-page.mjs";
+import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
+import { startUpstreamMcp } from "./lib/upstream-mcp.mjs";
+
+const EMAIL = "pia.phone@example.com";
+const NAME = "tracker";
+const TOOL_COUNT = 7;
+const READS = ["search_issues", "get_issue"];
+/** Tools the fixture annotates readOnlyHint: true, offered in the acceptance form. */
+const CLAIMED_READS = ["big_result", "get_issue", "search_issues", "whoami"];
+/** What the fixture hands out: `at_`/`rt_`/`code_` + 24 random bytes in base64url. */
+const FIXTURE_SECRET = /(?<![\w-])(?:at|rt|code)_[\w-]{32}/;
+const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
+const STEP = { timeout: 30_000 };
+const HOSTILE = [
+  { name: "evil", url: "javascript:alert(1)", code: "url_invalid" },
+  { name: "metadata", url: "http://169.254.169.254/latest/meta-data/", code: "url_invalid" },
+  { name: "<img src=x onerror=alert(1)>", url: "https://mcp.example.com/mcp", code: "name_invalid" },
+];
+
+describe("MCP servers on /connections, on a phone in headless Chromium", { timeout: 180_000 }, () => {
+  /** @type {import("./lib/upstream-mcp.mjs").UpstreamMcp} */
+  let upstream;
+  /** @type {import("./lib/server.mjs").DevServer} */
+  let server;
+  /** @type {import("playwright-core").Browser} */
+  let browser;
+  /** @type {Awaited<ReturnType<typeof openPhonePage>>} */
+  let phone;
+  /** Console errors and CSP violations, as text. @type {string[]} */
+  const problems = [];
+  /** Every URL the page requested, redirect hops included. @type {string[]} */
+  const requested = [];
+
+  before(
+    async () => {
+      await mkdir(SCREENSHOTS, { recursive: true });
+      upstream = await startUpstreamMcp();
+      const started = await Promise.allSettled([
+        startDevServer({ label: "upstream-browser", vars: { UPSTREAM_DEV_LOOPBACK: "enabled" } }).then((s) => {
+          server = s;
+        }),
+        launchChromium().then((b) => {
+          browser = b;
+        }),
+      ]);
+      const failed = started.find((result) => result.status === "rejected");
+      if (failed) throw failed.reason;
+      phone = await openPhonePage(browser);
+      const { page } = phone;
+      page.on("console", (message) => {
+        if (message.type() !== "error") return;
+        const source = message.location().url;
+        // Chromium asks every new origin for /favicon.ico; the app has none. Not a page's fault.
+        if (new URL(source || "about:blank").pathname === "/favicon.ico") return;
+        problems.push(`console: ${message.text()} (${source || page.url()})`);
+      });
+      page.on("request", (request) => requested.push(request.url()));
+      await page.exposeBinding("__reportCspViolation", (_source, text) => problems.push(`csp: ${text}`));
+      await page.addInitScript(() => {
+        document.addEventListener("securitypolicyviolation", (event) => {
+          // @ts-expect-error the binding exposed above
+          window.__reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI}`);
+        });
+      });
+    },
+    { timeout: 120_000 },
+  );
+
+  after(async () => {
+    await phone?.context.close().catch(() => {});
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    await upstream?.close();
+  });
+
+  const page = () => phone.page;
+  const section = () => page().locator("#mcp-servers");
+  const row = () => page().locator(`#server-${NAME}`);
+  const serverIds = () =>
+    section()
+      .locator("li[id^='server-']")
+      .evaluateAll((items) => items.map((item) => item.id));
+
+  /**
+   * What every page must hold to: links and forms only to our origin, no upstream secret, no
+   * injected script, no horizontal overflow, and no console error or CSP violation so far.
+   */
+  async function assertCleanPage(label) {
+    const targets = await page().evaluate(() => [
+      ...[...document.querySelectorAll("a[href]")].map((a) => /** @type {HTMLAnchorElement} */ (a).href),
+      ...[...document.querySelectorAll("form")].map((form) => /** @type {HTMLFormElement} */ (form).action),
+    ]);
+    for (const target of targets) {
+      assert.equal(new URL(target).origin, server.origin, `${label}: ${target} leaves the origin`);
+    }
+    const html = await page().content();
+    assert.doesNotMatch(html, FIXTURE_SECRET, `${label}: the page shows an upstream token or code`);
+    assert.ok(!html.includes(`href="${upstream.origin}`), `${label}: no link to the upstream`);
+    assert.equal(await page().locator("script").count(), 0, `${label}: no <script> element`);
+    await assertNoHorizontalOverflow(page());
+    assert.deepEqual(problems, [], `${label}: console errors or CSP violations`);
+    assert.deepEqual(phone.pageErrors, [], `${label}: page errors`);
+    assert.deepEqual(phone.dialogs, [], `${label}: dialogs`);
+  }
+
+  /**
+   * Tap a submit button and wait for the page its redirects end on, which must be /connections
+   * with `search`. Waits for the new document's load event: the URL may not change (Connect
+   * returns to the very URL it left from), so waiting for a URL would race.
+   */
+  async function tapAndReturn(locator, search) {
+    await Promise.all([page().waitForEvent("load"), locator.click()]);
+    const url = new URL(page().url());
+    const where = `${url.pathname}${url.search}: ${await page().locator("h1").textContent()}`;
+    assert.equal(url.origin, server.origin, where);
+    assert.equal(url.pathname, "/connections", where);
+    assert.equal(url.search, search, where);
+  }
+
+  test("signed in, Add server lists tracker as not connected with a Connect button", STEP, async () => {
+    await page().goto(`${server.origin}/connections`);
+    assert.equal(new URL(page().url()).pathname, "/signin", "signed out, /connections asks to sign in");
+    await page().getByLabel("Email").fill(EMAIL);
+    await Promise.all([
+      page().waitForURL((url) => url.pathname === "/connections"),
+      page().getByRole("button", { name: "Sign in" }).click(),
+    ]);
+    assert.equal(await page().locator("h1").textContent(), "Connections");
+    assert.deepEqual(await serverIds(), [], "no servers yet");
+
+    await section().scrollIntoViewIfNeeded();
+    assert.equal(await section().locator("h2").textContent(), "MCP servers");
+    await section().getByLabel("Name", { exact: true }).fill(NAME);
+    await section().getByLabel("Server URL", { exact: true }).fill(upstream.mcpUrl);
+    await assertCleanPage("/connections before adding");
+    await tapAndReturn(section().getByRole("button", { name: "Add server" }), `?server=${NAME}`);
+
+    assert.deepEqual(await serverIds(), [`server-${NAME}`]);
+    assert.equal((await row().locator("[data-status]").textContent())?.trim(), "not connected");
+    assert.equal(await row().locator("p.mono").textContent(), upstream.mcpUrl, "the URL is shown as text");
+    assert.ok(await row().getByRole("button", { name: "Connect", exact: true }).isVisible());
+    assert.ok(await row().getByRole("button", { name: "Remove", exact: true }).isVisible());
+    assert.equal(await row().getByRole("link").count(), 0, "the server URL is not a link");
+    const stats = upstream.stats();
+    assert.equal(stats.registrations.length, 0, "adding registers nothing upstream");
+    assert.equal(stats.authorizations.length, 0);
+    await assertCleanPage("/connections after adding");
+    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-added.png"), fullPage: true });
+  });
+
+  test("Connect goes through the upstream's /authorize and comes back connected", STEP, async () => {
+    const from = requested.length;
+    await tapAndReturn(row().getByRole("button", { name: "Connect", exact: true }), `?server=${NAME}`);
+    const hops = requested.slice(from).map((href) => new URL(href));
+    assert.ok(
+      hops.some((url) => `${url.origin}${url.pathname}` === `${upstream.origin}/authorize`),
+      `the browser went to the upstream's /authorize: ${hops.map((url) => url.pathname).join(" → ")}`,
+    );
+    assert.ok(
+      hops.some((url) => url.origin === server.origin && url.pathname === "/connections/mcp/callback"),
+      "and came back through our callback",
+    );
+
+    assert.equal((await row().locator("[data-status]").textContent())?.trim(), "connected");
+    assert.equal(await row().getByRole("button", { name: "Connect", exact: true }).count(), 0);
+    assert.ok(await row().getByRole("button", { name: "Refresh tools" }).isVisible());
+    assert.ok(await row().getByRole("button", { name: "Disconnect" }).isVisible());
+    const stats = upstream.stats();
+    assert.equal(stats.registrations.length, 1, "one dynamic client registration");
+    assert.equal(stats.authorizations.length, 1);
+    assert.equal(stats.authorizations[0].outcome, "code");
+    assert.equal(stats.tokenRequests.authorization_code, 1, "one code exchange");
+    assert.deepEqual(stats.tokenErrors, []);
+    await assertCleanPage("/connections after connecting");
+  });
+
+  test("ticking two reads and Save reads shows them as (read)", STEP, async () => {
+    const tools = row().locator("details", { has: page().locator("form[action$='/reads']") });
+    assert.equal((await tools.locator("summary").textContent())?.trim(), `${TOOL_COUNT} tools; 0 accepted as reads`);
+    await tools.locator("summary").click();
+    const form = tools.locator("form[action$='/reads']");
+    await form.waitFor({ state: "visible" });
+    const offered = await form.locator("input[name=tools]").evaluateAll((inputs) => inputs.map((input) => input.value));
+    assert.deepEqual(offered.toSorted(), CLAIMED_READS, "only tools that claim to read are offered");
+    // The fixture's whoami describes itself with a prompt injection and a <script> tag: text only.
+    assert.equal(await page().locator("script").count(), 0);
+    await assertCleanPage("/connections with the tools open");
+    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-tools.png"), fullPage: true });
+
+    for (const name of READS) await form.locator(`input[name=tools][value=${name}]`).check();
+    await tapAndReturn(form.getByRole("button", { name: "Save reads" }), `?server=${NAME}`);
+
+    const saved = row().locator("details", { has: page().locator("form[action$='/reads']") });
+    assert.equal(
+      (await saved.locator("summary").textContent())?.trim(),
+      `${TOOL_COUNT} tools; ${READS.length} accepted as reads`,
+    );
+    await saved.locator("summary").click();
+    const listed = await saved.locator("ul.plain li").allTextContents();
+    for (const name of READS) assert.ok(listed.includes(`${name} (read)`), `${name} is a read: ${listed}`);
+    assert.ok(listed.includes("whoami (says read-only)"), "a claim not accepted stays a claim");
+    assert.ok(listed.includes("create_issue"), "a write is neither");
+    for (const name of CLAIMED_READS) {
+      const box = saved.locator(`input[name=tools][value=${name}]`);
+      assert.equal(await box.isChecked(), READS.includes(name), `${name} is ticked only if accepted`);
+    }
+    await assertCleanPage("/connections after Save reads");
+    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-reads.png"), fullPage: true });
+  });
+
+  test("Remove takes the server off the page and revokes upstream", STEP, async () => {
+    const before = upstream.stats().revocations.length;
+    await tapAndReturn(row().getByRole("button", { name: "Remove", exact: true }), "");
+    assert.equal(await row().count(), 0, "tracker is gone");
+    assert.deepEqual(await serverIds(), []);
+    const revoked = upstream.stats().revocations.slice(before);
+    assert.ok(
+      revoked.some((entry) => entry.tokenType !== null),
+      `a live token was revoked upstream: ${JSON.stringify(revoked)}`,
+    );
+    await assertCleanPage("/connections after Remove");
+  });
+
+  for (const hostile of HOSTILE) {
+    test(
+      `Add server with name ${JSON.stringify(hostile.name)} and URL ${hostile.url} is refused with ${hostile.code}`,
+      STEP,
+      async () => {
+        await page().goto(`${server.origin}/connections#mcp-servers`);
+        const listed = await serverIds();
+        const stats = upstream.stats();
+        await section().getByLabel("Name", { exact: true }).fill(hostile.name);
+        await section().getByLabel("Server URL", { exact: true }).fill(hostile.url);
+        const [answer] = await Promise.all([
+          page().waitForResponse((res) => res.request().method() === "POST"),
+          page().waitForEvent("load"),
+          section().getByRole("button", { name: "Add server" }).click(),
+        ]);
+        assert.equal(answer.status(), 400);
+        assert.equal(new URL(page().url()).pathname, "/connections/mcp/add");
+        assert.equal(await page().locator("h1").textContent(), "Server not added");
+        assert.equal(await page().locator("p.mono").textContent(), hostile.code);
+        assert.equal(await page().locator("img").count(), 0, "the name is not rendered as markup");
+        // Chromium logs the 400 document itself as a failed resource: expected here, nothing else.
+        const expected = problems.filter((text) => /status of 400/.test(text));
+        assert.equal(expected.length, problems.length, `only the 400 is logged: ${problems}`);
+        problems.length = 0;
+        await assertCleanPage(`the ${hostile.code} page`);
+
+        await Promise.all([page().waitForURL((url) => url.pathname === "/connections"), page().goBack()]);
+        assert.deepEqual(await serverIds(), listed, "nothing was added");
+        assert.equal(upstream.stats().registrations.length, stats.registrations.length);
+        await assertCleanPage("/connections after going back");
+      },
+    );
+  }
+});
