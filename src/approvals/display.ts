@@ -21,13 +21,24 @@ export function clip(text: string, max: number): string {
 /** Text as a person should see it: invisibles revealed, then clipped. */
 export const showText = (text: string, max: number) => clip(revealInvisible(text), max);
 
-/** Pretty-printed JSON when the body is JSON, else the text itself; clipped. */
-export function showBody(body: string, max = 20_000): string {
+/**
+ * The largest body (or tool arguments) a one-call approval can carry is 64 KiB; this is more, so
+ * a person always sees the whole body they approve.
+ */
+export const MAX_SHOWN_BODY = 70_000;
+
+/**
+ * Pretty-printed JSON when the body is JSON and its pretty form fits, else the text as sent;
+ * clipped only past `max` (which an approvable body never reaches).
+ */
+export function showBody(body: string, max = MAX_SHOWN_BODY): string {
   try {
-    return showText(JSON.stringify(JSON.parse(body), null, 2), max);
+    const pretty = JSON.stringify(JSON.parse(body), null, 2);
+    if (pretty.length <= max) return revealInvisible(pretty);
   } catch {
-    return showText(body, max);
+    // Not JSON: shown as sent.
   }
+  return showText(body, max);
 }
 
 export interface ShownUrl {

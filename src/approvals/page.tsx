@@ -76,7 +76,7 @@ function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
         <ul class="plain">
           {grant.call.headers.map((header) => (
             <li class="mono">
-              {header.name}: {showText(header.value, 300)}
+              {header.name}: {showText(header.value, 4096)}
             </li>
           ))}
         </ul>

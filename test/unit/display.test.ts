@@ -17,6 +17,22 @@ describe("display", () => {
     expect(showBody("plain")).toBe("plain");
   });
 
+  it("shows the whole of the largest approvable body: pretty when that fits, else as sent", () => {
+    const wide = JSON.stringify({ items: Array.from({ length: 9000 }, (_, i) => i % 10) });
+    expect(wide.length).toBeLessThanOrEqual(65_536);
+    const shownWide = showBody(wide);
+    expect(shownWide).not.toContain("more characters not shown");
+    expect(JSON.parse(shownWide)).toEqual(JSON.parse(wide));
+    // Deep nesting makes the pretty form far longer than the body: the body is shown as sent.
+    const nest = (depth: number): unknown => (depth === 0 ? 1 : [nest(depth - 1)]);
+    const deep = JSON.stringify(Array.from({ length: 1500 }, () => nest(20)));
+    expect(deep.length).toBeLessThanOrEqual(65_536);
+    expect(JSON.stringify(JSON.parse(deep), null, 2).length).toBeGreaterThan(70_000);
+    expect(showBody(deep)).toBe(deep);
+    const text = "x".repeat(65_536);
+    expect(showBody(text)).toBe(text);
+  });
+
   it("shows hosts in punycode and flags them", () => {
     const shown = showUrl("https://аpi.github.com/x?q=%3Cb%3E");
     expect(shown.host.startsWith("xn--")).toBe(true);
