@@ -9,6 +9,8 @@ import { clearCookie, readCookie } from "../lib/cookies";
 import { deriveKey, open, randomToken, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";
 import { connectKey } from "../lib/storage-keys";
+import type { UpstreamClient } from "../upstream/client-registration";
+import type { AuthorizationServerFacts } from "../upstream/discovery";
 
 export const CONNECT_COOKIE = "__Host-cs_connect" as const;
 const TTL_SECONDS = 600;
@@ -27,19 +29,8 @@ export interface McpConnectTransaction {
   serverUrl: string;
   resource: string;
   scope?: string;
-  authorizationServer: {
-    issuer: string;
-    authorizationEndpoint: string;
-    tokenEndpoint: string;
-    revocationEndpoint?: string;
-    tokenEndpointAuthMethodsSupported?: string[];
-    authorizationResponseIssParameterSupported: boolean;
-  };
-  client: {
-    clientId: string;
-    clientSecret?: string;
-    authMethod?: "none" | "client_secret_post" | "client_secret_basic";
-  };
+  authorizationServer: AuthorizationServerFacts;
+  client: UpstreamClient;
   registration: "dcr" | "cimd" | "preregistered";
 }
 

@@ -5,6 +5,7 @@
  * `token_obtained_at` lets the object notice a stale KV read after a refresh.
  */
 import type { TokenEndpointAuthMethod } from "../upstream/client-registration";
+import type { AuthorizationServerFacts } from "../upstream/discovery";
 import type { UpstreamSessionState, UpstreamTool } from "../upstream/mcp-client";
 
 export type ServerAuth = "unknown" | "none" | "oauth" | "api_key";
@@ -12,13 +13,7 @@ export type ServerStatus = "connected" | "not_connected" | "reauth_required" | "
 export type ServerSource = "user" | "catalogue";
 
 /** What we need to refresh and revoke tokens of one server: public facts, no secret. */
-export interface OAuthBinding {
-  issuer: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  revocationEndpoint?: string;
-  tokenEndpointAuthMethodsSupported?: string[];
-  authorizationResponseIssParameterSupported: boolean;
+export interface OAuthBinding extends AuthorizationServerFacts {
   /** RFC 8707 resource the tokens are bound to (from the protected resource metadata). */
   resource: string;
   scope?: string;

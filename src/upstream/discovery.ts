@@ -56,6 +56,17 @@ export interface AuthorizationServer {
   metadataUrl: string;
 }
 
+/** What we keep of an authorization server to finish, refresh and revoke: public facts only. */
+export type AuthorizationServerFacts = Pick<
+  AuthorizationServer,
+  | "issuer"
+  | "authorizationEndpoint"
+  | "tokenEndpoint"
+  | "revocationEndpoint"
+  | "tokenEndpointAuthMethodsSupported"
+  | "authorizationResponseIssParameterSupported"
+>;
+
 const MAX_AUTHORIZATION_SERVERS = 8;
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
