@@ -178,7 +178,7 @@ export class UpstreamServers {
   ): Promise<UpstreamServer | null> {
     const server = this.get(name);
     if (!server) return null;
-    await this.#revokeReplaced(server);
+    await this.#revokeReplaced(server, [tokens.accessToken, tokens.refreshToken]);
     const now = Date.now();
     if (clientSecret) {
       await this.#vault.put(this.userId, clientSecretVaultId(name), {
@@ -213,7 +213,7 @@ export class UpstreamServers {
   async connectApiKey(name: string, key: string, header: string): Promise<UpstreamServer | null> {
     const server = this.get(name);
     if (!server) return null;
-    await this.#revokeReplaced(server);
+    await this.#revokeReplaced(server, []);
     const now = Date.now();
     const secret: VaultSecret = { kind: "api_key", accessToken: key, obtainedAt: now };
     await this.#vault.put(this.userId, tokenVaultId(name), secret);
@@ -538,15 +538,23 @@ export class UpstreamServers {
     return client;
   }
 
-  /** OAuth tokens about to be replaced (a reconnect, or an API key instead) are revoked first. */
-  async #revokeReplaced(server: UpstreamServer): Promise<void> {
+  /**
+   * OAuth tokens about to be replaced (a reconnect, or an API key instead) are revoked first,
+   * except any the new credential still uses (a server may hand back the same refresh token).
+   */
+  async #revokeReplaced(server: UpstreamServer, kept: readonly (string | undefined)[]): Promise<void> {
     if (server.auth !== "oauth" || !server.oauth || server.tokenObtainedAt === null) return;
     const stored = await this.#read(server.name);
     this.#cache.delete(server.name);
-    if (stored.ok && stored.secret) await this.#revokeAll(server.name, server.oauth, stored.secret);
+    if (!stored.ok || !stored.secret) return;
+    const old: VaultSecret = { ...stored.secret };
+    if (old.refreshToken !== undefined && kept.includes(old.refreshToken)) delete old.refreshToken;
+    const keepAccess = kept.includes(old.accessToken);
+    if (keepAccess && old.refreshToken === undefined) return;
+    await this.#revokeAll(server.name, server.oauth, old, !keepAccess);
   }
 
-  async #revokeAll(name: string, oauth: OAuthBinding, secret: VaultSecret): Promise<boolean> {
+  async #revokeAll(name: string, oauth: OAuthBinding, secret: VaultSecret, includeAccess = true): Promise<boolean> {
     if (!oauth.revocationEndpoint) return false;
     const client = await this.#client(oauth, name);
     if (!client) return false;
@@ -560,6 +568,7 @@ export class UpstreamServers {
       );
       revoked = result.ok;
     }
+    if (!includeAccess) return revoked;
     const access = await revoke(
       oauth,
       { client, token: secret.accessToken, tokenTypeHint: "access_token" },

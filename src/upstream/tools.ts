@@ -61,9 +61,17 @@ export function toolAccess(tool: UpstreamTool, acceptedReads: readonly string[])
   return tool.annotations?.readOnlyHint === true && acceptedReads.includes(tool.name) ? "read" : "write";
 }
 
-/** Tools worth offering: a name we can namespace (a schema that is not an object is replaced when listed). */
+/**
+ * Tools worth offering: a name we can namespace, each name once (the first definition wins, as
+ * in tools/list). A schema that is not an object is replaced when listed.
+ */
 export function usableTools(tools: readonly UpstreamTool[]): UpstreamTool[] {
-  return tools.filter((tool) => UPSTREAM_TOOL_NAME.test(tool.name));
+  const seen = new Set<string>();
+  return tools.filter((tool) => {
+    if (!UPSTREAM_TOOL_NAME.test(tool.name) || seen.has(tool.name)) return false;
+    seen.add(tool.name);
+    return true;
+  });
 }
 
 export interface PresentedTool {

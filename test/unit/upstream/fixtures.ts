@@ -146,3 +146,54 @@ export function serve(origin: string, documents: Record<string, () => Response>)
   });
 }
 export const paths = (origin: string) => seenAt(origin).map((request) => new URL(request.url).pathname);
+
+/** A decompression bomb's decoded size: 10 MiB, about 10 KB gzipped. */
+export const BOMB_BYTES = 10 * 1024 * 1024;
+
+/** `prefix`, `padding` bytes of "0", then `suffix`, gzipped (streamed: the padding is never held whole). */
+export async function gzipped(prefix: string, padding: number, suffix: string): Promise<Uint8Array> {
+  const encoder = new TextEncoder();
+  const zeros = new Uint8Array(64 * 1024).fill(0x30);
+  let left = padding;
+  let started = false;
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode(prefix));
+      } else if (left > 0) {
+        const size = Math.min(left, zeros.byteLength);
+        controller.enqueue(zeros.slice(0, size));
+        left -= size;
+      } else {
+        controller.enqueue(encoder.encode(suffix));
+        controller.close();
+      }
+    },
+  });
+  return new Uint8Array(await new Response(source.pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+}
+
+/**
+ * A gzip answer as a runtime that decompresses hands it on: the wire bytes piped through a
+ * DecompressionStream, `Content-Encoding: gzip` and the compressed length still declared.
+ * `decoded()` counts the decompressed bytes produced so far (what a reader pulled).
+ */
+export function inflating(wire: Uint8Array, contentType = "application/json") {
+  let decoded = 0;
+  const body = new Blob([wire])
+    .stream()
+    .pipeThrough(new DecompressionStream("gzip"))
+    .pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          decoded += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+  const response = new Response(body, {
+    headers: { "content-type": contentType, "content-encoding": "gzip", "content-length": String(wire.byteLength) },
+  });
+  return { response, decoded: () => decoded };
+}

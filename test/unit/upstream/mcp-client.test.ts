@@ -13,7 +13,18 @@ import {
   type McpClientOptions,
   type UpstreamSessionState,
 } from "../../../src/upstream/mcp-client";
-import { EVIL_ORIGIN, HOSTILE_ENDPOINTS, json, never, redirectTo, SERVER_ORIGIN, SERVER_URL } from "./fixtures";
+import {
+  BOMB_BYTES,
+  EVIL_ORIGIN,
+  gzipped,
+  HOSTILE_ENDPOINTS,
+  inflating,
+  json,
+  never,
+  redirectTo,
+  SERVER_ORIGIN,
+  SERVER_URL,
+} from "./fixtures";
 
 const TOKEN = "Bearer upstream-token-abc123";
 
@@ -106,6 +117,35 @@ function jsonServer(handlers: Handlers = {}): FetchLike {
     if (reply === null) return new Response(null, { status: 202 });
     return reply instanceof Response ? reply : json(reply);
   };
+}
+
+/**
+ * A stateless 2025 JSON server whose answer to `method` is gzipped JSON-RPC with `padding` "0"s
+ * inside a string, handed on decompressed as a runtime's fetch would (see `inflating`).
+ */
+function gzipServer(method: "tools/list" | "tools/call", padding: number) {
+  const base = jsonServer();
+  const [open, close] =
+    method === "tools/list"
+      ? ['{"tools":[{"name":"echo","inputSchema":{"type":"object"},"description":"', '"}]}']
+      : ['{"content":[{"type":"text","text":"', '"}]}'];
+  let wire = 0;
+  let inflated = () => 0;
+  const fetch: FetchLike = async (request) => {
+    if (request.method !== "POST") return base(request);
+    const message = (await request.clone().json()) as RpcMessage;
+    if (message.method !== method) return base(request);
+    const bytes = await gzipped(
+      `{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"result":${open}`,
+      padding,
+      `${close}}`,
+    );
+    wire = bytes.byteLength;
+    const answer = inflating(bytes);
+    inflated = answer.decoded;
+    return answer.response;
+  };
+  return { fetch, wireBytes: () => wire, inflated: () => inflated() };
 }
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -612,6 +652,50 @@ describe("mcp-client guarded fetch", () => {
     expect(result).toEqual({ ok: false, error: { code: "too_large" } });
     expect(server.count("tools/list")).toBe(3); // about 4 KB a page: the third crosses 10 000 bytes
   });
+
+  const GZIP_CAP = 64 * 1024;
+  const gzipMethods: ["tools/list" | "tools/call"][] = [["tools/list"], ["tools/call"]];
+
+  it.each(gzipMethods)(
+    "counts the decoded bytes of a gzip %s answer: a 10 MiB bomb is too_large, inflated no further than near the cap",
+    async (method) => {
+      const bomb = gzipServer(method, BOMB_BYTES);
+      const server = record(bomb.fetch);
+      const result =
+        method === "tools/list"
+          ? await listUpstreamTools(SERVER_URL, null, options(server.fetcher, { maxBytes: GZIP_CAP }))
+          : await callUpstreamTool(SERVER_URL, null, "echo", {}, options(server.fetcher, { maxBytes: GZIP_CAP }));
+      expect(result).toEqual({ ok: false, error: { code: "too_large" } });
+      // On the wire the bomb is well under the cap (its declared length too): only the decoded count stops it.
+      expect(bomb.wireBytes()).toBeLessThan(GZIP_CAP);
+      // Read up to the cap (less what the handshake already counted), and then no further.
+      expect(bomb.inflated()).toBeGreaterThan(GZIP_CAP / 2);
+      expect(bomb.inflated()).toBeLessThan(1024 * 1024);
+      expect(server.open.size).toBe(0);
+    },
+  );
+
+  it.each(gzipMethods)(
+    "reads a gzip %s answer under the cap as its decoded JSON (the bomb above can fail)",
+    async (method) => {
+      const small = gzipServer(method, 1000);
+      const server = record(small.fetch);
+      if (method === "tools/list") {
+        const listed = unwrap(
+          await listUpstreamTools(SERVER_URL, null, options(server.fetcher, { maxBytes: GZIP_CAP })),
+        );
+        expect(listed.tools).toEqual([
+          { name: "echo", description: "0".repeat(1000), inputSchema: { type: "object" } },
+        ]);
+      } else {
+        const called = unwrap(
+          await callUpstreamTool(SERVER_URL, null, "echo", {}, options(server.fetcher, { maxBytes: GZIP_CAP })),
+        );
+        expect(called.result).toEqual({ content: [{ type: "text", text: "0".repeat(1000) }], isError: false });
+      }
+      expect(small.inflated()).toBeGreaterThan(1000);
+    },
+  );
 
   it("answers a network failure as unreachable", async () => {
     const server = record(async () => {

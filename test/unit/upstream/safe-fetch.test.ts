@@ -1,11 +1,14 @@
 /** safeFetch: vetted URL on every hop, no redirects, bounded time and bytes (security.md B, D, E). */
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fetchJson, safeFetch } from "../../../src/upstream/safe-fetch";
 import { resetFetchRoutes, routeFetch, seenAt } from "../../helpers/fetch-router";
 import {
+  BOMB_BYTES,
   EVIL_ORIGIN,
   fetchedUrls,
+  gzipped,
   HOSTILE_ENDPOINTS,
+  inflating,
   json,
   never,
   redirectTo,
@@ -119,6 +122,42 @@ describe("safeFetch", () => {
     if (!result.ok) throw new Error(result.error.code);
     expect(result.value.text).toBe(`${"a".repeat(1000)}${"b".repeat(24)}`);
     expect(result.value.truncated).toBe(true);
+  });
+
+  describe("with a gzip body decoded by the runtime (a decompression bomb)", () => {
+    const cap = { ...options, maxBytes: 64 * 1024 };
+    let bomb: Uint8Array;
+    beforeAll(async () => {
+      bomb = await gzipped('{"pad":"', BOMB_BYTES, '"}');
+    });
+
+    it("counts decoded bytes: 10 MiB from about 10 KB on the wire is too_large, inflated no further than near the cap", async () => {
+      // Under the cap on the wire, Content-Length included: only the decoded count can stop it.
+      expect(bomb.byteLength).toBeLessThan(cap.maxBytes);
+      const answer = inflating(bomb);
+      routeFetch(UP, () => answer.response);
+      const result = await safeFetch(`${UP}/bomb`, {}, cap);
+      expect(result).toEqual({ ok: false, error: { code: "too_large" } });
+      expect(answer.decoded()).toBeGreaterThan(cap.maxBytes);
+      expect(answer.decoded()).toBeLessThan(1024 * 1024);
+    });
+
+    it("cuts the decoded body at maxBytes when asked to truncate, inflating no further", async () => {
+      const answer = inflating(bomb);
+      routeFetch(UP, () => answer.response);
+      const result = await safeFetch(`${UP}/bomb`, {}, { ...cap, truncate: true });
+      if (!result.ok) throw new Error(result.error.code);
+      expect(result.value.truncated).toBe(true);
+      expect(result.value.text).toBe(`{"pad":"${"0".repeat(cap.maxBytes - 8)}`);
+      expect(answer.decoded()).toBeLessThan(1024 * 1024);
+    });
+
+    it("reads a gzip body under the cap as its decoded text (the refusals above can fail)", async () => {
+      const answer = inflating(await gzipped('{"pad":"', 1000, '"}'));
+      routeFetch(UP, () => answer.response);
+      const result = await fetchJson(`${UP}/small`, {}, { allowLoopback: false });
+      expect(result).toMatchObject({ ok: true, value: { status: 200, json: { pad: "0".repeat(1000) } } });
+    });
   });
 
   it("discards the body unread when asked, so an endless stream cannot hold it", async () => {
