@@ -48,6 +48,8 @@ export interface UpstreamEnv {
   allowLoopback: boolean;
   catalogue: readonly CatalogueServer[];
   providerIds: readonly string[];
+  /** Keeps work that outlives the current call running (the Durable Object's `waitUntil`). */
+  background: (work: Promise<unknown>) => void;
 }
 
 export type AddServerError = "name_invalid" | "name_reserved" | "name_taken" | "url_invalid" | "too_many_servers";
@@ -104,10 +106,18 @@ export class UpstreamServers {
       const row = this.store.get(entry.name);
       if (!row) this.store.insert({ name: entry.name, url: entry.url, source: "catalogue", title: entry.title }, now);
       else if (row.source === "catalogue" && row.url !== entry.url) {
+        // Tokens for the old URL are for another resource: revoke and drop them, start over.
+        this.#retire(row);
         this.store.resetUrl(entry.name, entry.url, entry.title, now);
       } else if (row.source === "catalogue" && row.title !== entry.title) {
         this.store.setTitle(entry.name, entry.title, now);
       }
+    }
+    for (const row of this.store.list()) {
+      if (row.source !== "catalogue" || this.#catalogueEntry(row.name)) continue;
+      // The operator removed the entry: its credentials are revoked and purged, the row goes.
+      this.#retire(row);
+      this.store.delete(row.name);
     }
     return this.store.list().filter((row) => this.#visible(row));
   }
@@ -368,6 +378,29 @@ export class UpstreamServers {
   }
 
   // ── internals ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Revoke and delete the credentials of a row that is going away or starting over, in the
+   * background, from a snapshot of the row (its OAuth binding is about to be cleared). A new
+   * connection made meanwhile under the same name is left alone.
+   */
+  #retire(row: UpstreamServer): void {
+    if (row.tokenObtainedAt === null) return;
+    this.#cache.delete(row.name);
+    const work = (async () => {
+      const stored = await this.#vault.get(this.userId, tokenVaultId(row.name));
+      if (row.auth === "oauth" && row.oauth && stored.ok && stored.value) {
+        await this.#revokeAll(row.name, row.oauth, stored.value);
+      }
+      if ((this.store.get(row.name)?.tokenObtainedAt ?? null) !== null) return;
+      await this.#vault.delete(this.userId, tokenVaultId(row.name));
+      await this.#vault.delete(this.userId, clientSecretVaultId(row.name));
+      log.info("upstream.retired", { server: row.name });
+    })().catch((error: unknown) =>
+      log.warn("upstream.retire_failed", { server: row.name, error: error instanceof Error ? error.name : "unknown" }),
+    );
+    this.env.background(work);
+  }
 
   #visible(row: UpstreamServer): boolean {
     return row.source === "user" || this.#catalogueEntry(row.name) !== undefined;

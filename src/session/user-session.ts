@@ -127,6 +127,7 @@ export class UserSession extends DurableObject<Env> {
         allowLoopback: config.upstreamLoopback,
         catalogue: config.mcpServers,
         providerIds: config.registry.all().map((provider) => provider.id),
+        background: (work) => this.ctx.waitUntil(work),
       },
       userId,
     );

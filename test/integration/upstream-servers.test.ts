@@ -6,7 +6,7 @@
  * account deletion and the audit log. Secrets are checked to stay sealed and out of pages,
  * results, logs and the object's tables.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
@@ -922,6 +922,28 @@ describe("catalogue servers (MCP_SERVERS)", () => {
     expect((await tool(person.token, "check_access_request", { request_id: grant })).structured?.status).toBe(
       "revoked",
     );
+  });
+
+  it("when the operator drops the entry, the person's tokens there are revoked and purged, and the server is gone", async () => {
+    const { upstream, person } = await catalogueSetup();
+    await connectUpstream(person, upstream, "team");
+    expect(await vaultRecord(person.userId, "mcp_team")).not.toBeNull();
+    // A new deployment without the entry: the object starts again with the test config's env,
+    // whose MCP_SERVERS is empty.
+    await evictDurableObject(person.session);
+    expect(await person.session.upstreamServers(person.userId)).toEqual([]);
+    for (let round = 0; round < 50 && (await vaultRecord(person.userId, "mcp_team")) !== null; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await vaultRecord(person.userId, "mcp_team")).toBeNull();
+    expect(upstream.revocations.map((revocation) => revocation.form.get("token_type_hint"))).toEqual([
+      "refresh_token",
+      "access_token",
+    ]);
+    expect(await person.session.upstreamServer(person.userId, "team")).toBeNull();
+    expect(
+      (await listTools(person.token)).map((entry) => entry.name).filter((name) => name.startsWith("team__")),
+    ).toEqual([]);
   });
 });
 
