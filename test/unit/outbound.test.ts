@@ -1,6 +1,7 @@
 /** The one outbound request of a call: no redirects, bounded time and bytes, safe headers only. */
 import { describe, expect, it } from "vitest";
-import { sendCall, TRUNCATION_MARKER } from "../../src/calls/outbound";
+import { RESPONSE_BYTE_CAP, sendCall, TRUNCATION_MARKER } from "../../src/calls/outbound";
+import { BOMB_BYTES, gzipped, inflating } from "./upstream/fixtures";
 
 const request = { url: "https://api.test/x", method: "GET", headers: { authorization: "Bearer secret" }, body: "" };
 
@@ -33,6 +34,24 @@ describe("sendCall", () => {
     expect(result.ok && result.value.truncated).toBe(true);
     expect(result.ok && result.value.bytes).toBe(10_000);
     expect(result.ok && String(result.value.body).endsWith(TRUNCATION_MARKER)).toBe(true);
+  });
+
+  it("counts decoded bytes: a gzip bomb (10 MiB from about 10 KB) stops at the cap and is decoded no further", async () => {
+    const wire = await gzipped('{"data":"', BOMB_BYTES, '"}');
+    expect(wire.byteLength).toBeLessThan(64 * 1024);
+    const bomb = inflating(wire);
+    const result = await sendCall(request, async () => bomb.response);
+    expect(result.ok && result.value).toMatchObject({ status: 200, truncated: true, bytes: RESPONSE_BYTE_CAP });
+    expect(result.ok && String(result.value.body).endsWith(TRUNCATION_MARKER)).toBe(true);
+    // The decompressor ran little past the cap: reading stopped there and the stream was cancelled.
+    expect(bomb.decoded()).toBeLessThan(2 * RESPONSE_BYTE_CAP);
+  });
+
+  it("reads a small gzip body whole (so the bomb case can fail)", async () => {
+    const small = inflating(await gzipped('{"data":"', 1000, '"}'));
+    const result = await sendCall(request, async () => small.response);
+    expect(result.ok && result.value).toMatchObject({ status: 200, truncated: false });
+    expect(result.ok && (result.value.body as { data: string }).data).toHaveLength(1000);
   });
 
   it("gives up on a slow drip at the timeout", async () => {
