@@ -4,7 +4,8 @@
  * the provider definition (never from a response or from the agent), redirects are not followed,
  * and no token, code or secret ever appears in an error or a log line.
  */
-import type { FetchLike } from "../lib/streams";
+import { type FetchLike, readCapped } from "../lib/streams";
+import { isJsonObject } from "../providers/strict-json";
 import type { ProviderAuth } from "../providers/types";
 import type { VaultSecret } from "../vault/store";
 import type { ProviderApp } from "./provider-apps";
@@ -32,13 +33,17 @@ export function authorizeUrl(auth: OAuth2, app: ProviderApp, redirectUri: string
   return url.href;
 }
 
+/** Token responses larger than this are refused unread. */
+const TOKEN_RESPONSE_MAX_BYTES = 64 * 1024;
+
+/** HTTP Basic client authentication (RFC 6749 §2.3.1: each part form-encoded first). */
+const basicAuth = (app: ProviderApp) =>
+  `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`;
+
 function tokenRequest(auth: OAuth2, app: ProviderApp, form: URLSearchParams): Request {
   const headers = new Headers({ "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" });
   if (auth.tokenEndpointAuth === "client_secret_basic") {
-    headers.set(
-      "Authorization",
-      `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`,
-    );
+    headers.set("Authorization", basicAuth(app));
   } else {
     form.set("client_id", app.clientId);
     form.set("client_secret", app.clientSecret);
@@ -91,10 +96,12 @@ async function callTokenEndpoint(
   } catch {
     return { ok: false, error: { code: "token_endpoint_unreachable" } };
   }
+  // At most 64 KiB is read; anything but a JSON object (too large, not JSON, `null`) counts as {}.
   let json: Record<string, unknown> = {};
   try {
-    const text = await response.text();
-    json = text.length <= 65_536 ? (JSON.parse(text) as Record<string, unknown>) : {};
+    const read = await readCapped(response.body, TOKEN_RESPONSE_MAX_BYTES, { truncate: false });
+    const parsed: unknown = read.kind === "done" ? JSON.parse(new TextDecoder().decode(read.bytes)) : null;
+    if (isJsonObject(parsed)) json = parsed;
   } catch {
     json = {};
   }
@@ -149,7 +156,7 @@ export async function revokeToken(
   fetcher: FetchLike = (request) => fetch(request),
 ): Promise<boolean> {
   if (!auth.revokeUrl) return false;
-  const basic = `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`;
+  const basic = basicAuth(app);
   let request: Request;
   if (auth.revokeStyle === "json_basic" || auth.revokeStyle === "github_grant") {
     const github = auth.revokeStyle === "github_grant";

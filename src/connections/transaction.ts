@@ -11,6 +11,7 @@ import { err, ok, type Result } from "../lib/result";
 import { connectKey } from "../lib/storage-keys";
 import type { UpstreamClient } from "../upstream/client-registration";
 import type { AuthorizationServerFacts } from "../upstream/discovery";
+import { createPkce } from "../upstream/oauth";
 
 export const CONNECT_COOKIE = "__Host-cs_connect" as const;
 const TTL_SECONDS = 600;
@@ -53,16 +54,11 @@ export async function beginConnect(
   mcp?: McpConnectTransaction,
 ) {
   const state = randomToken(32);
-  const verifier = randomToken(48);
+  const { verifier, challenge } = await createPkce();
   const stateHash = await sha256Hex(state);
   const key = await deriveKey(config.cookieSecret, "connect-transaction");
   const record: ConnectTransaction = { userId, providerId, verifier, ...(mcp ? { mcp } : {}) };
   await kv.put(connectKey(stateHash), await seal(key, record, stateHash), { expirationTtl: TTL_SECONDS });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  const challenge = btoa(String.fromCharCode(...new Uint8Array(digest)))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
   const cookie = `${CONNECT_COOKIE}=${stateHash}; Max-Age=${TTL_SECONDS}; Path=/; Secure; HttpOnly; SameSite=Lax`;
   return { state, challenge, cookie };
 }

@@ -81,11 +81,4 @@ export class AuditLog {
       detail: JSON.parse(row.detail) as AuditDetail,
     }));
   }
-
-  count(grantId: string, event: AuditEvent): number {
-    const row = this.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM audit WHERE grant_id = ? AND event = ?", grantId, event)
-      .toArray()[0];
-    return row?.n ?? 0;
-  }
 }

@@ -305,15 +305,7 @@ export class GrantBook {
     const decision = decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId);
     const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
     if (!decision.allow) {
-      this.#audit.append({
-        at: now,
-        event: "call_denied",
-        actor: "agent",
-        grantId: requestId ?? null,
-        connectionId,
-        clientName: null,
-        detail: { ...base, reason: decision.reason },
-      });
+      this.auditRefusal(call, connectionId, requestId, decision.reason);
       return { allow: false, reason: decision.reason };
     }
     if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent");

@@ -87,6 +87,7 @@ export class UpstreamServers {
   readonly #vault: VaultStore;
   readonly #cache = new Map<string, VaultSecret>();
   readonly #refreshing = new Map<string, Promise<Credential>>();
+  #synced = false;
 
   constructor(
     readonly store: UpstreamStore,
@@ -100,30 +101,15 @@ export class UpstreamServers {
     return { allowLoopback: this.env.allowLoopback };
   }
 
-  /** Bring catalogue rows in line with configuration, then every server this person can use. */
+  /** Every server this person can use (their own and the catalogue's). */
   list(now: number): UpstreamServer[] {
-    for (const entry of this.env.catalogue) {
-      const row = this.store.get(entry.name);
-      if (!row) this.store.insert({ name: entry.name, url: entry.url, source: "catalogue", title: entry.title }, now);
-      else if (row.source === "catalogue" && row.url !== entry.url) {
-        // Tokens for the old URL are for another resource: revoke and drop them, start over.
-        this.#retire(row);
-        this.store.resetUrl(entry.name, entry.url, entry.title, now);
-      } else if (row.source === "catalogue" && row.title !== entry.title) {
-        this.store.setTitle(entry.name, entry.title, now);
-      }
-    }
-    for (const row of this.store.list()) {
-      if (row.source !== "catalogue" || this.#catalogueEntry(row.name)) continue;
-      // The operator removed the entry: its credentials are revoked and purged, the row goes.
-      this.#retire(row);
-      this.store.delete(row.name);
-    }
+    this.#sync(now);
     return this.store.list().filter((row) => this.#visible(row));
   }
 
   /** One server, or null when it does not exist for this person (or left the catalogue). */
   get(name: string): UpstreamServer | null {
+    this.#sync(Date.now());
     const row = this.store.get(name);
     return row && this.#visible(row) ? row : null;
   }
@@ -144,7 +130,7 @@ export class UpstreamServers {
     if (nameError) return { ok: false, code: nameError };
     const endpoint = parseEndpoint(url, this.#options);
     if (!endpoint.ok) return { ok: false, code: "url_invalid" };
-    this.list(now);
+    this.#sync(now);
     if (this.store.list().filter((row) => row.source === "user").length >= MAX_USER_SERVERS) {
       return { ok: false, code: "too_many_servers" };
     }
@@ -366,6 +352,7 @@ export class UpstreamServers {
   /** Forget in-memory state (account deletion). */
   clear(): void {
     this.#cache.clear();
+    this.#synced = false;
   }
 
   /** Disconnect everything (revoking upstream where supported), for account deletion. */
@@ -378,6 +365,33 @@ export class UpstreamServers {
   }
 
   // ── internals ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Bring catalogue rows in line with configuration, once per instance: configuration only
+   * changes with a deployment, which starts the object again (and so does account deletion,
+   * through `clear`).
+   */
+  #sync(now: number): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    for (const entry of this.env.catalogue) {
+      const row = this.store.get(entry.name);
+      if (!row) this.store.insert({ name: entry.name, url: entry.url, source: "catalogue", title: entry.title }, now);
+      else if (row.source === "catalogue" && row.url !== entry.url) {
+        // Tokens for the old URL are for another resource: revoke and drop them, start over.
+        this.#retire(row);
+        this.store.resetUrl(entry.name, entry.url, entry.title, now);
+      } else if (row.source === "catalogue" && row.title !== entry.title) {
+        this.store.setTitle(entry.name, entry.title, now);
+      }
+    }
+    for (const row of this.store.list()) {
+      if (row.source !== "catalogue" || this.#catalogueEntry(row.name)) continue;
+      // The operator removed the entry: its credentials are revoked and purged, the row goes.
+      this.#retire(row);
+      this.store.delete(row.name);
+    }
+  }
 
   /**
    * Revoke and delete the credentials of a row that is going away or starting over, in the

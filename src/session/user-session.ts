@@ -414,9 +414,7 @@ export class UserSession extends DurableObject<Env> {
 
   /** One upstream server, or null when this person has no such server. */
   upstreamServer(userId: string, name: string): ServerView | null {
-    const upstream = this.#upstream(userId);
-    upstream.list(Date.now());
-    return view(upstream.get(name));
+    return view(this.#upstream(userId).get(name));
   }
 
   /** The person (or their agent) adds a server by URL; its auth is probed at once. */
@@ -504,7 +502,6 @@ export class UserSession extends DurableObject<Env> {
     args: Record<string, unknown>,
   ): Promise<ClassifiedCall | null> {
     const upstream = this.#upstream(userId);
-    upstream.list(Date.now());
     const server = upstream.get(name);
     const definition = server?.tools.find((candidate) => candidate.name === tool);
     if (!server || !definition) return null;
@@ -551,9 +548,7 @@ export class UserSession extends DurableObject<Env> {
     tool: string,
     args: Record<string, unknown>,
   ): Promise<UpstreamCallView> {
-    const upstream = this.#upstream(userId);
-    upstream.list(Date.now());
-    const outcome = await upstream.call(name, tool, args, (call, phase) => {
+    const outcome = await this.#upstream(userId).call(name, tool, args, (call, phase) => {
       if (phase === "preview") {
         const preview = decide(this.#book.candidates(connectionId), call, connectionId, Date.now());
         if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason);

@@ -123,6 +123,13 @@ describe("exchangeCode and refreshTokens", () => {
     ["a 503", () => new Response("down", { status: 503 }), "token_endpoint_error"],
     ["a 200 without a token", () => Response.json({ token_type: "bearer" }), "token_response_invalid"],
     ["HTML", () => new Response("<html>", { status: 200 }), "token_response_invalid"],
+    ["a JSON null", () => new Response("null", { status: 200 }), "token_response_invalid"],
+    ["a JSON array", () => Response.json([{ access_token: "x" }]), "token_response_invalid"],
+    [
+      "a body over 64 KiB",
+      () => Response.json({ access_token: "x", token_type: "bearer", pad: "p".repeat(70_000) }),
+      "token_response_invalid",
+    ],
   ])("maps %s to %s without echoing anything secret", async (_label, respond, code) => {
     const { fetcher } = recorder(respond);
     const result = await refreshTokens(
