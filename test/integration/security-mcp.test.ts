@@ -121,7 +121,7 @@ describe("/mcp JSON-RPC shapes", () => {
     expect((message.error as { code: number }).code).toBe(-32601);
   });
 
-  for (const method of ["PUT", "PATCH"]) {
+  for (const method of ["GET", "DELETE", "PUT", "PATCH"]) {
     it(`answers HTTP ${method} with 405`, async () => {
       const response = await fetchWorker("/mcp", { method, headers: { Authorization: `Bearer ${token}` } });
       expect(response.status).toBe(405);

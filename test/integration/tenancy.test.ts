@@ -148,6 +148,9 @@ describe("account deletion", () => {
     await decideOnPage(ada.browser, live.approval_url, "approve", { providers: ["linear"] });
     const stub = sessionFor(env.SESSION, ada.userId);
     expect(await runInDurableObject(stub, (_i: UserSession, state) => state.storage.getAlarm())).not.toBeNull();
+    // A pasted key sits sealed in the vault until the account goes.
+    await stub.connectProvider(ada.userId, "sentry", { kind: "api_key", accessToken: "SENTRY-KEY", obtainedAt: 1 });
+    expect(await env.VAULT_KV.get(`vault:${ada.userId}:sentry`)).not.toBeNull();
     const config = loadConfig(env);
     if (!config.ok) throw new Error("config");
     const csrf = await csrfToken(config.value, ada.userId, "activity");
@@ -156,6 +159,7 @@ describe("account deletion", () => {
     const deleted = await ada.browser.post("/activity/delete", { csrf, confirm: "yes" });
     expect(deleted.status).toBe(200);
     expect(ada.browser.cookies.has("__Host-cs_session")).toBe(false);
+    expect((await env.VAULT_KV.list({ prefix: `vault:${ada.userId}:` })).keys).toEqual([]);
     await runInDurableObject(stub, async (_i: UserSession, state) => {
       expect(await state.storage.getAlarm()).toBeNull();
       const tables = state.storage.sql

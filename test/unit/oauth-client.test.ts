@@ -143,6 +143,27 @@ describe("exchangeCode and refreshTokens", () => {
     expect(JSON.stringify(result)).not.toContain("rt-secret");
   });
 
+  it("never follows a token endpoint's redirect: asks for manual redirects and fails on the 3xx", async () => {
+    const modes: string[] = [];
+    const urls: string[] = [];
+    const result = await exchangeCode(
+      base,
+      APP,
+      "the-code",
+      "the-verifier",
+      "https://cs.test/cb",
+      0,
+      async (request) => {
+        modes.push(request.redirect);
+        urls.push(request.url);
+        return new Response(null, { status: 302, headers: { Location: "https://evil.test/steal" } });
+      },
+    );
+    expect(modes).toEqual(["manual"]);
+    expect(urls.every((url) => !url.startsWith("https://evil.test"))).toBe(true);
+    expect(!result.ok && result.error).toMatchObject({ code: "token_endpoint_error", status: 302 });
+  });
+
   it("answers an unreachable endpoint with token_endpoint_unreachable", async () => {
     const result = await refreshTokens(
       base,
