@@ -158,15 +158,11 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
         : {}),
   });
   let client: UpstreamClient;
-  let registration: McpConnectTransaction["registration"] = choice.kind;
-  // A client ID metadata document must be fetchable by the upstream: never on a loopback dev origin.
-  const cimd = choice.kind === "cimd" && new URL(config.publicOrigin).protocol === "https:";
   if (choice.kind === "preregistered") {
     client = { clientId: choice.clientId, ...(choice.clientSecret ? { clientSecret: choice.clientSecret } : {}) };
-  } else if (cimd) {
-    client = { clientId: (choice as { clientId: string }).clientId, authMethod: "none" };
+  } else if (choice.kind === "cimd") {
+    client = { clientId: choice.clientId, authMethod: "none" };
   } else {
-    registration = "dcr";
     const reused = await session.upstreamRegisteredClient(user.userId, server.name, as.value.issuer);
     if (reused) client = reused;
     else {
@@ -178,6 +174,7 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
       client = registered.value;
     }
   }
+  const registration: McpConnectTransaction["registration"] = choice.kind;
   const scope = challenge?.scope ?? resource.value.scopesSupported?.join(" ");
   const transaction: McpConnectTransaction = {
     server: server.name,

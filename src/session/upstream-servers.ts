@@ -87,6 +87,7 @@ export class UpstreamServers {
   readonly #vault: VaultStore;
   readonly #cache = new Map<string, VaultSecret>();
   readonly #refreshing = new Map<string, Promise<Credential>>();
+  readonly #listing = new Map<string, Promise<UpstreamServer | null>>();
   #synced = false;
 
   constructor(
@@ -229,16 +230,7 @@ export class UpstreamServers {
     const server = this.get(name);
     const oauth = server?.oauth;
     if (!oauth || oauth.issuer !== issuer || oauth.registration !== "dcr") return null;
-    const client: UpstreamClient = {
-      clientId: oauth.clientId,
-      ...(oauth.authMethod ? { authMethod: oauth.authMethod } : {}),
-    };
-    if (oauth.hasClientSecret) {
-      const stored = await this.#vault.get(this.userId, clientSecretVaultId(name));
-      if (!stored.ok || !stored.value) return null;
-      client.clientSecret = stored.value.accessToken;
-    }
-    return client;
+    return this.#client(oauth, name);
   }
 
   /** The person accepts some of the tools that say readOnlyHint as reads (user servers only). */
@@ -253,7 +245,16 @@ export class UpstreamServers {
   }
 
   /** Fetch the tool list again (after connecting, on request, or when it is stale). */
-  async refreshTools(name: string): Promise<UpstreamServer | null> {
+  refreshTools(name: string): Promise<UpstreamServer | null> {
+    // One listing per server at a time: a stale list seen by many tools/list calls refreshes once.
+    const running = this.#listing.get(name);
+    if (running) return running;
+    const listing = this.#listTools(name).finally(() => this.#listing.delete(name));
+    this.#listing.set(name, listing);
+    return listing;
+  }
+
+  async #listTools(name: string): Promise<UpstreamServer | null> {
     const server = this.get(name);
     if (!server) return null;
     const listed = await this.#withCredential(server, (headers, state) =>
@@ -358,7 +359,11 @@ export class UpstreamServers {
   /** Disconnect everything (revoking upstream where supported), for account deletion. */
   async disconnectAll(): Promise<void> {
     for (const server of this.store.list()) {
-      if (this.#visible(server)) await this.disconnect(server.name, false);
+      // A visible server is disconnected (revoked, vault records deleted); a hidden one only purged.
+      if (this.#visible(server)) {
+        await this.disconnect(server.name, false);
+        continue;
+      }
       await this.#vault.delete(this.userId, tokenVaultId(server.name));
       await this.#vault.delete(this.userId, clientSecretVaultId(server.name));
     }

@@ -82,7 +82,7 @@ export function clientMetadataDocument(publicOrigin: string) {
   };
 }
 
-/** Pick how to identify ourselves: configuration wins, then CIMD when advertised, else DCR. */
+/** Pick how to identify ourselves: configuration wins, then CIMD when advertised (and we are https), else DCR. */
 export function chooseClientRegistration(
   as: Pick<AuthorizationServer, "clientIdMetadataDocumentSupported">,
   config: RegistrationConfig,
@@ -94,7 +94,10 @@ export function chooseClientRegistration(
       ...(config.clientSecret ? { clientSecret: config.clientSecret } : {}),
     };
   }
-  if (as.clientIdMetadataDocumentSupported) return { kind: "cimd", clientId: clientMetadataUrl(config.publicOrigin) };
+  // The upstream must fetch our metadata document: never offered from a plain-http (loopback dev) origin.
+  if (as.clientIdMetadataDocumentSupported && new URL(config.publicOrigin).protocol === "https:") {
+    return { kind: "cimd", clientId: clientMetadataUrl(config.publicOrigin) };
+  }
   return { kind: "dcr" };
 }
 

@@ -29,6 +29,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { err, ok, type Result } from "../lib/result";
 import { type FetchLike, raceAbort } from "../lib/streams";
+import { isJsonObject } from "../providers/strict-json";
 import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
 import { Failure, Operation } from "./operation";
 import type { BearerChallenge } from "./www-authenticate";
@@ -302,7 +303,7 @@ const ANY_OBJECT: StandardSchemaV1<unknown, Record<string, unknown>> = {
   "~standard": {
     version: 1,
     vendor: "countersign",
-    validate: (value) => (isObject(value) ? { value } : { issues: [{ message: "expected an object" }] }),
+    validate: (value) => (isJsonObject(value) ? { value } : { issues: [{ message: "expected an object" }] }),
   },
 };
 
@@ -337,7 +338,7 @@ async function callTool(
   if (!Array.isArray(result.content)) throw new Failure({ code: "protocol_error" });
   return {
     content: result.content,
-    ...(isObject(result.structuredContent) ? { structuredContent: result.structuredContent } : {}),
+    ...(isJsonObject(result.structuredContent) ? { structuredContent: result.structuredContent } : {}),
     isError: result.isError === true,
   };
 }
@@ -346,13 +347,13 @@ const HINTS = ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHi
 
 /** A tool entry as we keep it, or null when its name or input schema is unusable. */
 function parseTool(entry: unknown): UpstreamTool | null {
-  if (!isObject(entry) || typeof entry.name !== "string" || entry.name === "" || !isObject(entry.inputSchema)) {
+  if (!isJsonObject(entry) || typeof entry.name !== "string" || entry.name === "" || !isJsonObject(entry.inputSchema)) {
     return null;
   }
   const tool: UpstreamTool = { name: entry.name, inputSchema: entry.inputSchema };
   if (typeof entry.title === "string") tool.title = entry.title;
   if (typeof entry.description === "string") tool.description = entry.description;
-  if (isObject(entry.annotations)) {
+  if (isJsonObject(entry.annotations)) {
     const source = entry.annotations;
     const annotations: NonNullable<UpstreamTool["annotations"]> = {};
     if (typeof source.title === "string") annotations.title = source.title;
@@ -363,10 +364,6 @@ function parseTool(entry: unknown): UpstreamTool | null {
     if (Object.keys(annotations).length > 0) tool.annotations = annotations;
   }
   return tool;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The HTTP status behind an SDK error, when the transport reported one. */

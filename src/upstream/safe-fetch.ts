@@ -12,6 +12,7 @@
  */
 import { err, ok, type Result } from "../lib/result";
 import { type CappedRead, type FetchLike, raceAbort, readCapped } from "../lib/streams";
+import { isJsonObject } from "../providers/strict-json";
 import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
 
 export type { FetchLike } from "../lib/streams";
@@ -133,9 +134,7 @@ export async function fetchJson(
   let json: Record<string, unknown> | null = null;
   try {
     const parsed: unknown = JSON.parse(response.value.text);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-      json = parsed as Record<string, unknown>;
-    }
+    if (isJsonObject(parsed)) json = parsed;
   } catch {
     json = null;
   }

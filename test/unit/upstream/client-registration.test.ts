@@ -76,6 +76,8 @@ describe("chooseClientRegistration", () => {
 
   it("falls back to dynamic registration", () => {
     expect(chooseClientRegistration(plain, { publicOrigin: PUBLIC })).toEqual({ kind: "dcr" });
+    // A loopback dev origin cannot serve a metadata document the upstream could fetch.
+    expect(chooseClientRegistration(cimd, { publicOrigin: "http://localhost:8787" })).toEqual({ kind: "dcr" });
   });
 
   it("treats an empty configured client id as none", () => {
