@@ -2,7 +2,7 @@
  * Worker entry: wires configuration, the OAuth provider (which fronts /mcp and the web app) and
  * the Durable Object class. It decides nothing itself.
  */
-import { loadConfig } from "./lib/config";
+import { loadConfig } from "./config";
 import { createProvider } from "./oauth/provider";
 import { floodGuard } from "./web/rate-limits";
 import { setupErrorResponse } from "./web/setup-error";

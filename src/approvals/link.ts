@@ -5,7 +5,7 @@
  * pending (short lived) and only for its signed-in owner; the decision burns it (single use).
  * Never log a link or its token.
  */
-import type { Config } from "../lib/config";
+import type { Config } from "../config";
 import { mac, randomToken, sha256Hex } from "../lib/crypto";
 
 /** A fresh, unguessable request id. */

@@ -5,9 +5,9 @@
  * Object, so anyone else sees exactly what a non-existent request looks like.
  */
 import { Hono } from "hono";
+import type { Config } from "../config";
 import type { AccessLevel } from "../grants/types";
 import { readSession } from "../identity/session-cookie";
-import type { Config } from "../lib/config";
 import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";

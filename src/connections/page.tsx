@@ -2,10 +2,11 @@
  * /connections: every provider with its status and the one action that fits it: connect with
  * OAuth, paste an API key, or disconnect. The demo provider's key is shown in dev mode.
  */
+
+import type { ProviderLink } from "../providers/links";
 import type { ProviderDefinition } from "../providers/types";
-import type { ProviderLink } from "../session/provider-links";
+import { McpServersSection, type ServerRow } from "../upstream/page";
 import { Layout } from "../web/layout";
-import { McpServersSection, type ServerRow } from "./mcp-page";
 
 export interface ProviderRow {
   provider: ProviderDefinition;

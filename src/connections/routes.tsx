@@ -8,14 +8,14 @@ import { csrfToken } from "../approvals/link";
 import { DEMO_PROVIDER_ID, demoApiKey } from "../demo/demo-provider";
 import { log } from "../lib/log";
 import { hasControlCharacters } from "../lib/text";
+import { providerApp } from "../providers/apps";
+import { authorizeUrl, exchangeCode } from "../providers/oauth-client";
 import { sessionFor } from "../session/user-session";
+import { CSRF_SCOPE } from "../upstream/routes";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
-import { CSRF_SCOPE } from "./mcp-routes";
-import { authorizeUrl, exchangeCode } from "./oauth-client";
 import { ConnectionsPage, type ProviderRow } from "./page";
-import { providerApp } from "./provider-apps";
 import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
 
 const MAX_KEY_LENGTH = 4096;

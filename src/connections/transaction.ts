@@ -4,14 +4,14 @@
  * The callback must come back to the same browser AND the same signed-in user; the transaction
  * is burned on every callback path before anything else happens.
  */
-import type { Config } from "../lib/config";
+import type { Config } from "../config";
 import { clearCookie, readCookie } from "../lib/cookies";
 import { deriveKey, open, randomToken, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";
 import { connectKey } from "../lib/storage-keys";
-import type { UpstreamClient } from "../upstream/client-registration";
-import type { AuthorizationServerFacts } from "../upstream/discovery";
-import { createPkce } from "../upstream/oauth";
+import type { AuthorizationServerFacts } from "../upstream/client/discovery";
+import { createPkce } from "../upstream/client/oauth";
+import type { UpstreamClient } from "../upstream/client/registration";
 
 export const CONNECT_COOKIE = "__Host-cs_connect" as const;
 const TTL_SECONDS = 600;

@@ -4,7 +4,6 @@
  * newcomer try the whole loop with no accounts: connect → request → approve → call → /activity.
  * It is an ordinary loopback dev provider: calls to it go through the same pipeline as any other.
  */
-import type { Config } from "../lib/config";
 import { mac } from "../lib/crypto";
 import { restClassify } from "../providers/classify";
 import type { ProviderDefinition } from "../providers/types";
@@ -13,10 +12,10 @@ export const DEMO_PROVIDER_ID = "demo";
 export const DEMO_KEY_HEADER = "x-demo-key";
 
 /** The demo API key: derived from COOKIE_SECRET, stable for a dev setup, never a real credential. */
-export const demoApiKey = (config: Pick<Config, "cookieSecret">) => mac(config.cookieSecret, "demo-api-key", "demo");
+export const demoApiKey = (config: { cookieSecret: string }) => mac(config.cookieSecret, "demo-api-key", "demo");
 
 /** The demo provider for this configuration (dev mode only; callers check). */
-export function demoProvider(config: Pick<Config, "publicHost" | "publicOrigin">): ProviderDefinition {
+export function demoProvider(config: { publicHost: string; publicOrigin: string }): ProviderDefinition {
   return {
     id: DEMO_PROVIDER_ID,
     name: "Demo notes (built in)",

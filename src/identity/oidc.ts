@@ -6,7 +6,7 @@
  * burned on every callback path, success or failure. Users are keyed by (iss, sub).
  */
 import * as oauth from "oauth4webapi";
-import type { Config } from "../lib/config";
+import type { Config } from "../config";
 import { clearCookie, readCookie } from "../lib/cookies";
 import { deriveKey, open, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";

@@ -2,7 +2,7 @@
  * The browser sign-in session: a sealed `__Host-` cookie holding the verified user. It is only
  * ever read on pages a person opens (consent, approvals); /mcp ignores cookies entirely.
  */
-import type { Config } from "../lib/config";
+import type { Config } from "../config";
 import { clearCookie, openCookie, sealCookie } from "../lib/cookies";
 import type { SignedInUser } from "./user";
 

@@ -7,8 +7,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { insufficientScope, type OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
+import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
-import type { Config } from "../lib/config";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
 import { sessionFor, type UpstreamToolGroup } from "../session/user-session";

@@ -4,9 +4,9 @@
  */
 import { McpServer } from "@modelcontextprotocol/server";
 import type { UpstreamToolGroup } from "../session/user-session";
+import { registerUpstreamTools } from "../upstream/mcp-tools";
 import type { ToolContext } from "./tool-context";
 import { TOOL_REGISTRARS } from "./tools/index";
-import { registerUpstreamTools } from "./upstream-tools";
 
 export const SERVER_INFO = { name: "countersign", version: "0.1.0" } as const;
 

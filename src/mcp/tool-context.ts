@@ -2,8 +2,9 @@
  * What every tool handler receives: the verified identity (from the token, never from
  * arguments), the token's scopes, the bindings and the configuration.
  */
+
+import type { Config } from "../config";
 import type { AuthProps } from "../identity/props";
-import type { Config } from "../lib/config";
 
 export interface ToolContext {
   props: AuthProps;

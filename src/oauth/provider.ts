@@ -9,8 +9,8 @@
  * alone reaches nobody's accounts, since every real access needs a human-approved grant.
  */
 import { OAuthError, OAuthProvider } from "@cloudflare/workers-oauth-provider";
+import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
-import type { Config } from "../lib/config";
 import { log } from "../lib/log";
 import { createMcpApi } from "../mcp/api";
 import { createWebApp } from "../web/app";

@@ -19,7 +19,7 @@ export interface CustomProvidersError {
 }
 
 export interface CustomProvidersOptions {
-  /** True only on a local development deployment (see lib/config.ts isLoopbackHost). */
+  /** True only on a local development deployment (see config.ts isLoopbackHost). */
   allowLoopback: boolean;
 }
 

@@ -7,17 +7,20 @@
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type Config, loadConfig } from "../config";
 import { decide } from "../grants/decide";
 import { effectiveStatus, isLive, revoke } from "../grants/transitions";
 import type { ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
-import { type Config, loadConfig } from "../lib/config";
+import { Credentials } from "../providers/credentials";
+import { type ProviderLink, ProviderLinkStore } from "../providers/links";
 import { ownsHost } from "../providers/registry";
-import type { TokenSet } from "../upstream/oauth";
+import type { TokenSet } from "../upstream/client/oauth";
+import { type AddServerError, TOOLS_TTL_MS, type UpstreamCallFailure, UpstreamServers } from "../upstream/servers";
+import { type OAuthBinding, type ServerView, serverView, UpstreamStore } from "../upstream/store";
 import { classifyToolCall, type PresentedTool, presentTool } from "../upstream/tools";
 import type { VaultSecret } from "../vault/store";
 import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
-import { Credentials } from "./credentials";
 import {
   type AccessRequestInput,
   type AccessRequestResult,
@@ -28,10 +31,7 @@ import {
   publicGrant,
 } from "./grant-book";
 import { GrantStore } from "./grant-store";
-import { type ProviderLink, ProviderLinkStore } from "./provider-links";
 import { migrate } from "./schema";
-import { type AddServerError, TOOLS_TTL_MS, type UpstreamCallFailure, UpstreamServers } from "./upstream-servers";
-import { type OAuthBinding, type ServerView, serverView, UpstreamStore } from "./upstream-store";
 
 export type { Connection, ConsentKey, NewConnection } from "./connection-store";
 

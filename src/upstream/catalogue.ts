@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { err, ok, type Result } from "../lib/result";
-import { parseEndpoint } from "./endpoint";
+import { parseEndpoint } from "./client/endpoint";
 
 /** `linear`, `my-tools`: 1-24 characters, starts with a letter, no `__`, no trailing hyphen. */
 export const SERVER_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,23}$/;

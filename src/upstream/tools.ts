@@ -11,7 +11,7 @@
 import { fingerprintCall } from "../grants/canonical";
 import type { AccessLevel, CanonicalCall, ClassifiedCall } from "../grants/types";
 import { UPSTREAM_TOOL_NAME } from "./catalogue";
-import type { UpstreamCallResult, UpstreamTool } from "./mcp-client";
+import type { UpstreamCallResult, UpstreamTool } from "./client/mcp-client";
 
 export const TOOL_SEPARATOR = "__";
 /** The pseudo-method a one-call approval of an upstream tool carries. */

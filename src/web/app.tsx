@@ -5,12 +5,12 @@
 import { Hono } from "hono";
 import { activityRoutes } from "../activity/routes";
 import { approvalRoutes } from "../approvals/routes";
-import { mcpServerRoutes } from "../connections/mcp-routes";
+import type { Config } from "../config";
 import { connectionRoutes } from "../connections/routes";
 import { demoApi } from "../demo/demo-api";
 import { authorizeRoutes } from "../identity/authorize-routes";
 import { signInRoutes } from "../identity/signin-routes";
-import type { Config } from "../lib/config";
+import { mcpServerRoutes } from "../upstream/routes";
 import type { WebEnv } from "./context";
 import { Layout, MessagePage } from "./layout";
 import { requireSameOrigin, securityHeaders } from "./security";

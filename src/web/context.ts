@@ -4,7 +4,7 @@
  */
 import type { OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import type { Context } from "hono";
-import type { Config } from "../lib/config";
+import type { Config } from "../config";
 
 export type WebBindings = Env & { OAUTH_PROVIDER: OAuthHelpers };
 export type WebEnv = { Bindings: WebBindings; Variables: { config: Config } };

@@ -2,7 +2,7 @@
  * What a misconfigured deployment answers: a clear setup page naming what is missing, and a
  * failing health check, never a half-working server. Messages name settings, never values.
  */
-import type { ConfigError } from "../lib/config";
+import type { ConfigError } from "../config";
 import { log } from "../lib/log";
 import { MessagePage } from "./layout";
 

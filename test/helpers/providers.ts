@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { expect } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
-import { loadConfig } from "../../src/lib/config";
+import { loadConfig } from "../../src/config";
 import { location, type TestBrowser } from "./browser";
 import { routeFetch } from "./fetch-router";
 import { askSession, decideOnPage, tool } from "./grants";

@@ -6,7 +6,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
-import { loadConfig } from "../../src/lib/config";
+import { loadConfig } from "../../src/config";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { vaultKey } from "../../src/vault/store";
 import { FakeIdp } from "../helpers/fake-idp";

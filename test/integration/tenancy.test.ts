@@ -6,7 +6,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
-import { loadConfig } from "../../src/lib/config";
+import { loadConfig } from "../../src/config";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";

@@ -8,7 +8,7 @@
  * Timeouts: the upstream hops use `AbortSignal.timeout(10 s)` with no test seam through the
  * routes, so these tests shorten that one clock (a spy on AbortSignal.timeout) and fake a peer
  * that never answers. The MCP client's own deadline (setTimeout, 30 s) is covered by
- * test/unit/upstream/mcp-client.test.ts ("times out on a server that never sends headers").
+ * test/unit/upstream/client/mcp-client.test.ts ("times out on a server that never sends headers").
  */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";

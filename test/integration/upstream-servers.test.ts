@@ -11,7 +11,7 @@ import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { csrfToken } from "../../src/approvals/link";
-import { loadConfig } from "../../src/lib/config";
+import { loadConfig } from "../../src/config";
 import type { UserSession } from "../../src/session/user-session";
 import { TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";

@@ -1,6 +1,6 @@
 /** parseConfig: every way a deployment can be misconfigured fails closed with a stable code. */
 import { describe, expect, it } from "vitest";
-import { type ConfigEnv, isLoopbackHost, parseConfig } from "../../src/lib/config";
+import { type ConfigEnv, isLoopbackHost, parseConfig } from "../../src/config";
 
 const base: ConfigEnv = {
   PUBLIC_URL: "https://countersign.example",

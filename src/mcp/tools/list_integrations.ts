@@ -5,8 +5,8 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { providerApp } from "../../connections/provider-apps";
 import { isLive } from "../../grants/transitions";
+import { providerApp } from "../../providers/apps";
 import { sessionFor } from "../../session/user-session";
 import type { ToolContext } from "../tool-context";
 import { safely, toolResult } from "../tool-result";

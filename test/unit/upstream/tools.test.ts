@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { CanonicalCall } from "../../../src/grants/types";
-import type { UpstreamCallResult, UpstreamTool } from "../../../src/upstream/mcp-client";
+import type { UpstreamCallResult, UpstreamTool } from "../../../src/upstream/client/mcp-client";
 import {
   canonicalJson,
   canonicalToolCall,
