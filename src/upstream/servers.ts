@@ -18,10 +18,10 @@ import type { VaultKeyring } from "../vault/keys";
 import { type VaultSecret, VaultStore } from "../vault/store";
 import { type CatalogueServer, checkServerName } from "./catalogue";
 import { parseEndpoint } from "./client/endpoint";
+import type { McpClientError } from "./client/errors";
 import {
   callUpstreamTool,
   listUpstreamTools,
-  type McpClientError,
   type UpstreamCallResult,
   type UpstreamSessionState,
 } from "./client/mcp-client";

@@ -1,5 +1,5 @@
 /**
- * ../shared/security.md section C through the Worker: the approval link and page. Each refusal
+ * docs/threat-model.md section C through the Worker: the approval link and page. Each refusal
  * asserts the status AND that the request did not change and nothing was written to the log.
  */
 import { env, runInDurableObject } from "cloudflare:test";

@@ -1,5 +1,5 @@
 /**
- * ../shared/security.md section I: flood limits with a clear 429, and timers that stay cheap:
+ * docs/threat-model.md section I: flood limits with a clear 429, and timers that stay cheap:
  * one alarm at the earliest deadline, expiry in idempotent batches, surviving eviction.
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";

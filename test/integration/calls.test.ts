@@ -1,6 +1,6 @@
 /**
  * call_integration_api through the Worker, with fake provider APIs at the fetch boundary:
- * ../shared/security.md sections D (grants and classification), E (SSRF) and F (vault), each
+ * docs/threat-model.md sections D (grants and classification), E (SSRF) and F (vault), each
  * asserting the error code AND exactly what was (or was not) sent upstream.
  */
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";

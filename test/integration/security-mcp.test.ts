@@ -1,5 +1,5 @@
 /**
- * ../shared/security.md section G, through the Worker: what /mcp does with hostile or broken
+ * docs/threat-model.md section G, through the Worker: what /mcp does with hostile or broken
  * protocol input. Errors are JSON-RPC errors or HTTP statuses with no stack traces; nothing is
  * called, stored or reflected.
  */

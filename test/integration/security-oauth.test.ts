@@ -1,5 +1,5 @@
 /**
- * ../shared/security.md section A, through the Worker: the OAuth server for MCP clients.
+ * docs/threat-model.md section A, through the Worker: the OAuth server for MCP clients.
  * Each case asserts the error AND that nothing was stored, issued or sent upstream.
  */
 import { env } from "cloudflare:test";

@@ -1,5 +1,5 @@
 /**
- * ../shared/security.md section H: one user can never read, decide or revoke another's grants,
+ * docs/threat-model.md section H: one user can never read, decide or revoke another's grants,
  * connections or requests; a foreign id behaves exactly like a missing one and nothing changes.
  * Deleting an account purges its Durable Object, alarm, pending approvals and client tokens.
  */

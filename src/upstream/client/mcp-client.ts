@@ -30,9 +30,9 @@ import {
 import { err, ok, type Result } from "../../lib/result";
 import { type FetchLike, raceAbort } from "../../lib/streams";
 import { isJsonObject } from "../../providers/strict-json";
-import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
+import { parseEndpoint } from "./endpoint";
+import type { McpClientError } from "./errors";
 import { Failure, Operation } from "./operation";
-import type { BearerChallenge } from "./www-authenticate";
 
 export type UpstreamTransport = "streamable-http" | "sse";
 
@@ -66,32 +66,6 @@ export interface UpstreamCallResult {
   content: unknown[];
   structuredContent?: Record<string, unknown>;
   isError: boolean;
-}
-
-export type McpClientErrorCode =
-  | EndpointErrorCode
-  /** The upstream answered 401 or 403 (token missing, expired or revoked). */
-  | "unauthorized"
-  | "timeout"
-  | "unreachable"
-  | "redirect_refused"
-  | "too_large"
-  /** The transport tried to fetch another origin (a legacy SSE `endpoint` event pointing elsewhere). */
-  | "origin_mismatch"
-  /** Neither Streamable HTTP nor legacy SSE answered like MCP. */
-  | "not_mcp"
-  /** A JSON-RPC error or a malformed answer from upstream. */
-  | "protocol_error"
-  /** Reserved; JSON-RPC errors of tools/call are `protocol_error`, `isError` results are ok results. */
-  | "tool_error";
-
-export interface McpClientError {
-  code: McpClientErrorCode;
-  status?: number;
-  /** JSON-RPC error code, for protocol_error */
-  rpcCode?: number;
-  /** Parsed WWW-Authenticate of a 401/403 */
-  challenge?: BearerChallenge;
 }
 
 export interface McpClientOptions {

@@ -16,37 +16,9 @@ import { toBase64Url } from "../../lib/encoding";
 import { err, ok, type Result } from "../../lib/result";
 import type { AuthorizationServer } from "./discovery";
 import { type EndpointError, type EndpointOptions, parseEndpoint } from "./endpoint";
+import { oauthErrorCode } from "./errors";
 import type { UpstreamClient } from "./registration";
 import { fetchJson, type SafeFetchErrorCode, type UpstreamOptions } from "./safe-fetch";
-
-/** OAuth error codes from RFC 6749, 6750, 7009, 7591, 8707 and OIDC: the only upstream words we repeat. */
-const OAUTH_ERRORS = new Set([
-  "invalid_request",
-  "invalid_client",
-  "invalid_grant",
-  "unauthorized_client",
-  "unsupported_grant_type",
-  "invalid_scope",
-  "invalid_target",
-  "access_denied",
-  "unsupported_response_type",
-  "server_error",
-  "temporarily_unavailable",
-  "unsupported_token_type",
-  "invalid_token",
-  "insufficient_scope",
-  "invalid_redirect_uri",
-  "invalid_client_metadata",
-  "invalid_software_statement",
-  "unapproved_software_statement",
-  "login_required",
-  "consent_required",
-  "interaction_required",
-]);
-
-/** A registered OAuth error code, or undefined for anything else (free text may echo secrets). */
-export const oauthErrorCode = (value: unknown): string | undefined =>
-  typeof value === "string" && OAUTH_ERRORS.has(value) ? value : undefined;
 
 export type TokenErrorCode =
   | SafeFetchErrorCode

@@ -10,7 +10,7 @@
  */
 import { type FetchLike, raceAbort } from "../../lib/streams";
 import { parseEndpoint } from "./endpoint";
-import type { McpClientError } from "./mcp-client";
+import type { McpClientError } from "./errors";
 import { parseWwwAuthenticate } from "./www-authenticate";
 
 const NULL_BODY_STATUSES = new Set([204, 205]);

@@ -11,7 +11,7 @@
  */
 import { err, ok, type Result } from "../../lib/result";
 import type { AuthorizationServer } from "./discovery";
-import { oauthErrorCode } from "./oauth";
+import { oauthErrorCode } from "./errors";
 import { fetchJson, type SafeFetchErrorCode, type UpstreamOptions } from "./safe-fetch";
 
 export const CLIENT_NAME = "Countersign";

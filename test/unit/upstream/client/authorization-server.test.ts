@@ -1,6 +1,6 @@
 /**
  * discoverAuthorizationServer: RFC 8414 / OIDC discovery metadata, with the issuer checked and
- * every endpoint vetted, nothing fetched from a hostile one (security.md B, E).
+ * every endpoint vetted, nothing fetched from a hostile one (docs/threat-model.md B, E).
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { discoverAuthorizationServer } from "../../../../src/upstream/client/discovery";

@@ -1,4 +1,4 @@
-/** parseEndpoint: the gate every upstream-supplied URL passes (security.md B, E; CVE-2025-6514). */
+/** parseEndpoint: the gate every upstream-supplied URL passes (docs/threat-model.md B, E; CVE-2025-6514). */
 import { describe, expect, it } from "vitest";
 import { MAX_ENDPOINT_LENGTH, parseEndpoint } from "../../../../src/upstream/client/endpoint";
 import { HOSTILE_ENDPOINTS } from "./fixtures";

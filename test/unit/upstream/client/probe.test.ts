@@ -1,4 +1,4 @@
-/** probeServer: one unauthenticated MCP initialize, classified (security.md B, E). */
+/** probeServer: one unauthenticated MCP initialize, classified (docs/threat-model.md B, E). */
 import { beforeEach, describe, expect, it } from "vitest";
 import { probeServer } from "../../../../src/upstream/client/probe";
 import { resetFetchRoutes, routeFetch, seenAt } from "../../../helpers/fetch-router";

@@ -1,7 +1,7 @@
 /**
  * discoverProtectedResource: RFC 9728 protected resource metadata, found through the challenge
  * or the well-known URLs, with every URL in it vetted and nothing fetched from a hostile one
- * (security.md B, E).
+ * (docs/threat-model.md B, E).
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { discoverProtectedResource } from "../../../../src/upstream/client/discovery";

@@ -1,4 +1,4 @@
-/** safeFetch: vetted URL on every hop, no redirects, bounded time and bytes (security.md B, D, E). */
+/** safeFetch: vetted URL on every hop, no redirects, bounded time and bytes (docs/threat-model.md B, D, E). */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fetchJson, safeFetch } from "../../../../src/upstream/client/safe-fetch";
 import { resetFetchRoutes, routeFetch, seenAt } from "../../../helpers/fetch-router";

@@ -1,7 +1,7 @@
 /**
  * Token requests to upstream authorization servers: code exchange, refresh and RFC 7009
  * revocation, over vetted endpoints without redirects, with no secret in any error
- * (security.md B, E, F).
+ * (docs/threat-model.md B, E, F).
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { exchangeCode, refresh, revoke } from "../../../../src/upstream/client/oauth";
