@@ -1,20 +1,18 @@
 /**
  * The person's provider credentials as the Durable Object manages them: connected state (SQL,
- * the source of truth), the sealed tokens (vault in KV), and refresh before expiry, single-flight
- * per provider inside this object so 50 concurrent calls cause exactly one refresh. An upstream
- * `invalid_grant` marks the link `reauth_required` and is never retried. Tokens leave this module
- * only as the headers of one allowed call.
+ * the source of truth, in ProviderLinkStore) and the sealed tokens, read, refreshed and stored
+ * through the shared TokenCache (src/vault/token-cache.ts: stale-read guard, single-flight
+ * refresh). An upstream `invalid_grant` marks the link `reauth_required` and is never retried.
+ * Tokens leave this module only as the headers of one allowed call.
  */
 
 import type { VaultKeyring } from "../vault/keys";
 import { type VaultSecret, VaultStore } from "../vault/store";
+import { type Refreshed, TokenCache, type TokenResult } from "../vault/token-cache";
 import { providerApp } from "./apps";
 import type { ProviderLink, ProviderLinkStore } from "./links";
 import { refreshTokens, revokeToken } from "./oauth-client";
 import type { ProviderDefinition } from "./types";
-
-/** Refresh this long before the access token expires. */
-const REFRESH_MARGIN_MS = 60_000;
 
 export type CredentialFailure =
   | { code: "not_connected" }
@@ -24,18 +22,33 @@ export type CredentialFailure =
 export type CredentialResult = { ok: true; secret: VaultSecret } | { ok: false; error: CredentialFailure };
 
 export class Credentials {
-  readonly #vault: VaultStore;
-  readonly #cache = new Map<string, VaultSecret>();
-  readonly #refreshing = new Map<string, Promise<CredentialResult>>();
+  readonly #tokens: TokenCache<string>;
+  /** The providers of the calls in flight, for the token endpoint of a refresh. */
+  readonly #providers = new Map<string, ProviderDefinition>();
 
   constructor(
     readonly links: ProviderLinkStore,
     kv: KVNamespace,
     keyring: VaultKeyring,
     private readonly env: object,
-    private readonly userId: string,
+    userId: string,
   ) {
-    this.#vault = new VaultStore(kv, keyring);
+    this.#tokens = new TokenCache(new VaultStore(kv, keyring), userId, {
+      vaultId: (providerId) => providerId,
+      state: (providerId) => {
+        const link = this.links.get(providerId);
+        return link
+          ? { reauthRequired: link.status === "reauth_required", tokenObtainedAt: link.tokenObtainedAt }
+          : null;
+      },
+      refreshable: (providerId) => {
+        const provider = this.#providers.get(providerId);
+        return provider?.auth.kind === "oauth2" && provider.auth.refreshable && !!providerApp(this.env, providerId);
+      },
+      markReauth: (providerId) => this.links.markReauth(providerId, Date.now()),
+      refreshed: (providerId, secret) => this.links.refreshed(providerId, secret.obtainedAt, Date.now()),
+      refresh: (providerId, current, now) => this.#refreshAt(providerId, current, now),
+    });
   }
 
   /** Store a new credential: vault first, then the link, so "connected" never points at nothing. */
@@ -44,8 +57,7 @@ export class Credentials {
     secret: VaultSecret,
     accountHost: string | null = null,
   ): Promise<ProviderLink> {
-    await this.#vault.put(this.userId, provider.id, secret);
-    this.#cache.set(provider.id, secret);
+    await this.#tokens.store(provider.id, secret);
     this.links.connect(provider.id, secret.kind, secret.scopes ?? [], secret.obtainedAt, Date.now(), accountHost);
     return this.links.get(provider.id) as ProviderLink;
   }
@@ -59,40 +71,27 @@ export class Credentials {
     providerId: string,
   ): Promise<{ revokedUpstream: boolean } | null> {
     if (!this.links.get(providerId)) return null;
-    const stored = await this.#read(providerId);
+    const stored = await this.#tokens.read(providerId);
     this.links.delete(providerId);
-    this.#cache.delete(providerId);
+    this.#tokens.forget(providerId);
     let revokedUpstream = false;
     if (provider?.auth.kind === "oauth2" && stored.ok && stored.secret) {
       const app = providerApp(this.env, provider.id);
       if (app) revokedUpstream = await revokeToken(provider.auth, app, stored.secret);
     }
-    await this.#vault.delete(this.userId, providerId);
+    await this.#tokens.delete(providerId);
     return { revokedUpstream };
   }
 
   /** A usable credential for one call, refreshing it first when it is about to expire. */
   async forCall(provider: ProviderDefinition, now: number): Promise<CredentialResult> {
-    if (!this.links.get(provider.id)) return { ok: false, error: { code: "not_connected" } };
-    const current = await this.#read(provider.id);
-    if (!current.ok) return current;
-    // Read the link after the await: a refresh or disconnect may have landed meanwhile.
-    const link = this.links.get(provider.id);
-    if (!link) return { ok: false, error: { code: "not_connected" } };
-    if (link.status === "reauth_required") return { ok: false, error: { code: "reauth_required", reason: "marked" } };
-    const secret = current.secret;
-    if (!secret) return { ok: false, error: { code: "reauth_required", reason: "vault_record_missing" } };
-    if (secret.obtainedAt < link.tokenObtainedAt) {
-      // KV served an older copy than the one this object last wrote: never use a stale token.
-      return { ok: false, error: { code: "provider_unavailable", reason: "vault_stale" } };
-    }
-    if (secret.expiresAt === undefined || secret.expiresAt - REFRESH_MARGIN_MS > now) return { ok: true, secret };
-    return this.#refresh(provider, secret, now);
+    this.#providers.set(provider.id, provider);
+    return asCredential(await this.#tokens.fresh(provider.id, now));
   }
 
   /** Forget in-memory state (account deletion). */
   clear(): void {
-    this.#cache.clear();
+    this.#tokens.clear();
   }
 
   /** Disconnect every provider (revoking upstream where supported), for account deletion. */
@@ -100,46 +99,22 @@ export class Credentials {
     for (const link of this.links.list()) await this.disconnect(lookup(link.providerId), link.providerId);
   }
 
-  #refresh(provider: ProviderDefinition, secret: VaultSecret, now: number): Promise<CredentialResult> {
-    const running = this.#refreshing.get(provider.id);
-    if (running) return running;
-    const attempt = this.#doRefresh(provider, secret, now).finally(() => this.#refreshing.delete(provider.id));
-    this.#refreshing.set(provider.id, attempt);
-    return attempt;
+  async #refreshAt(providerId: string, current: VaultSecret, now: number): Promise<Refreshed> {
+    const provider = this.#providers.get(providerId);
+    const app = providerApp(this.env, providerId);
+    if (provider?.auth.kind !== "oauth2" || !app) return { ok: false, reauth: true, reason: "not_refreshable" };
+    const refreshed = await refreshTokens(provider.auth, app, current, now);
+    if (refreshed.ok) return { ok: true, secret: refreshed.value };
+    const final = refreshed.error.code === "invalid_grant" || refreshed.error.code === "token_response_invalid";
+    return { ok: false, reauth: final, reason: refreshed.error.code };
   }
+}
 
-  async #doRefresh(provider: ProviderDefinition, secret: VaultSecret, now: number): Promise<CredentialResult> {
-    const app = providerApp(this.env, provider.id);
-    if (provider.auth.kind !== "oauth2" || !provider.auth.refreshable || !secret.refreshToken || !app) {
-      this.links.markReauth(provider.id, Date.now());
-      return { ok: false, error: { code: "reauth_required", reason: "not_refreshable" } };
-    }
-    const refreshed = await refreshTokens(provider.auth, app, secret, now);
-    if (!refreshed.ok) {
-      if (refreshed.error.code === "invalid_grant" || refreshed.error.code === "token_response_invalid") {
-        this.links.markReauth(provider.id, Date.now());
-        this.#cache.delete(provider.id);
-        return { ok: false, error: { code: "reauth_required", reason: refreshed.error.code } };
-      }
-      return { ok: false, error: { code: "provider_unavailable", reason: refreshed.error.code } };
-    }
-    await this.#vault.put(this.userId, provider.id, refreshed.value);
-    this.#cache.set(provider.id, refreshed.value);
-    this.links.refreshed(provider.id, refreshed.value.obtainedAt, Date.now());
-    return { ok: true, secret: refreshed.value };
-  }
-
-  async #read(
-    providerId: string,
-  ): Promise<{ ok: true; secret: VaultSecret | null } | { ok: false; error: CredentialFailure }> {
-    const cached = this.#cache.get(providerId);
-    if (cached) return { ok: true, secret: cached };
-    const stored = await this.#vault.get(this.userId, providerId);
-    if (!stored.ok) return { ok: false, error: { code: "reauth_required", reason: stored.error.reason } };
-    // Never let a slower KV read replace a newer token cached while it was in flight.
-    const newer = this.#cache.get(providerId);
-    if (newer && (!stored.value || newer.obtainedAt >= stored.value.obtainedAt)) return { ok: true, secret: newer };
-    if (stored.value) this.#cache.set(providerId, stored.value);
-    return { ok: true, secret: stored.value };
-  }
+/** The token cache's answer in this feature's words. */
+function asCredential(result: TokenResult): CredentialResult {
+  if (result.ok) return result;
+  if (result.code === "not_connected") return { ok: false, error: { code: "not_connected" } };
+  if (result.code === "reauth_required")
+    return { ok: false, error: { code: "reauth_required", reason: result.reason } };
+  return { ok: false, error: { code: "provider_unavailable", reason: result.reason } };
 }
