@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { decideByFetch, decisionBody, pageTitle, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
+import { startDevServer } from "./lib/fixture.mjs";
 import { connectV1Client } from "./lib/sdk-connect.mjs";
-import { startDevServer } from "./lib/server.mjs";
 
 const EMAIL = "grace.grants@example.com";
 const CLIENT_NAME = "E2E v1 grants client";
@@ -15,7 +15,7 @@ const STEP = { timeout: 60_000 };
 const HOOK = { timeout: 90_000 };
 
 describe("grants with the v1 SDK client and a fetch-based approver", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {Awaited<ReturnType<typeof connectV1Client>>} */
   let mcp;

@@ -6,9 +6,9 @@ import { auth, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.j
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { startDevServer } from "./lib/fixture.mjs";
 import { refreshGrant } from "./lib/oauth.mjs";
 import { assertCallback, assertWhoami, browserDrivenProvider, staleAccessToken } from "./lib/sdk-harness.mjs";
-import { startDevServer } from "./lib/server.mjs";
 
 const EMAIL = "grace@example.com";
 const CLIENT_NAME = "E2E v1 SDK client";
@@ -16,7 +16,7 @@ const STEP = { timeout: 60_000 };
 const HOOK = { timeout: 90_000 };
 
 describe("MCP SDK v1 client against wrangler dev", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {Awaited<ReturnType<typeof browserDrivenProvider>>} */
   let harness;

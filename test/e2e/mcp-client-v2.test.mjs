@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { auth, Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
+import { startDevServer } from "./lib/fixture.mjs";
 import { refreshGrant } from "./lib/oauth.mjs";
 import { assertCallback, assertWhoami, browserDrivenProvider, staleAccessToken } from "./lib/sdk-harness.mjs";
-import { startDevServer } from "./lib/server.mjs";
 
 const EMAIL = "ada@example.com";
 const CLIENT_NAME = "E2E v2 SDK client";
@@ -14,7 +14,7 @@ const STEP = { timeout: 60_000 };
 const HOOK = { timeout: 90_000 };
 
 describe("MCP SDK v2 client against wrangler dev", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {Awaited<ReturnType<typeof browserDrivenProvider>>} */
   let harness;
