@@ -39,6 +39,9 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // As under Playwright's own launch: a goBack() restored from the back/forward cache fires no
+  // load event, which the tests' waits for navigation rely on.
+  "--disable-back-forward-cache",
 ];
 
 export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
