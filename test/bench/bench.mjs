@@ -13,9 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
+import { REPO_ROOT, startDevServer, WRANGLER_BIN, WRANGLER_ENV } from "../e2e/lib/fixture.mjs";
 import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
-import { REPO_ROOT, startDevServer, WRANGLER_BIN, WRANGLER_ENV } from "../e2e/lib/server.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { measureApprovalWake } from "./approval-wake.mjs";
 import { measureCalls } from "./calls-bench.mjs";
@@ -41,7 +41,7 @@ const APPROVAL_WARMUP = 3;
 const USERS = option("users", 50);
 const ROUNDS = option("rounds", 10);
 
-/** @type {import("../e2e/lib/server.mjs").DevServer | undefined} */
+/** @type {import("../e2e/lib/fixture.mjs").DevServer | undefined} */
 let server;
 
 async function measureLatency() {

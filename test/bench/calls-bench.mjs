@@ -14,9 +14,9 @@
 import { decideByFetch } from "../e2e/lib/approval.mjs";
 import { saveApiKey } from "../e2e/lib/connections.mjs";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
+import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { mcpHeaders, readJsonRpc, toolCallBody } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
-import { startDevServer } from "../e2e/lib/server.mjs";
 import { fetchWithTimeout, sleep } from "../e2e/lib/util.mjs";
 import { callTool } from "./approval-wake.mjs";
 import { sample, summarize } from "./stats.mjs";
@@ -154,11 +154,11 @@ async function concurrentRounds(fns, { rounds, warmupRounds }) {
 
 /**
  * @param {{ requests: number, warmup: number, users: number, rounds: number }} options
- * @param {{ onServer?: (server: import("../e2e/lib/server.mjs").DevServer | undefined) => void }} [hooks]
+ * @param {{ onServer?: (server: import("../e2e/lib/fixture.mjs").DevServer | undefined) => void }} [hooks]
  */
 export async function measureCalls({ requests, warmup, users, rounds }, { onServer } = {}) {
   const api = await startFakeApi({ record: false });
-  /** @type {import("../e2e/lib/server.mjs").DevServer | undefined} */
+  /** @type {import("../e2e/lib/fixture.mjs").DevServer | undefined} */
   let server;
   /** @type {string[]} */
   const notes = [];

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { REPO_ROOT } from "../e2e/lib/server.mjs";
+import { REPO_ROOT } from "../e2e/lib/fixture.mjs";
 
 const ME = "conn_bench_me";
 const NOW = Date.UTC(2026, 0, 1);

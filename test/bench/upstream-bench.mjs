@@ -8,8 +8,8 @@
 // calls made through Countersign, so a cached or short-circuited answer cannot pass as fast.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { decideByFetch } from "../e2e/lib/approval.mjs";
+import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
-import { startDevServer } from "../e2e/lib/server.mjs";
 import { serverPath, submitMcpForm } from "../e2e/lib/upstream-flow.mjs";
 import { startUpstreamMcp } from "../e2e/lib/upstream-mcp.mjs";
 import { sample, summarize } from "./stats.mjs";
@@ -57,11 +57,11 @@ async function search(client, name) {
 
 /**
  * @param {{ requests: number, warmup: number }} options
- * @param {{ onServer?: (server: import("../e2e/lib/server.mjs").DevServer | undefined) => void }} [hooks]
+ * @param {{ onServer?: (server: import("../e2e/lib/fixture.mjs").DevServer | undefined) => void }} [hooks]
  */
 export async function measureUpstream({ requests, warmup }, { onServer } = {}) {
   const upstream = await startUpstreamMcp({ requireAuth: false });
-  /** @type {import("../e2e/lib/server.mjs").DevServer | undefined} */
+  /** @type {import("../e2e/lib/fixture.mjs").DevServer | undefined} */
   let server;
   /** @type {Client[]} */
   const clients = [];

@@ -4,20 +4,11 @@
 // waiting call wakes with exactly what was approved. Then Deny, a reopened link, and another
 // user who must learn nothing. Screenshots go to test-results/screenshots/.
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { structured } from "./lib/approval.mjs";
-import { launchChromium } from "./lib/chromium.mjs";
-import {
-  assertNoHorizontalOverflow,
-  openLinkAndSignIn,
-  openPhonePage,
-  pageWidth,
-  submitWith,
-} from "./lib/phone-page.mjs";
+import { startFixture } from "./lib/fixture.mjs";
+import { assertNoHorizontalOverflow, openLinkAndSignIn, pageWidth, submitWith } from "./lib/phone-page.mjs";
 import { connectV2Client } from "./lib/sdk-connect.mjs";
-import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
 import { withTimeout } from "./lib/util.mjs";
 
 const EMAIL = "ada@example.com";
@@ -25,14 +16,13 @@ const STRANGER = "mallory@example.com";
 const CLIENT_NAME = "E2E approval client";
 const HOSTILE_REASON = "<script>alert(1)</script> please";
 const NOTE = "only the countersign repo";
-const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
 const STEP = { timeout: 90_000 };
 
 describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").Fixture} */
+  let fixture;
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
-  /** @type {import("playwright-core").Browser} */
-  let browser;
   /** @type {Awaited<ReturnType<typeof connectV2Client>>} */
   let mcp;
   /** The approved request of the first test. @type {{ request_id: string, approval_url: string } | undefined} */
@@ -40,17 +30,8 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
 
   before(
     async () => {
-      await mkdir(SCREENSHOTS, { recursive: true });
-      const started = await Promise.allSettled([
-        startDevServer({ label: "approval-browser" }).then((s) => {
-          server = s;
-        }),
-        launchChromium().then((b) => {
-          browser = b;
-        }),
-      ]);
-      const failed = started.find((result) => result.status === "rejected");
-      if (failed) throw failed.reason;
+      fixture = await startFixture({ label: "approval-browser", chromium: true });
+      server = fixture.server;
       mcp = await connectV2Client(server, { email: EMAIL, clientName: CLIENT_NAME });
     },
     { timeout: 180_000 },
@@ -58,8 +39,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
 
   after(async () => {
     await mcp?.client.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    await server?.stop();
+    await fixture?.stop();
   });
 
   /** Ask, then start waiting for the decision without awaiting it. */
@@ -89,7 +69,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       providers: ["github", "linear"],
       reason: HOSTILE_REASON,
     });
-    const { context, page, dialogs, pageErrors } = await openPhonePage(browser);
+    const { context, page, dialogs, pageErrors } = await fixture.openPhone();
     try {
       const response = await openLinkAndSignIn(page, asked.approval_url, EMAIL);
       assert.equal(response.status(), 200);
@@ -104,7 +84,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       assert.equal(await page.getByLabel("Linear", { exact: true }).isChecked(), true);
       assert.equal(await page.locator("input[name=level][value=write]").isChecked(), true, "write is pre-chosen");
       await assertNoHorizontalOverflow(page);
-      await page.screenshot({ path: join(SCREENSHOTS, "approval-page.png"), fullPage: true });
+      await fixture.screenshot(page, "approval-page");
 
       await page.getByLabel("Linear", { exact: true }).uncheck();
       await page.getByLabel("Notes for the assistant").fill(NOTE);
@@ -115,7 +95,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       assert.ok(outcome.includes("write access to GitHub"), `outcome names what was approved: ${outcome}`);
       assert.ok(!outcome.includes("Linear"), "Linear was not approved");
       assert.ok(outcome.includes(NOTE), "the note is echoed");
-      await page.screenshot({ path: join(SCREENSHOTS, "approval-outcome.png"), fullPage: true });
+      await fixture.screenshot(page, "approval-outcome");
 
       const view = await wokenCheck(waiting, decidedAt);
       assert.equal(view.request_id, asked.request_id);
@@ -146,7 +126,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
         // Reported, not asserted: the brief only pins the approval page.
         console.log(`# note: /activity is ${width.scrollWidth}px wide on a ${width.innerWidth}px screen`);
       }
-      await page.screenshot({ path: join(SCREENSHOTS, "activity.png"), fullPage: true });
+      await fixture.screenshot(page, "activity");
 
       assert.deepEqual(dialogs, [], "no dialog was ever opened");
       assert.deepEqual(pageErrors, []);
@@ -163,7 +143,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       providers: ["notion"],
       reason: "Read my meeting notes",
     });
-    const { context, page, dialogs } = await openPhonePage(browser);
+    const { context, page, dialogs } = await fixture.openPhone();
     try {
       await openLinkAndSignIn(page, asked.approval_url, EMAIL);
       assert.equal(await page.locator("input[name=level][value=write]").count(), 0, "write is not offered");
@@ -171,7 +151,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       const decidedAt = Date.now();
       await submitWith(page, "Deny");
       assert.equal(await page.locator("h1").textContent(), "Denied");
-      await page.screenshot({ path: join(SCREENSHOTS, "approval-denied.png"), fullPage: true });
+      await fixture.screenshot(page, "approval-denied");
 
       const view = await wokenCheck(waiting, decidedAt);
       assert.equal(view.status, "denied");
@@ -188,7 +168,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
 
   test("the link reopened shows the outcome; another user sees only 'Request not found'", STEP, async () => {
     assert.ok(approved, "the first test approved a request");
-    const owner = await openPhonePage(browser);
+    const owner = await fixture.openPhone();
     try {
       const response = await openLinkAndSignIn(owner.page, approved.approval_url, EMAIL);
       assert.equal(response.status(), 200);
@@ -198,7 +178,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
       await owner.context.close();
     }
 
-    const stranger = await openPhonePage(browser);
+    const stranger = await fixture.openPhone();
     try {
       const response = await openLinkAndSignIn(stranger.page, approved.approval_url, STRANGER);
       assert.equal(response.status(), 404);
@@ -208,7 +188,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
         assert.ok(!text.includes(secret), `the stranger's page does not mention ${JSON.stringify(secret)}`);
       }
       assert.equal(await stranger.page.locator("form[action^='/approve/']").count(), 0);
-      await stranger.page.screenshot({ path: join(SCREENSHOTS, "approval-not-found.png"), fullPage: true });
+      await fixture.screenshot(stranger.page, "approval-not-found");
       assert.deepEqual(stranger.dialogs, []);
     } finally {
       await stranger.context.close();

@@ -3,57 +3,40 @@
 // redirect back to a loopback client; then the Cancel path. Screenshots go to test-results/.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startCallbackServer } from "./lib/callback-server.mjs";
-import { launchChromium } from "./lib/chromium.mjs";
+import { startFixture } from "./lib/fixture.mjs";
 import { rawWhoami } from "./lib/mcp-raw.mjs";
 import { authorizationUrl, pkcePair, registerClient, tokenEndpoint } from "./lib/oauth.mjs";
-import { openPhonePage } from "./lib/phone-page.mjs";
-import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
+import { assertNoHorizontalOverflow } from "./lib/phone-page.mjs";
 
 const HOSTILE_NAME = "<img src=x onerror=alert(1)> Evil Client";
 const EMAIL = "lin@example.com";
-const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
 const STEP = { timeout: 60_000 };
 
 describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").Fixture} */
+  let fixture;
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {import("./lib/callback-server.mjs").CallbackServer} */
   let callbacks;
-  /** @type {import("playwright-core").Browser} */
-  let browser;
   /** @type {{ client_id: string }} */
   let client;
 
   before(
     async () => {
-      await mkdir(SCREENSHOTS, { recursive: true });
-      // Start all three at once; whatever did start is assigned, so after() can stop it.
-      const started = await Promise.allSettled([
-        startDevServer({ label: "browser" }).then((s) => {
-          server = s;
-        }),
-        startCallbackServer().then((c) => {
-          callbacks = c;
-        }),
-        launchChromium().then((b) => {
-          browser = b;
-        }),
-      ]);
-      const failed = started.find((result) => result.status === "rejected");
-      if (failed) throw failed.reason;
+      callbacks = await startCallbackServer();
+      fixture = await startFixture({ label: "browser", chromium: true });
+      server = fixture.server;
       client = await registerClient(server.origin, { clientName: HOSTILE_NAME, redirectUri: callbacks.redirectUri });
     },
     { timeout: 180_000 },
   );
 
   after(async () => {
-    await browser?.close().catch(() => {});
+    await fixture?.stop();
     await callbacks?.close();
-    await server?.stop();
   });
 
   function startAuthorization() {
@@ -86,18 +69,8 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
     }
   }
 
-  /** @param {import("playwright-core").Page} page */
-  async function assertNoHorizontalOverflow(page) {
-    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-      scrollWidth: document.scrollingElement?.scrollWidth ?? 0,
-      innerWidth: window.innerWidth,
-    }));
-    assert.ok(scrollWidth > 0);
-    assert.ok(scrollWidth <= innerWidth, `page is ${scrollWidth}px wide on a ${innerWidth}px screen`);
-  }
-
   test("Allow, then dev sign-in, brings the browser back to the client with a working code", STEP, async () => {
-    const { context, page, dialogs, pageErrors } = await openPhonePage(browser);
+    const { context, page, dialogs, pageErrors } = await fixture.openPhone();
     try {
       const { url, state, verifier } = startAuthorization();
       const response = await page.goto(url.href);
@@ -120,12 +93,12 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
       assert.ok(await page.getByRole("button", { name: "Allow" }).isVisible());
       assert.ok(await page.getByRole("button", { name: "Cancel" }).isVisible());
       await assertNoHorizontalOverflow(page);
-      await page.screenshot({ path: join(SCREENSHOTS, "consent.png"), fullPage: true });
+      await fixture.screenshot(page, "consent");
 
       await submitConsent(page, "Allow");
       await page.waitForURL((u) => u.pathname === "/signin");
       await assertNoHorizontalOverflow(page);
-      await page.screenshot({ path: join(SCREENSHOTS, "signin.png"), fullPage: true });
+      await fixture.screenshot(page, "signin");
 
       await page.getByLabel("Email").fill(EMAIL);
       await page.getByRole("button", { name: "Sign in" }).click();
@@ -159,7 +132,7 @@ describe("authorization pages in headless Chromium (phone)", { timeout: 240_000 
   });
 
   test("Cancel sends the browser back with error=access_denied and no code", STEP, async () => {
-    const { context, page, dialogs } = await openPhonePage(browser);
+    const { context, page, dialogs } = await fixture.openPhone();
     try {
       const { url, state } = startAuthorization();
       await page.goto(url.href);

@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { decideByFetch, pageTitle, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
 import { connectionsForm, disconnectProvider, saveApiKey } from "./lib/connections.mjs";
 import { acmeProviders, BIG_BYTES, startFakeApi } from "./lib/fake-api.mjs";
+import { startDevServer } from "./lib/fixture.mjs";
 import { connectV1Client, connectV2Client } from "./lib/sdk-connect.mjs";
-import { startDevServer } from "./lib/server.mjs";
 import { sleep } from "./lib/util.mjs";
 
 const STEP = { timeout: 60_000 };
@@ -21,7 +21,7 @@ const TRUNCATION_MARKER = "\n…[countersign: response truncated at 1 MiB]";
 
 /** @type {import("./lib/fake-api.mjs").FakeApi} */
 let api;
-/** @type {import("./lib/server.mjs").DevServer} */
+/** @type {import("./lib/fixture.mjs").DevServer} */
 let server;
 
 before(async () => {

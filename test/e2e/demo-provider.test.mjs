@@ -4,18 +4,14 @@
 // the seeded notes from <origin>/demo-api/notes through call_integration_api; a write goes
 // through a one-call approval and works exactly once; /activity shows the calls.
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { decideByFetch, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
-import { launchChromium } from "./lib/chromium.mjs";
-import { openPhonePage, pageWidth } from "./lib/phone-page.mjs";
+import { startFixture } from "./lib/fixture.mjs";
+import { pageWidth } from "./lib/phone-page.mjs";
 import { connectV2Client } from "./lib/sdk-connect.mjs";
-import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
 
 const EMAIL = "dora.demo@example.com";
 const CLIENT_NAME = "E2E demo provider client";
-const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
 const STEP = { timeout: 60_000 };
 const SEEDED = [
   { id: "n1", title: "Welcome" },
@@ -23,10 +19,10 @@ const SEEDED = [
 ];
 
 describe("the built-in demo provider", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").Fixture} */
+  let fixture;
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
-  /** @type {import("playwright-core").Browser} */
-  let browser;
   /** @type {Awaited<ReturnType<typeof connectV2Client>>} */
   let mcp;
   /** @type {import("./lib/browser-flow.mjs").BrowserSession} */
@@ -45,17 +41,8 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
 
   before(
     async () => {
-      await mkdir(SCREENSHOTS, { recursive: true });
-      const started = await Promise.allSettled([
-        startDevServer({ label: "demo-provider" }).then((s) => {
-          server = s;
-        }),
-        launchChromium().then((b) => {
-          browser = b;
-        }),
-      ]);
-      const failed = started.find((result) => result.status === "rejected");
-      if (failed) throw failed.reason;
+      fixture = await startFixture({ label: "demo-provider", chromium: true });
+      server = fixture.server;
       mcp = await connectV2Client(server, { email: EMAIL, clientName: CLIENT_NAME });
       owner = await signedInBrowser(server.origin, EMAIL);
     },
@@ -64,12 +51,11 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
 
   after(async () => {
     await mcp?.client.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    await server?.stop();
+    await fixture?.stop();
   });
 
   test("on /connections the demo shows its key, pre-filled; Save key connects it", STEP, async () => {
-    const { context, page, dialogs, pageErrors } = await openPhonePage(browser);
+    const { context, page, dialogs, pageErrors } = await fixture.openPhone();
     try {
       await page.goto(`${server.origin}/connections`);
       assert.equal(new URL(page.url()).pathname, "/signin", "signed out, /connections asks to sign in");
@@ -88,7 +74,7 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
       assert.equal(await row.locator("input[name=api_key]").inputValue(), demoKey, "the key field is pre-filled");
       assert.equal(await row.locator("input[name=api_key]").getAttribute("type"), "password");
 
-      await page.screenshot({ path: join(SCREENSHOTS, "connections.png"), fullPage: true });
+      await fixture.screenshot(page, "connections");
 
       const [answer] = await Promise.all([
         page.waitForResponse((res) => res.request().method() === "POST"),
@@ -105,7 +91,7 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
       if (width.scrollWidth > width.innerWidth) {
         console.log(`# note: /connections is ${width.scrollWidth}px wide on a ${width.innerWidth}px screen`);
       }
-      await page.screenshot({ path: join(SCREENSHOTS, "connections-saved.png"), fullPage: true });
+      await fixture.screenshot(page, "connections-saved");
       assert.deepEqual(dialogs, []);
       assert.deepEqual(pageErrors, []);
     } finally {

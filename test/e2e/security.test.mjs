@@ -3,16 +3,16 @@
 // credential (token, code, cookie, COOKIE_SECRET) ever reaches the server's log.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { startDevServer } from "./lib/fixture.mjs";
 import { postToolCall, rawWhoami } from "./lib/mcp-raw.mjs";
 import { fetchServerMetadata, refreshGrant, revokeToken, signInRawClient, tokenEndpoint } from "./lib/oauth.mjs";
-import { startDevServer } from "./lib/server.mjs";
 import { fetchWithTimeout, sleep } from "./lib/util.mjs";
 
 const STEP = { timeout: 60_000 };
 const HOOK = { timeout: 90_000 };
 
 describe("security, black-box against wrangler dev", { timeout: 240_000 }, () => {
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {string} */
   let revocationEndpoint;

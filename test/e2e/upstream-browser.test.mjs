@@ -6,12 +6,9 @@
 // checked for upstream links, tokens, horizontal overflow, console errors and CSP violations.
 // Only clicks and typing: no crafted POSTs. Screenshots go to test-results/screenshots/.
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { launchChromium } from "./lib/chromium.mjs";
-import { assertNoHorizontalOverflow, openPhonePage } from "./lib/phone-page.mjs";
-import { REPO_ROOT, startDevServer } from "./lib/server.mjs";
+import { startFixture } from "./lib/fixture.mjs";
+import { assertNoHorizontalOverflow } from "./lib/phone-page.mjs";
 import { startUpstreamMcp } from "./lib/upstream-mcp.mjs";
 
 const EMAIL = "pia.phone@example.com";
@@ -22,7 +19,6 @@ const READS = ["search_issues", "get_issue"];
 const CLAIMED_READS = ["big_result", "get_issue", "search_issues", "whoami"];
 /** What the fixture hands out: `at_`/`rt_`/`code_` + 24 random bytes in base64url. */
 const FIXTURE_SECRET = /(?<![\w-])(?:at|rt|code)_[\w-]{32}/;
-const SCREENSHOTS = join(REPO_ROOT, "test-results/screenshots");
 const STEP = { timeout: 30_000 };
 const HOSTILE = [
   { name: "evil", url: "javascript:alert(1)", code: "url_invalid" },
@@ -33,11 +29,11 @@ const HOSTILE = [
 describe("MCP servers on /connections, on a phone in headless Chromium", { timeout: 180_000 }, () => {
   /** @type {import("./lib/upstream-mcp.mjs").UpstreamMcp} */
   let upstream;
-  /** @type {import("./lib/server.mjs").DevServer} */
+  /** @type {import("./lib/fixture.mjs").Fixture} */
+  let fixture;
+  /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
-  /** @type {import("playwright-core").Browser} */
-  let browser;
-  /** @type {Awaited<ReturnType<typeof openPhonePage>>} */
+  /** @type {import("./lib/fixture.mjs").PhonePage} */
   let phone;
   /** Console errors and CSP violations, as text. @type {string[]} */
   const problems = [];
@@ -46,19 +42,14 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
 
   before(
     async () => {
-      await mkdir(SCREENSHOTS, { recursive: true });
       upstream = await startUpstreamMcp();
-      const started = await Promise.allSettled([
-        startDevServer({ label: "upstream-browser", vars: { UPSTREAM_DEV_LOOPBACK: "enabled" } }).then((s) => {
-          server = s;
-        }),
-        launchChromium().then((b) => {
-          browser = b;
-        }),
-      ]);
-      const failed = started.find((result) => result.status === "rejected");
-      if (failed) throw failed.reason;
-      phone = await openPhonePage(browser);
+      fixture = await startFixture({
+        label: "upstream-browser",
+        vars: { UPSTREAM_DEV_LOOPBACK: "enabled" },
+        chromium: true,
+      });
+      server = fixture.server;
+      phone = await fixture.openPhone();
       const { page } = phone;
       page.on("console", (message) => {
         if (message.type() !== "error") return;
@@ -81,8 +72,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
 
   after(async () => {
     await phone?.context.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    await server?.stop();
+    await fixture?.stop();
     await upstream?.close();
   });
 
@@ -158,7 +148,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
     assert.equal(stats.registrations.length, 0, "adding registers nothing upstream");
     assert.equal(stats.authorizations.length, 0);
     await assertCleanPage("/connections after adding");
-    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-added.png"), fullPage: true });
+    await fixture.screenshot(page(), "mcp-servers-added");
   });
 
   test("Connect goes through the upstream's /authorize and comes back connected", STEP, async () => {
@@ -198,7 +188,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
     // The fixture's whoami describes itself with a prompt injection and a <script> tag: text only.
     assert.equal(await page().locator("script").count(), 0);
     await assertCleanPage("/connections with the tools open");
-    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-tools.png"), fullPage: true });
+    await fixture.screenshot(page(), "mcp-servers-tools");
 
     for (const name of READS) await form.locator(`input[name=tools][value=${name}]`).check();
     await tapAndReturn(form.getByRole("button", { name: "Save reads" }), `?server=${NAME}`);
@@ -218,7 +208,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
       assert.equal(await box.isChecked(), READS.includes(name), `${name} is ticked only if accepted`);
     }
     await assertCleanPage("/connections after Save reads");
-    await page().screenshot({ path: join(SCREENSHOTS, "mcp-servers-reads.png"), fullPage: true });
+    await fixture.screenshot(page(), "mcp-servers-reads");
   });
 
   test("Remove takes the server off the page and revokes upstream", STEP, async () => {

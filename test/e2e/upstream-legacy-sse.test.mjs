@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decideByFetch, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
+import { startDevServer } from "./lib/fixture.mjs";
 import { startLegacySseMcp } from "./lib/legacy-sse-mcp.mjs";
 import { connectV2Client } from "./lib/sdk-connect.mjs";
-import { startDevServer } from "./lib/server.mjs";
 import { askAndApprove, eventually, recorded, resultText, serverPath, submitMcpForm } from "./lib/upstream-flow.mjs";
 
 const STEP = { timeout: 60_000 };
@@ -18,7 +18,7 @@ const NAME = "oldsrv";
 
 /** @type {import("./lib/legacy-sse-mcp.mjs").LegacySseMcp} */
 let legacy;
-/** @type {import("./lib/server.mjs").DevServer} */
+/** @type {import("./lib/fixture.mjs").DevServer} */
 let server;
 
 before(async () => {

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decideByFetch, openApproval, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
 import { decodeEntities } from "./lib/browser-flow.mjs";
+import { startDevServer } from "./lib/fixture.mjs";
 import { connectV2Client } from "./lib/sdk-connect.mjs";
-import { startDevServer } from "./lib/server.mjs";
 import {
   askAndApprove,
   connectOnPage,
@@ -34,7 +34,7 @@ const RESULT_CAP_BYTES = 1024 * 1024;
 
 /** @type {import("./lib/upstream-mcp.mjs").UpstreamMcp} */
 let upstream;
-/** @type {import("./lib/server.mjs").DevServer} */
+/** @type {import("./lib/fixture.mjs").DevServer} */
 let server;
 
 before(async () => {

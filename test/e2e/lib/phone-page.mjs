@@ -1,25 +1,7 @@
-// Phone-sized Chromium pages for the approval tests: a fresh context (no cookies) whose page
-// records dialogs and page errors, the dev sign-in an approval link leads to, a POST-and-check
-// for form buttons, and the no-horizontal-overflow check.
+// What the Chromium tests do on a phone page (opened by fixture.mjs's openPhone): the dev
+// sign-in an approval link leads to, a POST-and-check for form buttons, and the
+// no-horizontal-overflow check. Assertions only; no browser or server lifecycle here.
 import assert from "node:assert/strict";
-import { PHONE } from "./chromium.mjs";
-
-/** @param {import("playwright-core").Browser} browser */
-export async function openPhonePage(browser) {
-  const context = await browser.newContext(PHONE);
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  /** @type {string[]} */
-  const dialogs = [];
-  /** @type {string[]} */
-  const pageErrors = [];
-  page.on("dialog", (dialog) => {
-    dialogs.push(dialog.message());
-    dialog.dismiss().catch(() => {});
-  });
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  return { context, page, dialogs, pageErrors };
-}
 
 /**
  * Open an approval link signed out: it must send us to the dev sign-in page, which after
