@@ -6,6 +6,7 @@
  */
 import { demoProvider } from "./demo/demo-provider";
 import { DEFAULT_POLICY, type GrantPolicy } from "./grants/types";
+import type { ErrorCode } from "./lib/errors";
 import { err, ok, type Result } from "./lib/result";
 import { parseCustomProviders } from "./providers/custom";
 import { createRegistry, type Registry } from "./providers/registry";
@@ -40,17 +41,7 @@ export interface Config {
   upstreamLoopback: boolean;
 }
 
-export type ConfigErrorCode =
-  | "public_url_invalid"
-  | "cookie_secret_missing"
-  | "dev_signin_not_local"
-  | "oidc_incomplete"
-  | "signin_missing"
-  | "grant_max_invalid"
-  | "vault_keys_invalid"
-  | "custom_providers_invalid"
-  | "upstream_loopback_not_local"
-  | "mcp_servers_invalid";
+export type ConfigErrorCode = ErrorCode<"config">;
 
 export interface ConfigError {
   code: ConfigErrorCode;

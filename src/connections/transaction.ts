@@ -7,6 +7,7 @@
 import type { Config } from "../config";
 import { clearCookie, readCookie } from "../lib/cookies";
 import { deriveKey, open, randomToken, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
+import type { ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { connectKey } from "../lib/storage-keys";
 import type { AuthorizationServerFacts } from "../upstream/client/discovery";
@@ -35,12 +36,7 @@ export interface McpConnectTransaction {
   registration: "dcr" | "cimd" | "preregistered";
 }
 
-export type TransactionFailure =
-  | "state_missing"
-  | "state_mismatch"
-  | "transaction_expired"
-  | "wrong_user"
-  | "state_replayed";
+export type TransactionFailure = ErrorCode<"transaction">;
 
 /** Claims a state hash once, atomically (the person's Durable Object); false if already claimed. */
 export type ClaimState = (stateHash: string) => Promise<boolean>;

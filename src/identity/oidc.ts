@@ -9,6 +9,7 @@ import * as oauth from "oauth4webapi";
 import type { Config } from "../config";
 import { clearCookie, readCookie } from "../lib/cookies";
 import { deriveKey, open, seal, sha256Hex, timingSafeEqual } from "../lib/crypto";
+import type { ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { signinKey } from "../lib/storage-keys";
 import { makeUser, type SignedInUser } from "./user";
@@ -19,14 +20,7 @@ export const SIGNIN_COOKIE = "__Host-cs_signin" as const;
 const TRANSACTION_TTL_SECONDS = 600;
 const DISCOVERY_TTL_MS = 3600_000;
 
-export type OidcFailure =
-  | "state_missing"
-  | "state_mismatch"
-  | "transaction_expired"
-  | "provider_error"
-  | "callback_invalid"
-  | "token_exchange_failed"
-  | "discovery_failed";
+export type OidcFailure = ErrorCode<"signin">;
 
 interface Transaction {
   nonce: string;

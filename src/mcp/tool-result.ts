@@ -2,21 +2,11 @@
  * How tools answer: structured content plus readable text on success; on failure a tool error
  * with a stable `code` and a message that tells the assistant what to do next.
  */
+
+import type { ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 
-export type ToolErrorCode =
-  | "access_required"
-  | "access_denied"
-  | "expired"
-  | "not_found"
-  | "rate_limited"
-  | "invalid_request"
-  | "unknown_provider"
-  | "not_connected"
-  | "reauth_required"
-  | "provider_unavailable"
-  | "upstream_unavailable"
-  | "internal_error";
+export type ToolErrorCode = ErrorCode<"tool">;
 
 export interface ToolErrorBody {
   error: { code: ToolErrorCode; message: string; [extra: string]: unknown };
