@@ -3,7 +3,7 @@
  * is an absolute URL under PUBLIC_URL, so the issuer, the metadata and the token audience never
  * depend on the Host header of a request.
  *
- * Token lifetimes (see README "Staying connected"): access tokens last 8 hours and refresh
+ * Token lifetimes (see docs/deploying.md "Staying connected"): access tokens last 8 hours and refresh
  * grants slide for 30 days of idleness, capped at 90 days from authorization. MCP tokens are opaque and checked
  * against KV on every call, so revoking one takes effect at once whatever its TTL; and a token
  * alone reaches nobody's accounts, since every real access needs a human-approved grant.
