@@ -1,6 +1,7 @@
 /**
- * Bounded reads of untrusted bodies, shared by every place that reads one: the /mcp input guard,
- * provider responses and upstream MCP/OAuth responses. Bytes are counted as they arrive (after
+ * Bounded reads of untrusted bodies, shared by every place that reads one: the /mcp input guard
+ * and the guarded fetch (src/http/), through which every provider and upstream answer is read.
+ * A leaf: it imports nothing. Bytes are counted as they arrive (after
  * any decompression), so a decompression bomb or an endless stream stops at the cap; a deadline
  * ends a slow drip even when the producer ignores the abort signal.
  */
