@@ -4,6 +4,7 @@ import { ByteBudget, type GuardedStreamOptions, guardedStream } from "../../../s
 import { err, ok } from "../../../src/lib/result";
 import { resetFetchRoutes, routeFetch, seen, seenAt } from "../../helpers/fetch-router";
 import { BOMB_BYTES, gzipped, inflating, never } from "../upstream/client/fixtures";
+import { streamed } from "./bodies";
 
 const API = "https://api.test";
 const ELSEWHERE = "https://elsewhere.test";
@@ -23,22 +24,6 @@ function operation(maxBytes = 1024) {
   });
   const options: GuardedStreamOptions<Refused> = { vet, signal: controller.signal, budget };
   return { controller, budget, options, exceeded: () => exceeded };
-}
-
-/** A body of `chunks` that, unless `end`, never finishes; `cancelled()` says whether it was cancelled. */
-function streamed(chunks: string[], end = true, headers: Record<string, string> = {}) {
-  const encoder = new TextEncoder();
-  let cancelled = false;
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
-      if (end) controller.close();
-    },
-    cancel() {
-      cancelled = true;
-    },
-  });
-  return { response: new Response(body, { headers }), cancelled: () => cancelled };
 }
 
 beforeEach(() => {
