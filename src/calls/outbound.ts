@@ -1,10 +1,13 @@
 /**
- * The one outbound request of an allowed call: sent to the URL parsed once upstream, never
- * following redirects, bounded in time and in bytes (counted after decompression, so a
+ * The one outbound request of an allowed call: sent through `guardedFetch` (src/http) to the URL
+ * parsed once upstream and checked again by `parseCallUrl`, never following redirects (a 3xx
+ * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
  * It never logs or returns the credential headers it was given.
  */
-import { type CappedRead, type FetchLike, raceAbort, readCapped } from "../lib/streams";
+import { guardedFetch } from "../http/guarded-fetch";
+import type { FetchLike } from "../lib/streams";
+import { parseCallUrl } from "./prepare";
 
 export type { FetchLike } from "../lib/streams";
 
@@ -52,34 +55,33 @@ export async function sendCall(
   fetcher: FetchLike = (input) => fetch(input),
   options: { timeoutMs?: number; byteCap?: number } = {},
 ): Promise<{ ok: true; value: CallResponse } | { ok: false; error: OutboundError }> {
-  const signal = AbortSignal.timeout(options.timeoutMs ?? CALL_TIMEOUT_MS);
-  let response: Response;
-  try {
-    response = await raceAbort(
-      fetcher(
-        new Request(request.url, {
-          method: request.method,
-          headers: request.headers,
-          body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
-          redirect: "manual",
-          signal,
-        }),
-      ),
-      signal,
-    );
-  } catch {
-    return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
+  const fetched = await guardedFetch(
+    request.url,
+    {
+      method: request.method,
+      headers: request.headers,
+      body: request.method === "GET" || request.method === "HEAD" ? undefined : request.body,
+    },
+    {
+      vet: parseCallUrl,
+      fetcher,
+      timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
+      maxBytes: options.byteCap ?? RESPONSE_BYTE_CAP,
+      body: "truncate",
+      // The assistant sees a 3xx and its Location; a new call there is prepared and granted anew.
+      redirects: "report",
+    },
+  );
+  // A refused URL (prepareCall already vetted it) or an opaque redirect is as good as no answer.
+  if (!fetched.ok) {
+    return {
+      ok: false,
+      error: { code: fetched.error.code === "timeout" ? "upstream_timeout" : "upstream_unreachable" },
+    };
   }
-  let read: CappedRead;
-  try {
-    read = await readCapped(response.body, options.byteCap ?? RESPONSE_BYTE_CAP, { truncate: true, signal });
-  } catch {
-    return { ok: false, error: { code: signal.aborted ? "upstream_timeout" : "upstream_unreachable" } };
-  }
+  const read = fetched.value;
   const headers: Record<string, string> = {};
-  for (const [name, value] of response.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
-  // With truncate: true a read is never too_large.
-  if (read.kind !== "done") return { ok: false, error: { code: "upstream_unreachable" } };
+  for (const [name, value] of read.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
   const text = new TextDecoder().decode(read.bytes);
   let body: unknown = read.truncated ? `${text}${TRUNCATION_MARKER}` : text;
   if (!read.truncated && /json/i.test(headers["content-type"] ?? "") && text !== "") {
@@ -91,6 +93,6 @@ export async function sendCall(
   }
   return {
     ok: true,
-    value: { status: response.status, headers, body, truncated: read.truncated, bytes: read.bytes.byteLength },
+    value: { status: read.status, headers, body, truncated: read.truncated, bytes: read.bytes.byteLength },
   };
 }

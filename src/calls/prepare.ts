@@ -36,23 +36,39 @@ export interface PreparedCall {
   operation: string;
 }
 
-/** Prepare one call, or say precisely why it cannot be made. */
-export async function prepareCall(
-  input: CallInput,
-  registry: ProviderLookup,
-): Promise<Result<PreparedCall, PrepareError>> {
+export type CallUrlError = Extract<PrepareError, { code: "invalid_request" } | { code: "address_not_allowed" }>;
+
+/**
+ * A call's URL as it is matched and later fetched: WHATWG-parsed, http(s), never a private or
+ * metadata host. Loopback passes here: only `prepareCall`, which knows the provider, can say
+ * whether a dev provider allows it. `sendCall` runs this again just before its fetch.
+ */
+export function parseCallUrl(raw: string): Result<URL, CallUrlError> {
   let url: URL;
   try {
-    url = new URL(input.url.trim());
+    url = new URL(raw.trim());
   } catch {
     return err({ code: "invalid_request", reason: "url_invalid" });
   }
   if (url.protocol !== "https:" && url.protocol !== "http:")
     return err({ code: "invalid_request", reason: "scheme_not_https" });
   const hostClass = classifyHost(url.hostname);
+  if (hostClass === "private" || hostClass === "metadata")
+    return err({ code: "address_not_allowed", host: url.hostname });
+  return ok(url);
+}
+
+/** Prepare one call, or say precisely why it cannot be made. */
+export async function prepareCall(
+  input: CallInput,
+  registry: ProviderLookup,
+): Promise<Result<PreparedCall, PrepareError>> {
+  const parsedUrl = parseCallUrl(input.url);
+  if (!parsedUrl.ok) return parsedUrl;
+  const url = parsedUrl.value;
   const provider = registry.forUrl(url);
   const devOrigin = provider?.allowLoopback && provider.origin === url.origin ? provider.origin : undefined;
-  if (hostClass !== "public" && !(devOrigin && hostClass === "loopback")) {
+  if (classifyHost(url.hostname) === "loopback" && !devOrigin) {
     return err({ code: "address_not_allowed", host: url.hostname });
   }
   const canonical = canonicalizeCall(

@@ -1,8 +1,9 @@
 /**
- * Bounded reads of untrusted bodies, shared by every place that reads one: the /mcp input guard,
- * provider responses and upstream MCP/OAuth responses. Bytes are counted as they arrive (after
- * any decompression), so a decompression bomb or an endless stream stops at the cap; a deadline
- * ends a slow drip even when the producer ignores the abort signal.
+ * Bounded reads of untrusted bodies, shared by every place that reads one: the /mcp input guard
+ * and the guarded fetch (src/http/), through which every provider and upstream answer is read.
+ * A leaf: it imports nothing. Bytes are counted as they arrive (after any decompression), so a
+ * decompression bomb or an endless stream stops at the cap; a deadline ends a slow drip even
+ * when the producer ignores the abort signal.
  */
 
 /** The fetch function a module calls out through; tests and the SSRF layer replace it. */

@@ -1,12 +1,17 @@
 /**
  * Countersign as an OAuth 2.0 client of a provider (authorization code + PKCE S256): the
  * authorize URL, the code exchange, refresh and RFC 7009 revocation. Every endpoint comes from
- * the provider definition (never from a response or from the agent), redirects are not followed,
- * and no token, code or secret ever appears in an error or a log line.
+ * the provider definition (never from a response or from the agent) and is vetted again before
+ * each fetch; every request goes through `guardedFetch` (src/http): redirects are refused, one
+ * 15-second deadline covers the request and the body, and at most 64 KiB of answer are read.
+ * No token, code or secret ever appears in an error or a log line.
  */
-import { type FetchLike, readCapped } from "../lib/streams";
+import { type GuardedFetchOptions, type GuardedRequest, guardedFetch } from "../http/guarded-fetch";
+import { err, ok, type Result } from "../lib/result";
+import type { FetchLike } from "../lib/streams";
 import type { VaultSecret } from "../vault/store";
 import type { ProviderApp } from "./apps";
+import { classifyHost } from "./ssrf";
 import { isJsonObject } from "./strict-json";
 import type { ProviderAuth } from "./types";
 
@@ -33,14 +38,42 @@ export function authorizeUrl(auth: OAuth2, app: ProviderApp, redirectUri: string
   return url.href;
 }
 
-/** Token responses larger than this are refused unread. */
+/** At most this much of a token or revocation answer is read. */
 const TOKEN_RESPONSE_MAX_BYTES = 64 * 1024;
 
 /** HTTP Basic client authentication (RFC 6749 §2.3.1: each part form-encoded first). */
 const basicAuth = (app: ProviderApp) =>
   `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`;
 
-function tokenRequest(auth: OAuth2, app: ProviderApp, form: URLSearchParams): Request {
+type EndpointRefused = { code: "endpoint_not_allowed" };
+
+/** Provider endpoints are configuration, not input; still, each is checked before it is fetched. */
+function vetEndpoint(raw: string): Result<URL, EndpointRefused> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return err({ code: "endpoint_not_allowed" });
+  }
+  const allowed = url.protocol === "https:" && classifyHost(url.hostname) === "public";
+  return allowed ? ok(url) : err({ code: "endpoint_not_allowed" });
+}
+
+/** The guarded-fetch settings of every token and revocation request. */
+const guard = (fetcher: FetchLike, body: "truncate" | "discard"): GuardedFetchOptions<EndpointRefused> => ({
+  vet: vetEndpoint,
+  fetcher,
+  timeoutMs: TOKEN_TIMEOUT_MS,
+  maxBytes: TOKEN_RESPONSE_MAX_BYTES,
+  body,
+});
+
+interface EndpointRequest {
+  url: string;
+  init: GuardedRequest;
+}
+
+function tokenRequest(auth: OAuth2, app: ProviderApp, form: URLSearchParams): EndpointRequest {
   const headers = new Headers({ "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" });
   if (auth.tokenEndpointAuth === "client_secret_basic") {
     headers.set("Authorization", basicAuth(app));
@@ -48,13 +81,7 @@ function tokenRequest(auth: OAuth2, app: ProviderApp, form: URLSearchParams): Re
     form.set("client_id", app.clientId);
     form.set("client_secret", app.clientSecret);
   }
-  return new Request(auth.tokenUrl, {
-    method: "POST",
-    headers,
-    body: form,
-    redirect: "manual",
-    signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
-  });
+  return { url: auth.tokenUrl, init: { method: "POST", headers, body: form } };
 }
 
 function parseTokens(
@@ -85,22 +112,24 @@ function parseTokens(
 
 async function callTokenEndpoint(
   auth: OAuth2,
-  request: Request,
+  request: EndpointRequest,
   now: number,
   fetcher: FetchLike,
   previous?: VaultSecret,
 ): Promise<{ ok: true; value: VaultSecret } | { ok: false; error: TokenError }> {
-  let response: Response;
-  try {
-    response = await fetcher(request);
-  } catch {
-    return { ok: false, error: { code: "token_endpoint_unreachable" } };
+  const fetched = await guardedFetch(request.url, request.init, guard(fetcher, "truncate"));
+  if (!fetched.ok) {
+    const { error } = fetched;
+    // A refused redirect keeps its status; a refused URL, a timeout or no answer is unreachable.
+    return error.code === "redirect_refused"
+      ? { ok: false, error: { code: "token_endpoint_error", status: error.status } }
+      : { ok: false, error: { code: "token_endpoint_unreachable" } };
   }
-  // At most 64 KiB is read; anything but a JSON object (too large, not JSON, `null`) counts as {}.
+  const { status, bytes, truncated } = fetched.value;
+  // Anything but a whole JSON object (cut at 64 KiB, not JSON, `null`) counts as {}.
   let json: Record<string, unknown> = {};
   try {
-    const read = await readCapped(response.body, TOKEN_RESPONSE_MAX_BYTES, { truncate: false });
-    const parsed: unknown = read.kind === "done" ? JSON.parse(new TextDecoder().decode(read.bytes)) : null;
+    const parsed: unknown = truncated ? null : JSON.parse(new TextDecoder().decode(bytes));
     if (isJsonObject(parsed)) json = parsed;
   } catch {
     json = {};
@@ -110,8 +139,8 @@ async function callTokenEndpoint(
   if (error === "invalid_grant" || error === "invalid_refresh_token" || error === "token_revoked") {
     return { ok: false, error: { code: "invalid_grant" } };
   }
-  if (!response.ok || json.ok === false) {
-    return { ok: false, error: { code: "token_endpoint_error", status: response.status, ...(error ? { error } : {}) } };
+  if (status < 200 || status >= 300 || json.ok === false) {
+    return { ok: false, error: { code: "token_endpoint_error", status, ...(error ? { error } : {}) } };
   }
   const secret = parseTokens(auth, json, now, previous);
   return secret ? { ok: true, value: secret } : { ok: false, error: { code: "token_response_invalid" } };
@@ -157,23 +186,22 @@ export async function revokeToken(
 ): Promise<boolean> {
   if (!auth.revokeUrl) return false;
   const basic = basicAuth(app);
-  let request: Request;
+  let request: EndpointRequest;
   if (auth.revokeStyle === "json_basic" || auth.revokeStyle === "github_grant") {
     const github = auth.revokeStyle === "github_grant";
-    request = new Request(auth.revokeUrl.replace("{client_id}", encodeURIComponent(app.clientId)), {
-      method: github ? "DELETE" : "POST",
-      headers: { Authorization: basic, "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(github ? { access_token: secret.accessToken } : { token: secret.accessToken }),
-      redirect: "manual",
-      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
-    });
+    request = {
+      url: auth.revokeUrl.replace("{client_id}", encodeURIComponent(app.clientId)),
+      init: {
+        method: github ? "DELETE" : "POST",
+        headers: { Authorization: basic, "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(github ? { access_token: secret.accessToken } : { token: secret.accessToken }),
+      },
+    };
   } else if (auth.revokeStyle === "bearer") {
-    request = new Request(auth.revokeUrl, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${secret.accessToken}` },
-      redirect: "manual",
-      signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
-    });
+    request = {
+      url: auth.revokeUrl,
+      init: { method: "POST", headers: { Authorization: `Bearer ${secret.accessToken}` } },
+    };
   } else {
     const token = secret.refreshToken ?? secret.accessToken;
     const hint = secret.refreshToken ? "refresh_token" : "access_token";
@@ -183,10 +211,6 @@ export async function revokeToken(
       new URLSearchParams({ token, token_type_hint: hint }),
     );
   }
-  try {
-    const response = await fetcher(request);
-    return response.ok;
-  } catch {
-    return false;
-  }
+  const fetched = await guardedFetch(request.url, request.init, guard(fetcher, "discard"));
+  return fetched.ok && fetched.value.status >= 200 && fetched.value.status < 300;
 }

@@ -1,6 +1,7 @@
 /**
- * One bounded upstream MCP operation (connect or resume, do the work, close) and the guarded
- * fetch every SDK transport of that operation uses.
+ * One bounded upstream MCP operation (connect or resume, do the work, close) and the fetch
+ * every SDK transport of that operation uses, a thin layer over `guardedStream`
+ * (src/http/guarded-stream.ts).
  *
  * Invariants: a request leaves only for a URL on the server's own origin that passes
  * `parseEndpoint`; redirects are refused, never followed; one deadline covers the whole
@@ -8,12 +9,12 @@
  * so an endless stream or a decompression bomb stops; `end()` cancels whatever is still open.
  * Failures carry a code, at most a status and the parsed challenge, never upstream text.
  */
-import { type FetchLike, raceAbort } from "../../lib/streams";
+import { ByteBudget, guardedStream } from "../../http/guarded-stream";
+import { err, type Result } from "../../lib/result";
+import type { FetchLike } from "../../lib/streams";
 import { parseEndpoint } from "./endpoint";
 import type { McpClientError } from "./errors";
 import { parseWwwAuthenticate } from "./www-authenticate";
-
-const NULL_BODY_STATUSES = new Set([204, 205]);
 
 /** A failure this module decided (guard refusal, malformed answer); the SDK passes it on or keeps it as a `cause`. */
 export class Failure extends Error {
@@ -34,7 +35,7 @@ export interface OperationOptions {
 export class Operation {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout>;
-  #bytes = 0;
+  readonly #budget: ByteBudget;
   #ended = false;
   /** The first cause that ended the operation early: deadline, byte cap, refused URL or redirect. */
   fatal: McpClientError | null = null;
@@ -48,6 +49,7 @@ export class Operation {
     readonly options: OperationOptions,
   ) {
     this.#timer = setTimeout(() => this.fail({ code: "timeout" }), options.timeoutMs);
+    this.#budget = new ByteBudget(options.maxBytes, () => this.fail({ code: "too_large" }));
   }
 
   get signal(): AbortSignal {
@@ -73,88 +75,40 @@ export class Operation {
     this.#controller.abort();
   }
 
-  /** The fetch handed to the SDK transports. */
-  readonly fetch = async (input: string | URL, init: RequestInit = {}): Promise<Response> => {
-    if (this.signal.aborted) throw this.signal.reason;
-    const url = new URL(input);
-    if (url.origin !== this.server.origin) throw this.fail({ code: "origin_mismatch" });
-    const vetted = parseEndpoint(url.href, this.options);
-    if (!vetted.ok) throw this.fail({ code: vetted.error.code });
-    const signal = init.signal ? AbortSignal.any([init.signal, this.signal]) : this.signal;
-    let response: Response;
+  /** The server's own origin (a legacy SSE `endpoint` event may point elsewhere), then the gate. */
+  #vet = (raw: string): Result<URL, McpClientError> => {
+    let url: URL;
     try {
-      // Only these fields: the SDK's EventSource adds `mode` and `cache`, which workerd rejects.
-      const request = new Request(vetted.value.href, {
-        method: init.method ?? "GET",
-        headers: init.headers,
-        body: init.body,
-        redirect: "manual",
-        signal,
-      });
-      response = await raceAbort(this.options.fetcher(request), signal);
+      url = new URL(raw);
     } catch {
-      // Our deadline or cap (a Failure), or the SDK closing its own stream (an AbortError).
-      if (signal.aborted) throw signal.reason;
-      this.unreachable = true;
-      throw new Failure({ code: "unreachable" });
+      return err({ code: "invalid_url" });
     }
-    const { status } = response;
-    // 3xx, and the opaque status 0 some runtimes give a manual redirect: never followed.
-    if (status === 0 || (status >= 300 && status < 400)) {
-      response.body?.cancel().catch(() => {});
-      throw this.fail({ code: "redirect_refused", status });
-    }
-    if ((status === 401 || status === 403) && !this.denied) {
-      const challenge = parseWwwAuthenticate(response.headers.get("www-authenticate"));
-      this.denied = { code: "unauthorized", status, challenge };
-    }
-    return this.#metered(response, signal);
+    if (url.origin !== this.server.origin) return err({ code: "origin_mismatch" });
+    return parseEndpoint(url.href, this.options);
   };
 
-  /** The same response with a body that counts bytes against the operation's budget. */
-  #metered(response: Response, signal: AbortSignal): Response {
-    const headers = new Headers(response.headers);
-    headers.delete("content-length");
-    headers.delete("content-encoding"); // the body is already decoded
-    const init = { status: response.status, statusText: response.statusText, headers };
-    const body = response.body;
-    if (!body || NULL_BODY_STATUSES.has(response.status)) {
-      body?.cancel().catch(() => {});
-      return new Response(null, init);
-    }
-    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-    if (declared > this.options.maxBytes - this.#bytes) {
-      body.cancel().catch(() => {});
-      throw this.fail({ code: "too_large" });
-    }
-    const reader = body.getReader();
-    const stop = () => {
-      reader.cancel().catch(() => {});
-    };
-    signal.addEventListener("abort", stop, { once: true });
-    const metered = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          const chunk = await raceAbort(reader.read(), signal);
-          if (chunk.done) {
-            signal.removeEventListener("abort", stop);
-            controller.close();
-            return;
-          }
-          this.#bytes += chunk.value.byteLength;
-          if (this.#bytes > this.options.maxBytes) throw this.fail({ code: "too_large" });
-          controller.enqueue(chunk.value);
-        } catch (error) {
-          signal.removeEventListener("abort", stop);
-          stop();
-          controller.error(error);
-        }
-      },
-      cancel: (reason) => {
-        signal.removeEventListener("abort", stop);
-        return reader.cancel(reason);
-      },
+  /**
+   * The fetch handed to the SDK transports. Aborts (our deadline or cap as a `Failure`, or the
+   * SDK closing its own stream) reject with the signal's reason.
+   */
+  readonly fetch = async (input: string | URL, init: RequestInit = {}): Promise<Response> => {
+    const signal = init.signal ? AbortSignal.any([init.signal, this.signal]) : this.signal;
+    const sent = await guardedStream(String(input), init, {
+      vet: this.#vet,
+      fetcher: this.options.fetcher,
+      signal,
+      budget: this.#budget,
     });
-    return new Response(metered, init);
-  }
+    if (!sent.ok) {
+      if (sent.error.code !== "unreachable") throw this.fail(sent.error);
+      this.unreachable = true;
+      throw new Failure(sent.error);
+    }
+    const response = sent.value;
+    if ((response.status === 401 || response.status === 403) && !this.denied) {
+      const challenge = parseWwwAuthenticate(response.headers.get("www-authenticate"));
+      this.denied = { code: "unauthorized", status: response.status, challenge };
+    }
+    return response;
+  };
 }

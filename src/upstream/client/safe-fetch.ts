@@ -1,17 +1,19 @@
 /**
- * The only way upstream code reaches the network: one request to one vetted URL, answered as
- * status, headers and text. Every hop (metadata, registration, token, revocation, MCP probe)
- * goes through here, so the SSRF gate runs on each of them.
+ * The only way upstream code reaches the network outside an MCP operation: one request to one
+ * vetted URL, answered as status, headers and text. Every hop (metadata, registration, token,
+ * revocation, MCP probe) goes through here, so the SSRF gate runs on each of them; the fetch
+ * itself is `guardedFetch` (src/http/guarded-fetch.ts) with `parseEndpoint` as its vet.
  *
  * Invariants: the URL passes `parseEndpoint` before any request exists; redirects are never
  * followed (a 3xx is the error `redirect_refused`, its Location never read, so an upstream
  * cannot bounce us to another host); the whole exchange, body included, ends within
- * `timeoutMs`, enforced here rather than trusted to the fetcher; at most `maxBytes` of
+ * `timeoutMs`, enforced rather than trusted to the fetcher; at most `maxBytes` of
  * (decompressed) body are read. Errors carry a code and at most a status, never a body, header
  * or URL, so a token in a request or response cannot leak through them.
  */
-import { err, ok, type Result } from "../../lib/result";
-import { type CappedRead, type FetchLike, raceAbort, readCapped } from "../../lib/streams";
+import { guardedFetch } from "../../http/guarded-fetch";
+import { ok, type Result } from "../../lib/result";
+import type { FetchLike } from "../../lib/streams";
 import { isJsonObject } from "../../providers/strict-json";
 import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
 
@@ -55,48 +57,16 @@ export async function safeFetch(
   init: SafeFetchInit,
   options: SafeFetchOptions,
 ): Promise<Result<SafeResponse, SafeFetchError>> {
-  const endpoint = parseEndpoint(url, options);
-  if (!endpoint.ok) return endpoint;
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  const fetcher = options.fetcher ?? ((request: Request) => fetch(request));
-  const failed = (): Result<never, SafeFetchError> => err({ code: signal.aborted ? "timeout" : "unreachable" });
-  let response: Response;
-  try {
-    const request = new Request(endpoint.value.href, {
-      method: init.method ?? "GET",
-      headers: init.headers,
-      body: init.body,
-      redirect: "manual",
-      signal,
-    });
-    response = await raceAbort(fetcher(request), signal);
-  } catch {
-    return failed();
-  }
-  const discard = () => response.body?.cancel().catch(() => {});
-  // 3xx, and the opaque status 0 some runtimes give a manual redirect.
-  if ((response.status >= 300 && response.status < 400) || response.status === 0) {
-    discard();
-    return err({ code: "redirect_refused", status: response.status });
-  }
-  if (options.discardBody || !response.body) {
-    discard();
-    return ok({ status: response.status, headers: response.headers, text: "", truncated: false });
-  }
-  const declared = Number(response.headers.get("content-length"));
-  if (!options.truncate && Number.isFinite(declared) && declared > options.maxBytes) {
-    discard();
-    return err({ code: "too_large" });
-  }
-  let read: CappedRead;
-  try {
-    read = await readCapped(response.body, options.maxBytes, { truncate: options.truncate ?? false, signal });
-  } catch {
-    return failed();
-  }
-  if (read.kind === "too_large") return err({ code: "too_large" });
-  const text = new TextDecoder().decode(read.bytes);
-  return ok({ status: response.status, headers: response.headers, text, truncated: read.truncated });
+  const fetched = await guardedFetch(url, init, {
+    vet: (raw) => parseEndpoint(raw, options),
+    timeoutMs: options.timeoutMs,
+    maxBytes: options.maxBytes,
+    body: options.discardBody ? "discard" : options.truncate ? "truncate" : "read",
+    fetcher: options.fetcher,
+  });
+  if (!fetched.ok) return fetched;
+  const { status, headers, bytes, truncated } = fetched.value;
+  return ok({ status, headers, text: new TextDecoder().decode(bytes), truncated });
 }
 
 /** Caps for small JSON documents (metadata, registration, tokens). */
