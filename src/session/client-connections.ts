@@ -1,0 +1,62 @@
+/**
+ * The life of a person's MCP client connections beyond their rows: a new authorization
+ * supersedes the earlier connections of the same client and redirect URI, and the person's
+ * disconnect ends a connection's grants, forgets its client's remembered consent and is audited.
+ * Grants are ended only through the grant book, so each end is audited and wakes its waiters.
+ */
+import type { AuditLog } from "./audit-log";
+import type { Connection, ConnectionStore, NewConnection } from "./connection-store";
+import type { GrantBook } from "./grant-book";
+
+export class ClientConnections {
+  readonly #store: ConnectionStore;
+  readonly #book: GrantBook;
+  readonly #audit: AuditLog;
+
+  constructor(store: ConnectionStore, book: GrantBook, audit: AuditLog) {
+    this.#store = store;
+    this.#book = book;
+    this.#audit = audit;
+  }
+
+  /**
+   * Record a connection at authorization time. The OAuth library revokes the earlier grants of
+   * the same client and redirect URI when a new one completes, so those connections end here
+   * too, with any grants they still held.
+   */
+  async record(connection: NewConnection): Promise<Connection> {
+    const now = Date.now();
+    const recorded = this.#store.record(connection, now);
+    const superseded = this.#store.supersededBy(connection.connectionId, connection.clientId, connection.redirectUri);
+    for (const old of superseded) {
+      this.#book.endForConnection(old.connectionId, "system");
+      this.#store.markRevoked(old.connectionId, now);
+    }
+    if (superseded.length > 0) await this.#book.schedule();
+    return recorded;
+  }
+
+  /**
+   * The person disconnects a client connection: its grants end, it is marked revoked and its
+   * client's remembered consent is forgotten. Null when this person has no such connection.
+   */
+  async revoke(connectionId: string): Promise<Connection | null> {
+    const connection = this.#store.get(connectionId);
+    if (!connection) return null;
+    const now = Date.now();
+    this.#book.endForConnection(connectionId, "human");
+    this.#store.markRevoked(connectionId, now);
+    this.#store.forgetConsent(connection.clientId);
+    this.#audit.append({
+      at: now,
+      event: "connection_revoked",
+      actor: "human",
+      grantId: null,
+      connectionId,
+      clientName: connection.clientName,
+      detail: {},
+    });
+    await this.#book.schedule();
+    return this.#store.get(connectionId);
+  }
+}
