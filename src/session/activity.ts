@@ -5,7 +5,7 @@
 
 import type { Grant } from "../grants/types";
 import type { AuditEntry, AuditLog } from "./audit-log";
-import type { Connection, ConnectionStore } from "./connection-store";
+import type { Connection } from "./connection-store";
 import type { GrantBook } from "./grant-book";
 
 export interface Activity {
@@ -13,6 +13,11 @@ export interface Activity {
   live: Grant[];
   connections: Connection[];
   history: AuditEntry[];
+}
+
+/** Where the connections are read from (ClientConnections). */
+interface ConnectionList {
+  list(): Connection[];
 }
 
 export interface PersonExport {
@@ -24,7 +29,7 @@ export interface PersonExport {
 /** Everything the activity page shows, at `now`. */
 export function activityOf(
   book: GrantBook,
-  connections: ConnectionStore,
+  connections: ConnectionList,
   audit: AuditLog,
   historyLimit: number,
   now: number,
@@ -33,6 +38,6 @@ export function activityOf(
 }
 
 /** Export of everything the object holds about the person. */
-export function exportOf(book: GrantBook, connections: ConnectionStore, audit: AuditLog): PersonExport {
+export function exportOf(book: GrantBook, connections: ConnectionList, audit: AuditLog): PersonExport {
   return { connections: connections.list(), grants: book.recent(100_000), audit: audit.list(1_000_000) };
 }

@@ -3,9 +3,10 @@
  * supersedes the earlier connections of the same client and redirect URI, and the person's
  * disconnect ends a connection's grants, forgets its client's remembered consent and is audited.
  * Grants are ended only through the grant book, so each end is audited and wakes its waiters.
+ * The rest (counting requests, remembered consents) is the store's, with the clock read here.
  */
 import type { AuditLog } from "./audit-log";
-import type { Connection, ConnectionStore, NewConnection } from "./connection-store";
+import type { Connection, ConnectionStore, ConsentKey, NewConnection } from "./connection-store";
 import type { GrantBook } from "./grant-book";
 
 export class ClientConnections {
@@ -17,6 +18,31 @@ export class ClientConnections {
     this.#store = store;
     this.#book = book;
     this.#audit = audit;
+  }
+
+  /** Every connection the person has authorized, most recent first. */
+  list(): Connection[] {
+    return this.#store.list();
+  }
+
+  /** Count an MCP request from a connection, recording it from the token's facts when missing. */
+  touch(connection: Omit<NewConnection, "redirectUri">): Connection {
+    return this.#store.touch(connection, Date.now());
+  }
+
+  /** The connection as recorded, recording it from the token's facts when missing (no count). */
+  ensure(connection: Omit<NewConnection, "redirectUri">): Connection {
+    return this.#store.ensure(connection, Date.now());
+  }
+
+  /** Remember that the person approved `scopes` for this client + redirect URI + resource. */
+  rememberConsent(key: ConsentKey, scopes: string[]): void {
+    this.#store.rememberConsent(key, scopes, Date.now());
+  }
+
+  /** Whether a remembered consent covers every scope now requested. */
+  consentCovers(key: ConsentKey, scopes: string[]): boolean {
+    return this.#store.consentCovers(key, scopes);
   }
 
   /**

@@ -1,10 +1,8 @@
 /**
  * One Durable Object per person, named by the verified user id (never by anything a client
- * sends), which it reads once from `ctx.id.name`. A shell on purpose: it wires the stores and
- * features and answers RPCs with one-line delegates. Grants live in GrantBook (policy in
- * src/grants, pure), client connections in ClientConnections, provider credentials and calls in
- * ProviderAccess, upstream servers in src/upstream. Durable Object input gates plus synchronous
- * SQL between read and write make every state change atomic.
+ * sends), read once from `ctx.id.name`. A shell: it wires the stores and features and answers
+ * RPCs with one-line delegates; each section names the module that holds the logic. Input gates
+ * plus synchronous SQL between read and write make every state change atomic.
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -23,21 +21,12 @@ import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
 import { type AuditDetail, type AuditEvent, AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
+import { ConnectClaims } from "./connect-claims";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
-import {
-  type AccessRequestInput,
-  type AccessRequestResult,
-  type DecideResult,
-  type Decision,
-  GrantBook,
-} from "./grant-book";
+import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
+import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
 import { migrate } from "./schema";
-
-export type { BeginCallResult } from "../providers/access";
-export type { Activity } from "./activity";
-export type { Connection, ConsentKey, NewConnection } from "./connection-store";
-export type { AccessRequestInput, AccessRequestResult, CallAuthorization, DecideResult, Decision } from "./grant-book";
 
 /** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
 export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
@@ -62,16 +51,12 @@ export type UpstreamCallView =
     }
   | UpstreamCallFailure;
 
-/** How long a claimed connect state is remembered: the transaction's own lifetime. */
-const CLAIM_TTL_MS = 600_000;
-
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #book: GrantBook;
-  readonly #connectionStore: ConnectionStore;
   readonly #connections: ClientConnections;
   readonly #audit: AuditLog;
-  readonly #links: ProviderLinkStore;
+  readonly #claims: ConnectClaims;
   /** The name this object was reached by: `idFromName(userId)`, read once. */
   readonly #name: string | undefined;
   #providerAccess: ProviderAccess | null = null;
@@ -83,9 +68,8 @@ export class UserSession extends DurableObject<Env> {
     this.#sql = ctx.storage.sql;
     this.#audit = new AuditLog(this.#sql);
     this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#config.grantPolicy);
-    this.#connectionStore = new ConnectionStore(this.#sql);
-    this.#connections = new ClientConnections(this.#connectionStore, this.#book, this.#audit);
-    this.#links = new ProviderLinkStore(this.#sql);
+    this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
+    this.#claims = new ConnectClaims(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
 
@@ -103,11 +87,13 @@ export class UserSession extends DurableObject<Env> {
 
   /** The person's provider access, built once (its credentials are bound to this person). */
   get #providers(): ProviderAccess {
+    if (this.#providerAccess) return this.#providerAccess;
     const config = this.#config;
-    this.#providerAccess ??= new ProviderAccess({
+    const links = new ProviderLinkStore(this.#sql);
+    this.#providerAccess = new ProviderAccess({
       registry: config.registry,
-      links: this.#links,
-      credentials: new Credentials(this.#links, this.env.VAULT_KV, config.vault, this.env, this.#userId),
+      links,
+      credentials: new Credentials(links, this.env.VAULT_KV, config.vault, this.env, this.#userId),
       book: this.#book,
       audit: this.#audit,
     });
@@ -135,103 +121,70 @@ export class UserSession extends DurableObject<Env> {
     return this.#upstreamServers;
   }
 
-  // ── connections and consent ────────────────────────────────────────────────────────────
-
+  // ── connections and consent (session/client-connections.ts) ───────────────────────────
   /** Record an MCP client connection at authorization time; it supersedes the client's earlier ones. */
   recordConnection(connection: NewConnection): Promise<Connection> {
     return this.#connections.record(connection);
   }
-
-  /** Count an MCP request from a connection, recording it from the token's facts when missing. */
+  /** Count an MCP request (off the hot path); records the connection from the token when missing. */
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connectionStore.touch(connection, Date.now());
+    return this.#connections.touch(connection);
   }
-
-  /** The connection as recorded, recording it from the token's facts when missing (no count). */
+  /** The connection as recorded (whoami), recorded from the token when missing; not counted. */
   ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connectionStore.ensure(connection, Date.now());
+    return this.#connections.ensure(connection);
   }
-
-  /** Remember that the person approved `scopes` for this client + redirect URI + resource. */
   rememberConsent(key: ConsentKey, scopes: string[]): void {
-    this.#connectionStore.rememberConsent(key, scopes, Date.now());
+    this.#connections.rememberConsent(key, scopes);
   }
-
-  /** Whether a remembered consent covers every scope now requested. */
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
-    return this.#connectionStore.consentCovers(key, scopes);
+    return this.#connections.consentCovers(key, scopes);
   }
-
-  /** The person disconnects a client connection; null when they have no such connection. */
+  /** The person disconnects a client: its grants end and its consent is forgotten; null when not theirs. */
   revokeConnection(connectionId: string): Promise<Connection | null> {
     return this.#connections.revoke(connectionId);
   }
-
-  /**
-   * Claim a connect callback's state once: true for the first claim, false for every replay.
-   * Claims older than the transaction's lifetime (10 min) are forgotten.
-   */
+  /** Claim a connect callback's state once: true for the first claim, false for every replay. */
   claimConnectState(stateHash: string): boolean {
-    const now = Date.now();
-    this.#sql.exec("DELETE FROM connect_claims WHERE claimed_at < ?", now - CLAIM_TTL_MS);
-    return (
-      this.#sql.exec(
-        "INSERT INTO connect_claims (state_hash, claimed_at) VALUES (?, ?) ON CONFLICT (state_hash) DO NOTHING",
-        stateHash,
-        now,
-      ).rowsWritten > 0
-    );
+    return this.#claims.claim(stateHash, Date.now());
   }
 
-  // ── grants (the logic lives in GrantBook) ────────────────────────────────────────────
-
+  // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
   /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
   requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
     return this.#book.requestAccess(input);
   }
-
   /** A grant as the approval page sees it: only with the right link token. */
   viewRequest(id: string, linkTokenHash: string): Grant | null {
     return this.#book.viewRequest(id, linkTokenHash);
   }
-
   /** The person approves or denies through the approval link. Exactly one decision wins. */
   decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
     return this.#book.decide(id, linkTokenHash, decision);
   }
-
   /** A grant of this connection, held until the person decides (no polling), up to `timeoutMs`. */
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     return this.#book.waitForDecision(id, connectionId, timeoutMs);
   }
-
-  /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
     return this.#book.authority(connectionId);
   }
-
-  /** The agent drops one of its grants or requests, or all of its authority. */
+  /** The agent drops one of its own grants or requests, or all of its authority. */
   revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
     return this.#book.revokeForConnection(connectionId, id);
   }
-
-  /** The person revokes a grant from the activity page. */
+  /** The person revokes any of their grants from the activity page. */
   revokeByOwner(id: string): Promise<Grant | null> {
     return this.#book.revokeByOwner(id);
   }
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
-
-  /** Everything the activity page shows. */
   activity(historyLimit = 100): Activity {
-    return activityOf(this.#book, this.#connectionStore, this.#audit, historyLimit, Date.now());
+    return activityOf(this.#book, this.#connections, this.#audit, historyLimit, Date.now());
   }
-
-  /** Export of everything this object holds about the person (no secrets are held here). */
   exportAll(): PersonExport {
-    return exportOf(this.#book, this.#connectionStore, this.#audit);
+    return exportOf(this.#book, this.#connections, this.#audit);
   }
-
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(): Promise<void> {
     await this.#providers.purge();
@@ -245,35 +198,25 @@ export class UserSession extends DurableObject<Env> {
     migrate(this.#sql);
     this.#book.releaseWaiters();
   }
-
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
     await this.#book.expireDue();
   }
 
-  // ── provider credentials and calls (the logic lives in providers/access.ts) ────────────
-
-  /** Store a credential the person just connected (OAuth callback or pasted API key). */
+  // ── provider credentials and calls (providers/access.ts) ───────────────────────────────
   connectProvider(providerId: string, secret: VaultSecret, accountHost?: string): Promise<ProviderLink | null> {
     return this.#providers.connect(providerId, secret, accountHost);
   }
-
-  /** Disconnect: link removed, grants naming the provider end, token revoked upstream, vault record deleted. */
   disconnectProvider(providerId: string): Promise<{ revokedUpstream: boolean } | null> {
     return this.#providers.disconnect(providerId);
   }
-
-  /** Every provider the person connected, with its status. */
   providerLinks(): ProviderLink[] {
     return this.#providers.links();
   }
-
   /** Everything before an outbound call, in one step; a request grant is consumed last. */
   beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
     return this.#providers.beginCall(call, connectionId, requestId);
   }
-
-  /** What became of an allowed call (status and size, never the body or a token). */
   recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
     this.#providers.recordOutcome(connectionId, grantId, detail);
   }
