@@ -122,15 +122,12 @@ export class UserSession extends DurableObject<Env> {
   }
 
   // ── connections and consent (session/client-connections.ts) ───────────────────────────
-  /** Record an MCP client connection at authorization time; it supersedes the client's earlier ones. */
   recordConnection(connection: NewConnection): Promise<Connection> {
     return this.#connections.record(connection);
   }
-  /** Count an MCP request (off the hot path); records the connection from the token when missing. */
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
     return this.#connections.touch(connection);
   }
-  /** The connection as recorded (whoami), recorded from the token when missing; not counted. */
   ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
     return this.#connections.ensure(connection);
   }
@@ -140,7 +137,6 @@ export class UserSession extends DurableObject<Env> {
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
     return this.#connections.consentCovers(key, scopes);
   }
-  /** The person disconnects a client: its grants end and its consent is forgotten; null when not theirs. */
   revokeConnection(connectionId: string): Promise<Connection | null> {
     return this.#connections.revoke(connectionId);
   }
@@ -150,11 +146,9 @@ export class UserSession extends DurableObject<Env> {
   }
 
   // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
-  /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
   requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
     return this.#book.requestAccess(input);
   }
-  /** A grant as the approval page sees it: only with the right link token. */
   viewRequest(id: string, linkTokenHash: string): Grant | null {
     return this.#book.viewRequest(id, linkTokenHash);
   }
@@ -162,18 +156,15 @@ export class UserSession extends DurableObject<Env> {
   decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
     return this.#book.decide(id, linkTokenHash, decision);
   }
-  /** A grant of this connection, held until the person decides (no polling), up to `timeoutMs`. */
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     return this.#book.waitForDecision(id, connectionId, timeoutMs);
   }
   authority(connectionId: string): Grant[] {
     return this.#book.authority(connectionId);
   }
-  /** The agent drops one of its own grants or requests, or all of its authority. */
   revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
     return this.#book.revokeForConnection(connectionId, id);
   }
-  /** The person revokes any of their grants from the activity page. */
   revokeByOwner(id: string): Promise<Grant | null> {
     return this.#book.revokeByOwner(id);
   }
