@@ -7,8 +7,8 @@ import type { ProviderNames } from "../approvals/page";
 import { secondsLeft } from "../grants/transitions";
 import type { Grant } from "../grants/types";
 import type { SignedInUser } from "../identity/user";
+import type { Activity } from "../session/activity";
 import type { AuditEntry } from "../session/audit-log";
-import type { Activity } from "../session/user-session";
 import { Layout } from "../web/layout";
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));

@@ -100,7 +100,7 @@ activityRoutes.post("/activity/delete", async (c) => {
     return c.html(<MessagePage title="Not deleted" message="Tick the box to confirm." code="confirm_required" />, 400);
   }
   const tokens = await revokeOAuthGrants(c.env, user.userId);
-  await sessionFor(c.env.SESSION, user.userId).purge(user.userId);
+  await sessionFor(c.env.SESSION, user.userId).purge();
   log.info("activity.account_deleted", { userId: user.userId, tokens });
   c.header("Set-Cookie", endSession());
   return c.html(<MessagePage title="Deleted" message="Every app is disconnected and your data here is erased." />);

@@ -130,7 +130,7 @@ connectionRoutes.get("/connections/callback", async (c) => {
       502,
     );
   }
-  await sessionFor(c.env.SESSION, user.userId).connectProvider(user.userId, provider.id, tokens.value);
+  await sessionFor(c.env.SESSION, user.userId).connectProvider(provider.id, tokens.value);
   log.info("connections.connected", { userId: user.userId, provider: provider.id });
   return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
 });
@@ -159,7 +159,6 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
     .trim()
     .toLowerCase();
   const linked = await sessionFor(c.env.SESSION, user.userId).connectProvider(
-    user.userId,
     provider.id,
     { kind: "api_key", accessToken: key, obtainedAt: Date.now() },
     perAccount ? accountHost : undefined,
@@ -182,7 +181,7 @@ connectionRoutes.post("/connections/:id/disconnect", async (c) => {
   if (user instanceof Response) return user;
   const refused = await refuseForeignForm(c, user, await c.req.formData(), CSRF_SCOPE);
   if (refused) return refused;
-  const result = await sessionFor(c.env.SESSION, user.userId).disconnectProvider(user.userId, c.req.param("id"));
+  const result = await sessionFor(c.env.SESSION, user.userId).disconnectProvider(c.req.param("id"));
   if (!result)
     return c.html(
       <MessagePage title="Not connected" message="That provider is not connected." code="not_found" />,

@@ -7,6 +7,7 @@
  * request grant) see exactly one winner.
  */
 import { decide } from "../grants/decide";
+import { countRequest, grantsNaming, pendingCapReached, type RequestWindow, requestKey } from "../grants/rules";
 import {
   type ApprovalInput,
   approve,
@@ -50,9 +51,7 @@ export type DecideResult =
 
 export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
 
-/** New requests one connection may make per window (on top of the pending cap per user). */
-const REQUESTS_PER_WINDOW = 30;
-const REQUEST_WINDOW_MS = 10 * 60_000;
+/** Grants expired per SQL batch by the alarm. */
 const EXPIRY_BATCH = 500;
 
 /** Strip storage-only fields before a grant leaves the object. */
@@ -63,7 +62,8 @@ export function publicGrant(grant: StoredGrant): Grant {
 
 export class GrantBook {
   readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
-  readonly #windows = new Map<string, { start: number; count: number }>();
+  /** Per-connection request windows, in memory: enough to blunt floods from one client. */
+  readonly #windows = new Map<string, RequestWindow>();
   readonly #grants: GrantStore;
   readonly #audit: AuditLog;
   readonly #storage: DurableObjectStorage;
@@ -120,27 +120,23 @@ export class GrantBook {
   async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
     const now = Date.now();
     const policy = this.#policy();
-    const requestKey = JSON.stringify([
-      input.kind,
-      input.level,
-      [...input.providers].sort(),
-      input.durationSeconds,
-      input.callFingerprint,
-    ]);
-    const duplicate = this.#grants.pendingDuplicate(input.connectionId, requestKey);
-    const withinWindow = this.#take(`request:${input.connectionId}`, REQUESTS_PER_WINDOW, REQUEST_WINDOW_MS, now);
+    const key = requestKey(input);
+    const duplicate = this.#grants.pendingDuplicate(input.connectionId, key);
+    // Counted before coalescing, as before: a looping agent's duplicates use up its window too.
+    const counted = countRequest(this.#windows.get(input.connectionId), now);
+    this.#windows.set(input.connectionId, counted.window);
     if (duplicate && effectiveStatus(duplicate, now) === "pending") {
       // Not a state change, so no audit row: a looping agent cannot grow the log this way.
       return { ok: true, grant: publicGrant(duplicate), coalesced: true };
     }
-    if (this.#grants.countPending(now) >= policy.maxPendingPerUser) {
+    if (pendingCapReached(this.#grants.countPending(now), policy)) {
       return {
         ok: false,
         code: "rate_limited",
         message: `You already have ${policy.maxPendingPerUser} requests waiting for the person. Wait for them to be decided or expire.`,
       };
     }
-    if (!withinWindow) {
+    if (!counted.allowed) {
       return {
         ok: false,
         code: "rate_limited",
@@ -169,7 +165,7 @@ export class GrantBook {
       expiresAt: null,
       endedAt: null,
       linkTokenHash: input.linkTokenHash,
-      requestKey,
+      requestKey: key,
     };
     this.#grants.insert(grant);
     this.log("requested", "agent", grant, now, {
@@ -297,6 +293,28 @@ export class GrantBook {
     return changed ?? this.#current(id);
   }
   /**
+   * End every open grant of a connection (it was revoked or superseded). Synchronous, so the
+   * caller can mark the connection in the same step; the caller then calls `schedule()`.
+   */
+  endForConnection(connectionId: string, actor: "human" | "system"): void {
+    const now = Date.now();
+    for (const grant of this.#grants.open(connectionId)) this.apply(revoke(grant, now), "revoked", actor);
+  }
+  /** End the open grants that name a provider or upstream server the person disconnected. */
+  async endNaming(name: string): Promise<void> {
+    const now = Date.now();
+    for (const grant of grantsNaming(this.#grants.open(), name)) this.apply(revoke(grant, now), "revoked", "human");
+    await this.schedule();
+  }
+  /** The open grants as the activity page shows them: pending and live, at `now`. */
+  overview(now: number): { pending: Grant[]; live: Grant[] } {
+    const open = this.#grants.open();
+    return {
+      pending: open.filter((grant) => effectiveStatus(grant, now) === "pending").map(publicGrant),
+      live: open.filter((grant) => isLive(grant, now)).map(publicGrant),
+    };
+  }
+  /**
    * May this call run now? A request grant is consumed here, before the caller starts the
    * outbound request, so a second use (or a parallel one) can never also succeed.
    */
@@ -360,16 +378,5 @@ export class GrantBook {
       return;
     }
     if (current !== next) await this.#storage.setAlarm(next);
-  }
-  /** Fixed-window counter in memory: enough to blunt floods from one client. */
-  #take(key: string, limit: number, windowMs: number, now: number): boolean {
-    const window = this.#windows.get(key);
-    if (!window || now - window.start >= windowMs) {
-      this.#windows.set(key, { start: now, count: 1 });
-      return true;
-    }
-    if (window.count >= limit) return false;
-    window.count++;
-    return true;
   }
 }

@@ -1,46 +1,32 @@
 /**
- * One Durable Object per user, named by the verified user id (never by anything a client sends).
- * It owns the user's MCP client connections, remembered consents, grants and their alarm
- * (GrantBook), provider credentials (Credentials) and the audit log. Thin on purpose: it wires the
- * stores and answers RPCs; policy lives in src/grants (pure). Durable Object input gates plus
- * synchronous SQL between read and write make every state change atomic.
+ * One Durable Object per person, named by the verified user id (never by anything a client
+ * sends), read once from `ctx.id.name`. A shell: it wires the stores and features and answers
+ * RPCs with one-line delegates; each section names the module that holds the logic. Input gates
+ * plus synchronous SQL between read and write make every state change atomic.
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../config";
 import { decide } from "../grants/decide";
-import { effectiveStatus, isLive, revoke } from "../grants/transitions";
-import type { ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
+import { revoke } from "../grants/transitions";
+import type { ClassifiedCall, Grant } from "../grants/types";
+import { type BeginCallResult, ProviderAccess } from "../providers/access";
 import { Credentials } from "../providers/credentials";
 import { type ProviderLink, ProviderLinkStore } from "../providers/links";
-import { ownsHost } from "../providers/registry";
 import type { TokenSet } from "../upstream/client/oauth";
 import { type AddServerError, TOOLS_TTL_MS, type UpstreamCallFailure, UpstreamServers } from "../upstream/servers";
 import { type OAuthBinding, type ServerView, serverView, UpstreamStore } from "../upstream/store";
 import { classifyToolCall, type PresentedTool, presentTool } from "../upstream/tools";
 import type { VaultSecret } from "../vault/store";
-import { type AuditDetail, type AuditEntry, type AuditEvent, AuditLog } from "./audit-log";
+import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
+import { type AuditDetail, type AuditEvent, AuditLog } from "./audit-log";
+import { ClientConnections } from "./client-connections";
+import { ConnectClaims } from "./connect-claims";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
-import {
-  type AccessRequestInput,
-  type AccessRequestResult,
-  type CallAuthorization,
-  type DecideResult,
-  type Decision,
-  GrantBook,
-  publicGrant,
-} from "./grant-book";
+import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
+import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
 import { migrate } from "./schema";
-
-export type { Connection, ConsentKey, NewConnection } from "./connection-store";
-
-export type { AccessRequestInput, AccessRequestResult, CallAuthorization, DecideResult, Decision } from "./grant-book";
-
-export type BeginCallResult =
-  | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
-  | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
-  | { ok: false; code: "denied"; reason: string };
 
 /** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
 export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
@@ -65,32 +51,25 @@ export type UpstreamCallView =
     }
   | UpstreamCallFailure;
 
-export interface Activity {
-  pending: Grant[];
-  live: Grant[];
-  connections: Connection[];
-  history: AuditEntry[];
-}
-
-/** How long a claimed connect state is remembered: the transaction's own lifetime. */
-const CLAIM_TTL_MS = 600_000;
-
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   readonly #book: GrantBook;
-  readonly #connections: ConnectionStore;
+  readonly #connections: ClientConnections;
   readonly #audit: AuditLog;
-  #credentials: Credentials | null = null;
-  readonly #links: ProviderLinkStore;
+  readonly #claims: ConnectClaims;
+  /** The name this object was reached by: `idFromName(userId)`, read once. */
+  readonly #name: string | undefined;
+  #providerAccess: ProviderAccess | null = null;
   #upstreamServers: UpstreamServers | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#name = ctx.id.name;
     this.#sql = ctx.storage.sql;
     this.#audit = new AuditLog(this.#sql);
-    this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#policy);
-    this.#connections = new ConnectionStore(this.#sql);
-    this.#links = new ProviderLinkStore(this.#sql);
+    this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#config.grantPolicy);
+    this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
+    this.#claims = new ConnectClaims(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
 
@@ -100,17 +79,25 @@ export class UserSession extends DurableObject<Env> {
     return config.value;
   }
 
-  get #policy(): GrantPolicy {
-    return this.#config.grantPolicy;
+  /** The person this object belongs to; it is only ever reached by `idFromName(userId)`. */
+  get #userId(): string {
+    if (this.#name === undefined) throw new Error("UserSession must be reached by idFromName(userId)");
+    return this.#name;
   }
 
-  /** The credential manager; `userId` must be the name this object was reached by. */
-  #creds(userId: string): Credentials {
-    if (this.ctx.id.name !== undefined && this.ctx.id.name !== userId) {
-      throw new Error("user id does not name this Durable Object");
-    }
-    this.#credentials ??= new Credentials(this.#links, this.env.VAULT_KV, this.#config.vault, this.env, userId);
-    return this.#credentials;
+  /** The person's provider access, built once (its credentials are bound to this person). */
+  get #providers(): ProviderAccess {
+    if (this.#providerAccess) return this.#providerAccess;
+    const config = this.#config;
+    const links = new ProviderLinkStore(this.#sql);
+    this.#providerAccess = new ProviderAccess({
+      registry: config.registry,
+      links,
+      credentials: new Credentials(links, this.env.VAULT_KV, config.vault, this.env, this.#userId),
+      book: this.#book,
+      audit: this.#audit,
+    });
+    return this.#providerAccess;
   }
 
   /** The upstream MCP server manager; `userId` must be the name this object was reached by. */
@@ -134,173 +121,65 @@ export class UserSession extends DurableObject<Env> {
     return this.#upstreamServers;
   }
 
-  // ── connections and consent ────────────────────────────────────────────────────────────
-
-  /**
-   * Record an MCP client connection (one OAuth grant) at authorization time. The OAuth library
-   * revokes the earlier grants of the same client and redirect URI when a new one completes, so
-   * those connections end here too, with any grants they still held.
-   */
-  async recordConnection(connection: NewConnection): Promise<Connection> {
-    const now = Date.now();
-    const recorded = this.#connections.record(connection, now);
-    const superseded = this.#connections.supersededBy(
-      connection.connectionId,
-      connection.clientId,
-      connection.redirectUri,
-    );
-    for (const old of superseded) {
-      for (const grant of this.#book.open(old.connectionId)) this.#book.apply(revoke(grant, now), "revoked", "system");
-      this.#connections.markRevoked(old.connectionId, now);
-    }
-    if (superseded.length > 0) await this.#book.schedule();
-    return recorded;
+  // ── connections and consent (session/client-connections.ts) ───────────────────────────
+  recordConnection(connection: NewConnection): Promise<Connection> {
+    return this.#connections.record(connection);
   }
-
-  /** Note a tool call from a connection and return it. */
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connections.touch(connection, Date.now());
+    return this.#connections.touch(connection);
   }
-
-  /** The connection as recorded, recording it from the token's facts when missing (no count). */
   ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connections.ensure(connection, Date.now());
+    return this.#connections.ensure(connection);
   }
-
-  /** Every connection this user has authorized, most recent first. */
-  listConnections(): Connection[] {
-    return this.#connections.list();
-  }
-
-  /** Remember that the user approved `scopes` for this client + redirect URI + resource. */
   rememberConsent(key: ConsentKey, scopes: string[]): void {
-    this.#connections.rememberConsent(key, scopes, Date.now());
+    this.#connections.rememberConsent(key, scopes);
   }
-
-  /** Whether a remembered consent covers every scope now requested. */
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
     return this.#connections.consentCovers(key, scopes);
   }
-
-  /** Forget every remembered consent for a client; returns how many were removed. */
-  forgetConsent(clientId: string): number {
-    return this.#connections.forgetConsent(clientId);
+  revokeConnection(connectionId: string): Promise<Connection | null> {
+    return this.#connections.revoke(connectionId);
   }
-
-  /**
-   * The person disconnects a client connection: its grants end, it is marked revoked and its
-   * client's remembered consent is forgotten. Returns null when this user has no such connection.
-   */
-  async revokeConnection(connectionId: string): Promise<Connection | null> {
-    const connection = this.#connections.get(connectionId);
-    if (!connection) return null;
-    const now = Date.now();
-    for (const grant of this.#book.open(connectionId)) this.#book.apply(revoke(grant, now), "revoked", "human");
-    this.#connections.markRevoked(connectionId, now);
-    this.#connections.forgetConsent(connection.clientId);
-    this.#audit.append({
-      at: now,
-      event: "connection_revoked",
-      actor: "human",
-      grantId: null,
-      connectionId,
-      clientName: connection.clientName,
-      detail: {},
-    });
-    await this.#book.schedule();
-    return this.#connections.get(connectionId);
-  }
-
-  /**
-   * Claim a connect callback's state once: true for the first claim, false for every replay.
-   * Claims older than the transaction's lifetime (10 min) are forgotten.
-   */
+  /** Claim a connect callback's state once: true for the first claim, false for every replay. */
   claimConnectState(stateHash: string): boolean {
-    const now = Date.now();
-    this.#sql.exec("DELETE FROM connect_claims WHERE claimed_at < ?", now - CLAIM_TTL_MS);
-    return (
-      this.#sql.exec(
-        "INSERT INTO connect_claims (state_hash, claimed_at) VALUES (?, ?) ON CONFLICT (state_hash) DO NOTHING",
-        stateHash,
-        now,
-      ).rowsWritten > 0
-    );
+    return this.#claims.claim(stateHash, Date.now());
   }
 
-  // ── grants (the logic lives in GrantBook) ────────────────────────────────────────────
-
-  /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
+  // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
   requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
     return this.#book.requestAccess(input);
   }
-
-  /** A grant as the agent's connection sees it; null when it is not this connection's. */
-  getForConnection(id: string, connectionId: string): Grant | null {
-    return this.#book.getForConnection(id, connectionId);
-  }
-
-  /** A grant as the approval page sees it: only with the right link token. */
   viewRequest(id: string, linkTokenHash: string): Grant | null {
     return this.#book.viewRequest(id, linkTokenHash);
   }
-
   /** The person approves or denies through the approval link. Exactly one decision wins. */
   decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
     return this.#book.decide(id, linkTokenHash, decision);
   }
-
-  /** Hold until the person decides (event-driven, no polling), up to `timeoutMs`. */
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     return this.#book.waitForDecision(id, connectionId, timeoutMs);
   }
-
-  /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
     return this.#book.authority(connectionId);
   }
-
-  /** The agent drops one of its grants or requests, or all of its authority. */
   revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
     return this.#book.revokeForConnection(connectionId, id);
   }
-
-  /** The person revokes a grant from the activity page. */
   revokeByOwner(id: string): Promise<Grant | null> {
     return this.#book.revokeByOwner(id);
   }
 
-  /** May this call run now? A request grant is consumed here, before any outbound request. */
-  authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
-    return this.#book.authorizeCall(call, connectionId, requestId);
-  }
-
-  /** Everything the activity page shows. */
+  // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
   activity(historyLimit = 100): Activity {
-    const now = Date.now();
-    const open = this.#book.open();
-    return {
-      pending: open.filter((grant) => effectiveStatus(grant, now) === "pending").map(publicGrant),
-      live: open.filter((grant) => isLive(grant, now)).map(publicGrant),
-      connections: this.listConnections(),
-      history: this.#audit.list(historyLimit),
-    };
+    return activityOf(this.#book, this.#connections, this.#audit, historyLimit, Date.now());
   }
-
-  /** Export of everything this object holds about the person (no secrets are held here). */
-  exportAll(): { connections: Connection[]; grants: Grant[]; audit: AuditEntry[] } {
-    return {
-      connections: this.listConnections(),
-      grants: this.#book.recent(100_000),
-      audit: this.#audit.list(1_000_000),
-    };
+  exportAll(): PersonExport {
+    return exportOf(this.#book, this.#connections, this.#audit);
   }
-
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
-  async purge(userId: string): Promise<void> {
-    const credentials = this.#creds(userId);
-    await credentials.disconnectAll((id) => this.#config.registry.byId(id));
-    credentials.clear();
-    const upstream = this.#upstream(userId);
+  async purge(): Promise<void> {
+    await this.#providers.purge();
+    const upstream = this.#upstream(this.#userId);
     await upstream.disconnectAll();
     upstream.clear();
     await this.ctx.storage.deleteAlarm();
@@ -310,99 +189,27 @@ export class UserSession extends DurableObject<Env> {
     migrate(this.#sql);
     this.#book.releaseWaiters();
   }
-
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
     await this.#book.expireDue();
   }
 
-  // ── provider credentials and calls ───────────────────────────────────────────────────
-
-  /** Store a credential the person just connected (OAuth callback or pasted API key). */
-  async connectProvider(
-    userId: string,
-    providerId: string,
-    secret: VaultSecret,
-    accountHost?: string,
-  ): Promise<ProviderLink | null> {
-    const provider = this.#config.registry.byId(providerId);
-    if (!provider) return null;
-    // A per-account provider's credential is bound to the one account host the person named.
-    const perAccount = (provider.hostSuffixes ?? []).length > 0;
-    if (perAccount && (accountHost === undefined || !ownsHost(provider, accountHost))) return null;
-    const link = await this.#creds(userId).connect(provider, secret, perAccount ? (accountHost as string) : null);
-    this.#providerEvent("provider_connected", providerId, { kind: secret.kind });
-    return link;
+  // ── provider credentials and calls (providers/access.ts) ───────────────────────────────
+  connectProvider(providerId: string, secret: VaultSecret, accountHost?: string): Promise<ProviderLink | null> {
+    return this.#providers.connect(providerId, secret, accountHost);
   }
-
-  /** Disconnect: link removed, grants naming the provider end, token revoked upstream, vault record deleted. */
-  async disconnectProvider(userId: string, providerId: string): Promise<{ revokedUpstream: boolean } | null> {
-    const credentials = this.#creds(userId);
-    const provider = this.#config.registry.byId(providerId);
-    const result = await credentials.disconnect(provider, providerId);
-    if (!result) return null;
-    this.#providerEvent("provider_disconnected", providerId, { revoked_upstream: result.revokedUpstream });
-    const now = Date.now();
-    for (const grant of this.#book.open()) {
-      const names = grant.status === "pending" ? grant.requestedProviders : grant.providers;
-      if (names.includes(providerId)) this.#book.apply(revoke(grant, now), "revoked", "human");
-    }
-    await this.#book.schedule();
-    return result;
+  disconnectProvider(providerId: string): Promise<{ revokedUpstream: boolean } | null> {
+    return this.#providers.disconnect(providerId);
   }
-
-  /** Every provider the person connected, with its status. */
   providerLinks(): ProviderLink[] {
-    return this.#links.list();
+    return this.#providers.links();
   }
-
-  /**
-   * Everything before an outbound call, in one step: the provider is connected, a live grant of
-   * this connection covers the call, and a fresh credential exists (refreshed single-flight).
-   * A request grant is consumed here, after the credential is ready and before the caller fetches.
-   */
-  async beginCall(
-    userId: string,
-    call: ClassifiedCall,
-    connectionId: string,
-    requestId?: string,
-  ): Promise<BeginCallResult> {
-    const provider = this.#config.registry.byId(call.provider);
-    if (!provider) return { ok: false, code: "unknown_provider" };
-    const credentials = this.#creds(userId);
-    // Every refusal lands in the audit log with its reason, like every allowed call.
-    const refuse = (result: Extract<BeginCallResult, { ok: false }>): BeginCallResult => {
-      this.#book.auditRefusal(call, connectionId, requestId, "reason" in result ? result.reason : result.code);
-      return result;
-    };
-    const link = this.#links.get(provider.id);
-    if (!link) return refuse({ ok: false, code: "not_connected" });
-    if (link.status === "reauth_required") return refuse({ ok: false, code: "reauth_required" });
-    if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
-      return refuse({ ok: false, code: "denied", reason: "wrong_account" });
-    }
-    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
-    if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
-    const credential = await credentials.forCall(provider, Date.now());
-    if (!credential.ok) return refuse({ ok: false, code: credential.error.code });
-    // State may have changed while the credential was refreshed: decide again, atomically with consuming.
-    const decision = this.authorizeCall(call, connectionId, requestId);
-    if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
-    const headers = provider.credentialHeaders(credential.secret.accessToken);
-    return { ok: true, grantId: decision.grantId, kind: decision.kind, headers };
+  /** Everything before an outbound call, in one step; a request grant is consumed last. */
+  beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
+    return this.#providers.beginCall(call, connectionId, requestId);
   }
-
-  /** What became of an allowed call (status and size, never the body or a token). */
   recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
-    this.#audit.append({
-      at: Date.now(),
-      event: "call_completed",
-      actor: "agent",
-      grantId,
-      connectionId,
-      clientName: null,
-      detail,
-    });
+    this.#providers.recordOutcome(connectionId, grantId, detail);
   }
 
   // ── upstream MCP servers ─────────────────────────────────────────────────────────────
@@ -554,7 +361,7 @@ export class UserSession extends DurableObject<Env> {
         if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason);
         return preview.allow ? { allow: true, grantId: preview.grant.id } : { allow: false, reason: preview.reason };
       }
-      const decision = this.authorizeCall(call, connectionId);
+      const decision = this.#book.authorizeCall(call, connectionId);
       return decision.allow ? { allow: true, grantId: decision.grantId } : { allow: false, reason: decision.reason };
     });
     if (outcome.ok) {
@@ -604,18 +411,6 @@ export class UserSession extends DurableObject<Env> {
       connectionId: null,
       clientName: null,
       detail: { server, ...detail },
-    });
-  }
-
-  #providerEvent(event: AuditEvent, providerId: string, detail: AuditDetail): void {
-    this.#audit.append({
-      at: Date.now(),
-      event,
-      actor: "human",
-      grantId: null,
-      connectionId: null,
-      clientName: null,
-      detail: { provider: providerId, ...detail },
     });
   }
 }

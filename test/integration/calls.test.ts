@@ -307,7 +307,7 @@ describe("provider boundaries", () => {
     const client = await signedInClient(idp, `slack-${crypto.randomUUID()}`);
     const userId = (await tool(client.tokens.access_token, "whoami")).structured?.user.id as string;
     await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-      instance.connectProvider(userId, "slack", { kind: "oauth2", accessToken: CANARY, obtainedAt: Date.now() }),
+      instance.connectProvider("slack", { kind: "oauth2", accessToken: CANARY, obtainedAt: Date.now() }),
     );
     fakeApi("https://slack.com");
     await grantAccess(client.tokens.access_token, client.browser, ["slack"], "read");
@@ -478,7 +478,7 @@ async function withGoogle(label: string, refreshToken: string, options: { expire
   const tokens = fakeTokenEndpoint("https://oauth2.googleapis.com");
   const now = Date.now();
   await runInDurableObject(sessionFor(env.SESSION, userId), (instance: UserSession) =>
-    instance.connectProvider(userId, "google", {
+    instance.connectProvider("google", {
       kind: "oauth2",
       accessToken: CANARY,
       refreshToken,
@@ -510,7 +510,7 @@ describe("vault through calls", () => {
     const bob = await signedInClient(idp, `bob-${crypto.randomUUID()}`);
     const bobId = (await tool(bob.tokens.access_token, "whoami")).structured?.user.id as string;
     await runInDurableObject(sessionFor(env.SESSION, bobId), (instance: UserSession) =>
-      instance.connectProvider(bobId, "github", { kind: "oauth2", accessToken: "BOB-TOKEN", obtainedAt: 1 }),
+      instance.connectProvider("github", { kind: "oauth2", accessToken: "BOB-TOKEN", obtainedAt: 1 }),
     );
     await env.VAULT_KV.put(
       vaultKey(bobId, "github"),
@@ -630,8 +630,13 @@ describe("canary token", () => {
   it("never appears in tool output, pages, the audit log or the export", async () => {
     const person = await withGithub();
     const grantId = await grantAccess(person.token, person.browser, ["github"], "read");
+    const call = await callApi(person.token, { method: "GET", url: `${GH}/user` });
+    // The claim needs the token in play: the call ran with it and the provider answered.
+    expect(call.error).toBeUndefined();
+    expect(call.structured).toMatchObject({ status: 200, provider: "github", grant_id: grantId });
+    expect(seenAt(GH).map((request) => request.headers.authorization)).toEqual([`Bearer ${CANARY}`]);
     const outputs = [
-      await callApi(person.token, { method: "GET", url: `${GH}/user` }),
+      call,
       await tool(person.token, "list_integrations"),
       await tool(person.token, "whoami"),
       await tool(person.token, "check_access_request", { request_id: grantId }),

@@ -46,7 +46,7 @@ describe("remembered consent", () => {
     expect(tokens.scope).toBe("mcp");
     // The library revoked the first grant of this client; its connection ends here too.
     const userId = await userIdFor("https://idp.test", "mem-user");
-    const connections = await sessionFor(env.SESSION, userId).listConnections();
+    const { connections } = await sessionFor(env.SESSION, userId).activity();
     const mine = connections.filter((connection) => connection.clientId === client.client_id);
     expect(mine).toHaveLength(2);
     expect(mine.filter((connection) => connection.revokedAt === null)).toHaveLength(1);
@@ -72,10 +72,21 @@ describe("remembered consent", () => {
     expect(again.status).toBe(200);
   });
 
-  it("asks again once the consent is forgotten", async () => {
+  it("asks again once the person disconnects the client, which forgets its consent", async () => {
     const { client, browser } = await firstAuthorization();
     const userId = await userIdFor("https://idp.test", "mem-user");
-    expect(await sessionFor(env.SESSION, userId).forgetConsent(client.client_id)).toBe(1);
+    const session = sessionFor(env.SESSION, userId);
+    const { connections } = await session.activity();
+    const connection = connections.find((candidate) => candidate.clientId === client.client_id);
+    expect(connection).toBeDefined();
+    const revoked = await session.revokeConnection(connection?.connectionId ?? "");
+    expect(revoked?.revokedAt).not.toBeNull();
+    const key = {
+      clientId: client.client_id,
+      redirectUri: "https://client.test/callback",
+      resource: "https://countersign.test/mcp",
+    };
+    expect(await session.consentCovers(key, ["mcp"])).toBe(false);
     const { challenge } = await pkce();
     const again = await browser.get(authorizeUrl({ clientId: client.client_id, challenge, scope: "mcp" }));
     expect(again.status).toBe(200);
@@ -106,7 +117,7 @@ describe("UserSession connections", () => {
     const userId = await userIdFor("https://idp.test", "mem-user");
     const stub = sessionFor(env.SESSION, userId);
     await runInDurableObject(stub, async (instance: UserSession) => {
-      const connections = instance.listConnections();
+      const { connections } = instance.activity();
       const mine = connections.find((connection) => connection.connectionId === structured.client.connection_id);
       expect(mine).toMatchObject({
         clientId: client.client_id,
@@ -122,6 +133,6 @@ describe("UserSession connections", () => {
   it("keeps each user's connections in that user's object only", async () => {
     await firstAuthorization();
     const other = sessionFor(env.SESSION, await userIdFor("https://idp.test", "nobody"));
-    expect(await other.listConnections()).toEqual([]);
+    expect((await other.activity()).connections).toEqual([]);
   });
 });

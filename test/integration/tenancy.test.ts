@@ -149,7 +149,7 @@ describe("account deletion", () => {
     const stub = sessionFor(env.SESSION, ada.userId);
     expect(await runInDurableObject(stub, (_i: UserSession, state) => state.storage.getAlarm())).not.toBeNull();
     // A pasted key sits sealed in the vault until the account goes.
-    await stub.connectProvider(ada.userId, "sentry", { kind: "api_key", accessToken: "SENTRY-KEY", obtainedAt: 1 });
+    await stub.connectProvider("sentry", { kind: "api_key", accessToken: "SENTRY-KEY", obtainedAt: 1 });
     expect(await env.VAULT_KV.get(`vault:${ada.userId}:sentry`)).not.toBeNull();
     const config = loadConfig(env);
     if (!config.ok) throw new Error("config");

@@ -113,7 +113,7 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
       if (!prepared.ok) return prepareError(prepared.error);
       const { provider, canonical, classified, operation } = prepared.value;
       const session = sessionFor(context.env.SESSION, props.userId);
-      const begun = await session.beginCall(props.userId, classified, props.connectionId, input.request_id);
+      const begun = await session.beginCall(classified, props.connectionId, input.request_id);
       if (!begun.ok) {
         const connectUrl = `${config.publicOrigin}/connections?provider=${encodeURIComponent(provider.id)}`;
         switch (begun.code) {

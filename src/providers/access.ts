@@ -1,0 +1,128 @@
+/**
+ * A person's access to their providers, as their Durable Object runs it: connecting and
+ * disconnecting a credential, and everything before and after one outbound call. Before a call,
+ * in this order: the provider is connected (and, per account, to the call's host), a live grant
+ * of the calling connection covers it, a fresh credential exists, and then the grant decision is
+ * taken again atomically with consuming a request grant, so nothing is sent on a stale decision.
+ * Every refusal and every outcome is audited; tokens leave only as the headers of one allowed call.
+ */
+import { decide } from "../grants/decide";
+import type { ClassifiedCall, GrantKind } from "../grants/types";
+import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
+import type { GrantBook } from "../session/grant-book";
+import type { VaultSecret } from "../vault/store";
+import type { Credentials } from "./credentials";
+import type { ProviderLink, ProviderLinkStore } from "./links";
+import { ownsHost, type Registry } from "./registry";
+
+export type BeginCallResult =
+  | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
+  | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
+  | { ok: false; code: "denied"; reason: string };
+
+export interface ProviderAccessOptions {
+  registry: Registry;
+  links: ProviderLinkStore;
+  credentials: Credentials;
+  book: GrantBook;
+  audit: AuditLog;
+}
+
+export class ProviderAccess {
+  readonly #registry: Registry;
+  readonly #links: ProviderLinkStore;
+  readonly #credentials: Credentials;
+  readonly #book: GrantBook;
+  readonly #audit: AuditLog;
+
+  constructor(options: ProviderAccessOptions) {
+    this.#registry = options.registry;
+    this.#links = options.links;
+    this.#credentials = options.credentials;
+    this.#book = options.book;
+    this.#audit = options.audit;
+  }
+
+  /** Store a credential the person just connected; null for an unknown provider or a foreign account host. */
+  async connect(providerId: string, secret: VaultSecret, accountHost?: string): Promise<ProviderLink | null> {
+    const provider = this.#registry.byId(providerId);
+    if (!provider) return null;
+    // A per-account provider's credential is bound to the one account host the person named.
+    const perAccount = (provider.hostSuffixes ?? []).length > 0;
+    if (perAccount && (accountHost === undefined || !ownsHost(provider, accountHost))) return null;
+    const link = await this.#credentials.connect(provider, secret, perAccount ? (accountHost as string) : null);
+    this.#event("provider_connected", providerId, { kind: secret.kind });
+    return link;
+  }
+
+  /** Disconnect: link removed, token revoked upstream, vault record deleted, grants naming the provider end. */
+  async disconnect(providerId: string): Promise<{ revokedUpstream: boolean } | null> {
+    const result = await this.#credentials.disconnect(this.#registry.byId(providerId), providerId);
+    if (!result) return null;
+    this.#event("provider_disconnected", providerId, { revoked_upstream: result.revokedUpstream });
+    await this.#book.endNaming(providerId);
+    return result;
+  }
+
+  /** Every provider the person connected, with its status. */
+  links(): ProviderLink[] {
+    return this.#links.list();
+  }
+
+  /** Everything before an outbound call, in one step (see the file header for the order). */
+  async beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
+    const provider = this.#registry.byId(call.provider);
+    if (!provider) return { ok: false, code: "unknown_provider" };
+    // Every refusal lands in the audit log with its reason, like every allowed call.
+    const refuse = (result: Extract<BeginCallResult, { ok: false }>): BeginCallResult => {
+      this.#book.auditRefusal(call, connectionId, requestId, "reason" in result ? result.reason : result.code);
+      return result;
+    };
+    const link = this.#links.get(provider.id);
+    if (!link) return refuse({ ok: false, code: "not_connected" });
+    if (link.status === "reauth_required") return refuse({ ok: false, code: "reauth_required" });
+    if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
+      return refuse({ ok: false, code: "denied", reason: "wrong_account" });
+    }
+    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
+    if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
+    const credential = await this.#credentials.forCall(provider, Date.now());
+    if (!credential.ok) return refuse({ ok: false, code: credential.error.code });
+    // State may have changed while the credential was refreshed: decide again, atomically with consuming.
+    const decision = this.#book.authorizeCall(call, connectionId, requestId);
+    if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
+    const headers = provider.credentialHeaders(credential.secret.accessToken);
+    return { ok: true, grantId: decision.grantId, kind: decision.kind, headers };
+  }
+
+  /** What became of an allowed call (status and size, never the body or a token). */
+  recordOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
+    this.#audit.append({
+      at: Date.now(),
+      event: "call_completed",
+      actor: "agent",
+      grantId,
+      connectionId,
+      clientName: null,
+      detail,
+    });
+  }
+
+  /** Account deletion: every provider disconnected (revoked upstream where supported), memory forgotten. */
+  async purge(): Promise<void> {
+    await this.#credentials.disconnectAll((id) => this.#registry.byId(id));
+    this.#credentials.clear();
+  }
+
+  #event(event: AuditEvent, providerId: string, detail: AuditDetail): void {
+    this.#audit.append({
+      at: Date.now(),
+      event,
+      actor: "human",
+      grantId: null,
+      connectionId: null,
+      clientName: null,
+      detail: { provider: providerId, ...detail },
+    });
+  }
+}
