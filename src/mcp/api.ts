@@ -67,7 +67,7 @@ export function createMcpApi(config: Config, env: Env) {
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
       if (!touchesUpstreamTools(parsedBody(guarded))) return handler(guarded, workerEnv, ctx);
-      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools(props.userId);
+      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools();
       return upstreamTools.run(groups, () => handler(guarded, workerEnv, ctx));
     },
   };
