@@ -262,14 +262,12 @@ export class UpstreamServers {
   /** Retire a row's credentials in the background (see ServerCredentials.retire). */
   #retire(row: UpstreamServer): void {
     if (row.tokenObtainedAt === null) return;
-    const work = this.#credentials
-      .retire(row)
-      .catch((error: unknown) =>
-        log.warn("upstream.retire_failed", {
-          server: row.name,
-          error: error instanceof Error ? error.name : "unknown",
-        }),
-      );
+    const work = this.#credentials.retire(row).catch((error: unknown) =>
+      log.warn("upstream.retire_failed", {
+        server: row.name,
+        error: error instanceof Error ? error.name : "unknown",
+      }),
+    );
     this.env.background(work);
   }
 
