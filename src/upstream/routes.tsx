@@ -18,7 +18,6 @@ import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { CLIENT_METADATA_PATH, clientMetadataDocument, MCP_CALLBACK_PATH } from "./client/registration";
 import { type FinishFailure, finishOAuth, type StartFailure, startOAuth } from "./connect";
-import type { ServerView as UpstreamServer } from "./store";
 
 /** Shared with the provider half of /connections: one page, one CSRF scope. */
 export const CSRF_SCOPE = "connections";
@@ -83,10 +82,13 @@ async function formOf(c: WebContext) {
   return { user, form, session: sessionFor(c.env.SESSION, user.userId) };
 }
 
-/** The named server of this person, or a 404 page. */
-async function ownServer(c: WebContext, userId: string): Promise<UpstreamServer | Response> {
-  const server = await sessionFor(c.env.SESSION, userId).upstreamServer(c.req.param("name") ?? "");
-  return server ?? fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
+/** The checked form and the named server, found in this person's own object; or the refusing page. */
+async function serverForm(c: WebContext) {
+  const checked = await formOf(c);
+  if (checked instanceof Response) return checked;
+  const server = await checked.session.upstreamServer(c.req.param("name") ?? "");
+  if (!server) return fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
+  return { ...checked, server };
 }
 
 mcpServerRoutes.post("/connections/mcp/add", async (c) => {
@@ -100,38 +102,29 @@ mcpServerRoutes.post("/connections/mcp/add", async (c) => {
   return c.redirect(serverPage(added.server.name), 303);
 });
 
-/** Each connect failure as the page shows it: one place for status, title and wording. */
+/** Each connect failure as the page shows it: status, title and wording, in one exhaustive table. */
+const CONNECT_FAILURES: Record<StartFailure | FinishFailure, [400 | 502, string, string]> = {
+  probe_failed: [502, "Cannot connect", "The server did not answer usably."],
+  resource_unusable: [502, "Cannot connect", "The server's sign-in details could not be used."],
+  authorization_server_unusable: [502, "Cannot connect", "The server's authorization server could not be used."],
+  client_invalid: [400, "Cannot connect", "Paste the client ID and secret exactly as issued."],
+  registration_failed: [502, "Cannot connect", "The server did not let Countersign register."],
+  sign_in_unusable: [502, "Cannot connect", "The server's sign-in address is not usable."],
+  link_invalid: [400, "Connection failed", "This connection link is not valid any more. Start again."],
+  server_changed: [400, "Connection failed", "The server changed while you were signing in. Start again."],
+  not_granted: [400, "Not connected", "The server did not grant access."],
+  exchange_failed: [502, "Not connected", "The server refused the connection. Try again."],
+};
+
 function connectFailed(c: WebContext, failure: StartFailure | FinishFailure, code: string) {
-  switch (failure) {
-    case "probe_failed":
-      return fail(c, 502, "Cannot connect", "The server did not answer usably.", code);
-    case "resource_unusable":
-      return fail(c, 502, "Cannot connect", "The server's sign-in details could not be used.", code);
-    case "authorization_server_unusable":
-      return fail(c, 502, "Cannot connect", "The server's authorization server could not be used.", code);
-    case "client_invalid":
-      return fail(c, 400, "Cannot connect", "Paste the client ID and secret exactly as issued.", code);
-    case "registration_failed":
-      return fail(c, 502, "Cannot connect", "The server did not let Countersign register.", code);
-    case "sign_in_unusable":
-      return fail(c, 502, "Cannot connect", "The server's sign-in address is not usable.", code);
-    case "link_invalid":
-      return fail(c, 400, "Connection failed", "This connection link is not valid any more. Start again.", code);
-    case "server_changed":
-      return fail(c, 400, "Connection failed", "The server changed while you were signing in. Start again.", code);
-    case "not_granted":
-      return fail(c, 400, "Not connected", "The server did not grant access.", code);
-    case "exchange_failed":
-      return fail(c, 502, "Not connected", "The server refused the connection. Try again.", code);
-  }
+  const [status, title, message] = CONNECT_FAILURES[failure];
+  return fail(c, status, title, message, code);
 }
 
 mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
-  const checked = await formOf(c);
+  const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
-  const { user, form, session } = checked;
-  const server = await ownServer(c, user.userId);
-  if (server instanceof Response) return server;
+  const { user, form, session, server } = checked;
   const context = { config: c.get("config"), kv: c.env.OAUTH_KV, userId: user.userId, session };
   const started = await startOAuth(context, server, {
     clientId: String(form.get("client_id") ?? "").trim(),
@@ -156,10 +149,9 @@ mcpServerRoutes.get(MCP_CALLBACK_PATH, async (c) => {
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
-  const checked = await formOf(c);
+  const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
-  const server = await ownServer(c, checked.user.userId);
-  if (server instanceof Response) return server;
+  const { server } = checked;
   const key = String(checked.form.get("api_key") ?? "").trim();
   const header = String(checked.form.get("header") ?? "Authorization").trim() || "Authorization";
   if (!key || key.length > MAX_SECRET_LENGTH || hasControlCharacters(key) || !keyHeaderAllowed(header)) {
@@ -176,10 +168,9 @@ mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
-  const checked = await formOf(c);
+  const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
-  const server = await ownServer(c, checked.user.userId);
-  if (server instanceof Response) return server;
+  const { server } = checked;
   const tools = checked.form.getAll("tools").map(String).slice(0, 500);
   const saved = await checked.session.setUpstreamReadTools(server.name, tools);
   if (!saved)
@@ -194,21 +185,19 @@ mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/refresh", async (c) => {
-  const checked = await formOf(c);
+  const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
-  const server = await ownServer(c, checked.user.userId);
-  if (server instanceof Response) return server;
+  const { server } = checked;
   await checked.session.refreshUpstreamTools(server.name);
   return c.redirect(serverPage(server.name), 303);
 });
 
 for (const action of ["disconnect", "remove"] as const) {
   mcpServerRoutes.post(`/connections/mcp/:name/${action}`, async (c) => {
-    const checked = await formOf(c);
-    if (checked instanceof Response) return checked;
     // Ownership first: only a server found in this person's own object is revoked and purged.
-    const server = await ownServer(c, checked.user.userId);
-    if (server instanceof Response) return server;
+    const checked = await serverForm(c);
+    if (checked instanceof Response) return checked;
+    const { server } = checked;
     const result = await checked.session.disconnectUpstream(server.name, action === "remove");
     if (!result)
       return fail(
