@@ -21,7 +21,7 @@ import { ApprovalPage, OutcomePage, type ProviderNames } from "./page";
  * a server the assistant added under a familiar-looking name shows where it really is.
  */
 async function providerNames(c: WebContext, config: Config, userId: string): Promise<ProviderNames> {
-  const servers = await sessionFor(c.env.SESSION, userId).upstreamServers(userId);
+  const servers = await sessionFor(c.env.SESSION, userId).upstreamServers();
   return (id: string) => {
     const provider = config.registry.byId(id);
     if (provider) return provider.name;

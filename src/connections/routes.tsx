@@ -36,7 +36,7 @@ connectionRoutes.get("/connections", async (c) => {
   if (user instanceof Response) return user;
   const config = c.get("config");
   const session = sessionFor(c.env.SESSION, user.userId);
-  const [links, servers] = await Promise.all([session.providerLinks(), session.upstreamServers(user.userId)]);
+  const [links, servers] = await Promise.all([session.providerLinks(), session.upstreamServers()]);
   const demoKey = config.devMode ? await demoApiKey(config) : undefined;
   const rows: ProviderRow[] = config.registry.all().map((provider) => ({
     provider,

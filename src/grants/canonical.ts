@@ -20,7 +20,7 @@ export type CallError =
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 /** Headers the agent can never set: credentials, routing and framing are ours alone. */
-const FORBIDDEN_HEADERS = new Set([
+export const FORBIDDEN_HEADERS = new Set([
   "authorization",
   "proxy-authorization",
   "cookie",

@@ -11,7 +11,8 @@ import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
-import { sessionFor, type UpstreamToolGroup } from "../session/user-session";
+import { sessionFor } from "../session/user-session";
+import type { UpstreamToolGroup } from "../upstream/upstream";
 import { tooManyRequests } from "../web/rate-limits";
 import { guardMcpRequest, originAllowed, parsedBody, touchesUpstreamTools } from "./guard";
 import { createServer } from "./server";
@@ -67,7 +68,7 @@ export function createMcpApi(config: Config, env: Env) {
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
       if (!touchesUpstreamTools(parsedBody(guarded))) return handler(guarded, workerEnv, ctx);
-      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools(props.userId);
+      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools();
       return upstreamTools.run(groups, () => handler(guarded, workerEnv, ctx));
     },
   };

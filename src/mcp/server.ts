@@ -3,8 +3,8 @@
  * verified context of that request.
  */
 import { McpServer } from "@modelcontextprotocol/server";
-import type { UpstreamToolGroup } from "../session/user-session";
 import { registerUpstreamTools } from "../upstream/mcp-tools";
+import type { UpstreamToolGroup } from "../upstream/upstream";
 import type { ToolContext } from "./tool-context";
 import { TOOL_REGISTRARS } from "./tools/index";
 

@@ -7,19 +7,18 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../config";
-import { decide } from "../grants/decide";
-import { revoke } from "../grants/transitions";
 import type { ClassifiedCall, Grant } from "../grants/types";
 import { type BeginCallResult, ProviderAccess } from "../providers/access";
 import { Credentials } from "../providers/credentials";
 import { type ProviderLink, ProviderLinkStore } from "../providers/links";
 import type { TokenSet } from "../upstream/client/oauth";
-import { type AddServerError, TOOLS_TTL_MS, type UpstreamCallFailure, UpstreamServers } from "../upstream/servers";
-import { type OAuthBinding, type ServerView, serverView, UpstreamStore } from "../upstream/store";
-import { classifyToolCall, type PresentedTool, presentTool } from "../upstream/tools";
+import type { UpstreamClient } from "../upstream/client/registration";
+import type { AddServerError } from "../upstream/servers";
+import { type OAuthBinding, type ServerView, UpstreamStore } from "../upstream/store";
+import { Upstream, type UpstreamCallView, type UpstreamToolGroup } from "../upstream/upstream";
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
-import { type AuditDetail, type AuditEvent, AuditLog } from "./audit-log";
+import { type AuditDetail, AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
 import { ConnectClaims } from "./connect-claims";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
@@ -27,29 +26,6 @@ import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } 
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
 import { migrate } from "./schema";
-
-/** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
-export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
-
-/** The tools of one upstream server, as our tools/list shows them. */
-export interface UpstreamToolGroup {
-  server: string;
-  title: string;
-  tools: ListedTool[];
-}
-
-/** An upstream tool call's outcome over RPC: the result's content as JSON text. */
-export type UpstreamCallView =
-  | {
-      ok: true;
-      contentJson: string;
-      structuredJson: string | null;
-      isError: boolean;
-      truncated: boolean;
-      access: "read" | "write";
-      grantId: string;
-    }
-  | UpstreamCallFailure;
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -60,7 +36,7 @@ export class UserSession extends DurableObject<Env> {
   /** The name this object was reached by: `idFromName(userId)`, read once. */
   readonly #name: string | undefined;
   #providerAccess: ProviderAccess | null = null;
-  #upstreamServers: UpstreamServers | null = null;
+  #upstreamFeature: Upstream | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -100,15 +76,15 @@ export class UserSession extends DurableObject<Env> {
     return this.#providerAccess;
   }
 
-  /** The upstream MCP server manager; `userId` must be the name this object was reached by. */
-  #upstream(userId: string): UpstreamServers {
-    if (this.ctx.id.name !== undefined && this.ctx.id.name !== userId) {
-      throw new Error("user id does not name this Durable Object");
-    }
+  /** The upstream MCP server feature, built once for the person this object is named after. */
+  get #upstream(): Upstream {
+    if (this.#upstreamFeature) return this.#upstreamFeature;
     const config = this.#config;
-    this.#upstreamServers ??= new UpstreamServers(
-      new UpstreamStore(this.#sql),
-      {
+    this.#upstreamFeature = new Upstream({
+      store: new UpstreamStore(this.#sql),
+      book: this.#book,
+      audit: this.#audit,
+      env: {
         kv: this.env.VAULT_KV,
         keyring: config.vault,
         allowLoopback: config.upstreamLoopback,
@@ -116,9 +92,9 @@ export class UserSession extends DurableObject<Env> {
         providerIds: config.registry.all().map((provider) => provider.id),
         background: (work) => this.ctx.waitUntil(work),
       },
-      userId,
-    );
-    return this.#upstreamServers;
+      userId: this.#userId,
+    });
+    return this.#upstreamFeature;
   }
 
   // ── connections and consent (session/client-connections.ts) ───────────────────────────
@@ -179,9 +155,7 @@ export class UserSession extends DurableObject<Env> {
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(): Promise<void> {
     await this.#providers.purge();
-    const upstream = this.#upstream(this.#userId);
-    await upstream.disconnectAll();
-    upstream.clear();
+    await this.#upstream.purge();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // The object lives on in memory: give it its (empty) schema back, then release any waiters,
@@ -212,210 +186,87 @@ export class UserSession extends DurableObject<Env> {
     this.#providers.recordOutcome(connectionId, grantId, detail);
   }
 
-  // ── upstream MCP servers ─────────────────────────────────────────────────────────────
+  // ── upstream MCP servers (the logic lives in upstream/upstream.ts) ─────────────────────
 
   /** Every upstream server this person can use (their own and the catalogue's). */
-  upstreamServers(userId: string): ServerView[] {
-    return this.#upstream(userId).list(Date.now()).map(serverView);
+  upstreamServers(): ServerView[] {
+    return this.#upstream.servers();
   }
 
   /** One upstream server, or null when this person has no such server. */
-  upstreamServer(userId: string, name: string): ServerView | null {
-    return view(this.#upstream(userId).get(name));
+  upstreamServer(name: string): ServerView | null {
+    return this.#upstream.server(name);
   }
 
   /** The person (or their agent) adds a server by URL; its auth is probed at once. */
-  async addUpstreamServer(
-    userId: string,
+  addUpstreamServer(
     name: string,
     url: string,
     actor: "agent" | "human",
   ): Promise<{ ok: true; server: ServerView } | { ok: false; code: AddServerError }> {
-    const added = await this.#upstream(userId).add(name, url, Date.now());
-    if (!added.ok) return added;
-    this.#serverEvent("server_added", actor, name, { auth: added.server.auth, status: added.server.status });
-    return { ok: true, server: serverView(added.server) };
+    return this.#upstream.add(name, url, actor);
   }
 
   /** Probe again how a server authenticates (after an error, or a catalogue server's first use). */
-  async detectUpstreamServer(userId: string, name: string): Promise<ServerView | null> {
-    return view(await this.#upstream(userId).detect(name));
+  detectUpstreamServer(name: string): Promise<ServerView | null> {
+    return this.#upstream.detect(name);
   }
 
   /** A finished upstream OAuth authorization: store the tokens and list the tools. */
-  async connectUpstreamOAuth(
-    userId: string,
+  connectUpstreamOAuth(
     name: string,
     tokens: TokenSet,
     binding: OAuthBinding,
     clientSecret?: string,
   ): Promise<ServerView | null> {
-    const server = await this.#upstream(userId).connectOAuth(name, tokens, binding, clientSecret);
-    if (server) this.#serverEvent("server_connected", "human", name, { auth: "oauth", status: server.status });
-    return view(server);
+    return this.#upstream.connectOAuth(name, tokens, binding, clientSecret);
   }
 
   /** A pasted static API key for a server. */
-  async connectUpstreamApiKey(userId: string, name: string, key: string, header: string): Promise<ServerView | null> {
-    const server = await this.#upstream(userId).connectApiKey(name, key, header);
-    if (server) this.#serverEvent("server_connected", "human", name, { auth: "api_key", status: server.status });
-    return view(server);
+  connectUpstreamApiKey(name: string, key: string, header: string): Promise<ServerView | null> {
+    return this.#upstream.connectApiKey(name, key, header);
   }
 
   /** The client registered earlier (DCR) with this issuer for this server, to reuse on reconnect. */
-  upstreamRegisteredClient(userId: string, name: string, issuer: string) {
-    return this.#upstream(userId).registeredClient(name, issuer);
+  upstreamRegisteredClient(name: string, issuer: string): Promise<UpstreamClient | null> {
+    return this.#upstream.registeredClient(name, issuer);
   }
 
   /** The person accepts which read-only-annotated tools count as reads. */
-  setUpstreamReadTools(userId: string, name: string, tools: string[]): ServerView | null {
-    return view(this.#upstream(userId).setReadTools(name, tools));
+  setUpstreamReadTools(name: string, tools: string[]): ServerView | null {
+    return this.#upstream.setReadTools(name, tools);
   }
 
   /** Fetch a server's tool list again. */
-  async refreshUpstreamTools(userId: string, name: string): Promise<ServerView | null> {
-    return view(await this.#upstream(userId).refreshTools(name));
+  refreshUpstreamTools(name: string): Promise<ServerView | null> {
+    return this.#upstream.refreshTools(name);
   }
 
-  /**
-   * Disconnect (catalogue or user server) or remove (user server): the server is looked up in
-   * this person's own object first; only then are tokens revoked upstream and everything purged.
-   * Grants naming the server end.
-   */
-  async disconnectUpstream(
-    userId: string,
-    name: string,
-    remove: boolean,
-  ): Promise<{ revokedUpstream: boolean } | null> {
-    const result = await this.#upstream(userId).disconnect(name, remove);
-    if (!result) return null;
-    this.#serverEvent(remove ? "server_removed" : "server_disconnected", "human", name, {
-      revoked_upstream: result.revokedUpstream,
-    });
-    const now = Date.now();
-    for (const grant of this.#book.open()) {
-      const names = grant.status === "pending" ? grant.requestedProviders : grant.providers;
-      if (names.includes(name)) this.#book.apply(revoke(grant, now), "revoked", "human");
-    }
-    await this.#book.schedule();
-    return result;
+  /** Disconnect or remove a server found in this person's own object; grants naming it end. */
+  disconnectUpstream(name: string, remove: boolean): Promise<{ revokedUpstream: boolean } | null> {
+    return this.#upstream.disconnect(name, remove);
   }
 
   /** Classify one upstream tool call (for a one-call approval); null when server or tool is unknown. */
-  async classifyUpstreamCall(
-    userId: string,
-    name: string,
-    tool: string,
-    args: Record<string, unknown>,
-  ): Promise<ClassifiedCall | null> {
-    const upstream = this.#upstream(userId);
-    const server = upstream.get(name);
-    const definition = server?.tools.find((candidate) => candidate.name === tool);
-    if (!server || !definition) return null;
-    return classifyToolCall(name, definition, args, upstream.acceptedReads(server));
+  classifyUpstreamCall(name: string, tool: string, args: Record<string, unknown>): Promise<ClassifiedCall | null> {
+    return this.#upstream.classifyCall(name, tool, args);
   }
 
-  /**
-   * The tools of every server that has listed them, for tools/list. A server that needs
-   * reconnecting keeps its tools listed, so a call by a name the assistant already holds gets
-   * `reauth_required` with the reconnect link rather than "no such tool". Stale lists of
-   * connected servers are refreshed in the background.
-   */
-  upstreamTools(userId: string): UpstreamToolGroup[] {
-    const upstream = this.#upstream(userId);
-    const now = Date.now();
-    const groups: UpstreamToolGroup[] = [];
-    for (const server of upstream.list(now)) {
-      if (server.tools.length === 0) continue;
-      if (server.status === "connected" && server.toolsAt !== null && now - server.toolsAt > TOOLS_TTL_MS) {
-        this.ctx.waitUntil(upstream.refreshTools(server.name).then(() => undefined));
-      }
-      const reads = upstream.acceptedReads(server);
-      groups.push({
-        server: server.name,
-        title: server.title,
-        tools: server.tools.map((tool) => {
-          const { inputSchema, ...presented } = presentTool(server, tool, reads);
-          return { ...presented, inputSchemaJson: JSON.stringify(inputSchema) };
-        }),
-      });
-    }
-    return groups;
+  /** The tools of every server that has listed them, for tools/list. */
+  upstreamTools(): UpstreamToolGroup[] {
+    return this.#upstream.tools();
   }
 
-  /**
-   * One upstream tool call for an MCP client connection: decided with the same function as
-   * provider calls (a request grant is consumed before anything is sent); audited with server,
-   * tool and outcome, never tokens or results.
-   */
-  async callUpstreamTool(
-    userId: string,
+  /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
+  callUpstreamTool(
     connectionId: string,
     name: string,
     tool: string,
     args: Record<string, unknown>,
   ): Promise<UpstreamCallView> {
-    const outcome = await this.#upstream(userId).call(name, tool, args, (call, phase) => {
-      if (phase === "preview") {
-        const preview = decide(this.#book.candidates(connectionId), call, connectionId, Date.now());
-        if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason);
-        return preview.allow ? { allow: true, grantId: preview.grant.id } : { allow: false, reason: preview.reason };
-      }
-      const decision = this.#book.authorizeCall(call, connectionId);
-      return decision.allow ? { allow: true, grantId: decision.grantId } : { allow: false, reason: decision.reason };
-    });
-    if (outcome.ok) {
-      this.recordCallOutcome(connectionId, outcome.grantId, {
-        server: name,
-        tool,
-        outcome: outcome.result.isError ? "tool_error" : "sent",
-        truncated: outcome.truncated,
-      });
-      return {
-        ok: true,
-        contentJson: JSON.stringify(outcome.result.content),
-        structuredJson:
-          outcome.result.structuredContent === undefined ? null : JSON.stringify(outcome.result.structuredContent),
-        isError: outcome.result.isError,
-        truncated: outcome.truncated,
-        access: outcome.access,
-        grantId: outcome.grantId,
-      };
-    }
-    if (outcome.code !== "denied") {
-      this.#audit.append({
-        at: Date.now(),
-        event: "call_denied",
-        actor: "agent",
-        grantId: null,
-        connectionId,
-        clientName: null,
-        detail: {
-          server: name,
-          tool,
-          reason: "reason" in outcome ? `${outcome.code}:${outcome.reason}` : outcome.code,
-        },
-      });
-    }
-    return outcome;
-  }
-
-  // ── internals ──────────────────────────────────────────────────────────────────────────
-
-  #serverEvent(event: AuditEvent, actor: "agent" | "human", server: string, detail: AuditDetail): void {
-    this.#audit.append({
-      at: Date.now(),
-      event,
-      actor,
-      grantId: null,
-      connectionId: null,
-      clientName: null,
-      detail: { server, ...detail },
-    });
+    return this.#upstream.callTool(connectionId, name, tool, args);
   }
 }
-
-const view = (server: Parameters<typeof serverView>[0] | null) => (server ? serverView(server) : null);
 
 /** The Durable Object of a verified user. */
 export function sessionFor(namespace: DurableObjectNamespace<UserSession>, userId: string) {

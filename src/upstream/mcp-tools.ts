@@ -13,9 +13,10 @@ import type { AccessLevel, CanonicalCall } from "../grants/types";
 import { log } from "../lib/log";
 import type { ToolContext } from "../mcp/tool-context";
 import { safely, toolError } from "../mcp/tool-result";
-import { type ListedTool, sessionFor, type UpstreamToolGroup } from "../session/user-session";
-import type { UpstreamCallFailure } from "./servers";
+import { sessionFor } from "../session/user-session";
+import type { UpstreamCallFailure } from "./calls";
 import { namespacedTool } from "./tools";
+import type { ListedTool, UpstreamToolGroup } from "./upstream";
 
 type Args = Record<string, unknown>;
 
@@ -104,13 +105,7 @@ function register(server: McpServer, context: ToolContext, group: UpstreamToolGr
     },
     safely(tool.name, async (args: Args) => {
       const session = sessionFor(context.env.SESSION, context.props.userId);
-      const outcome = await session.callUpstreamTool(
-        context.props.userId,
-        context.props.connectionId,
-        group.server,
-        upstreamName,
-        args,
-      );
+      const outcome = await session.callUpstreamTool(context.props.connectionId, group.server, upstreamName, args);
       if (!outcome.ok) return failure(outcome, group.server, upstreamName, context);
       // Upstream content blocks pass through as the server sent them (the SDK checks their shape).
       const content = JSON.parse(outcome.contentJson) as { type: "text"; text: string }[];

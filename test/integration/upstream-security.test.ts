@@ -141,7 +141,7 @@ const setsConnectCookie = (response: Response) =>
 
 /** The DO row holds no credential and is not connected. */
 async function expectUnconnected(person: Person, name: string, status: "not_connected" | "error" = "not_connected") {
-  const row = await person.session.upstreamServer(person.userId, name);
+  const row = await person.session.upstreamServer(name);
   expect(row?.status).toBe(status);
   expect(row?.tokenObtainedAt).toBeNull();
   expect(row?.oauth).toBeNull();
@@ -224,7 +224,7 @@ describe("Connect with hostile upstream metadata (docs/threat-model.md B, E)", (
   it("connects with the same person and server once the metadata is sound (the refusals above can fail)", async () => {
     const { callback } = await connectUpstream(context.person, context.upstream, "meta");
     expect(callback.headers.get("location")).toBe("/connections?server=meta#server-meta");
-    expect((await context.person.session.upstreamServer(context.person.userId, "meta"))?.status).toBe("connected");
+    expect((await context.person.session.upstreamServer("meta"))?.status).toBe("connected");
     // The detectors the refusals rely on do see a fetched hop and a URL on the page.
     expect(reached(`${AS_ORIGIN}/token`)).toBe(true);
     expect(reached("https://user:pw@auth.example.com/x")).toBe(false);
@@ -317,8 +317,8 @@ describe("the server URL itself (docs/threat-model.md E)", () => {
       expect(outcome.error?.code).toBe("invalid_request");
       expect((outcome.error as Loose).reason).toBe("url_invalid");
       expect(reached(value)).toBe(false);
-      expect(await person.session.upstreamServer(person.userId, "target")).toBeNull();
-      expect(await person.session.upstreamServers(person.userId)).toEqual([]);
+      expect(await person.session.upstreamServer("target")).toBeNull();
+      expect(await person.session.upstreamServers()).toEqual([]);
     });
 
     it(`the /connections form refuses ${JSON.stringify(value)} with url_invalid before any fetch, no row`, async () => {
@@ -328,7 +328,7 @@ describe("the server URL itself (docs/threat-model.md E)", () => {
       expect(pageCode(html)).toBe("url_invalid");
       expectNoLinkTo(html, value);
       expect(reached(value)).toBe(false);
-      expect(await person.session.upstreamServers(person.userId)).toEqual([]);
+      expect(await person.session.upstreamServers()).toEqual([]);
     });
   }
 });
@@ -417,7 +417,7 @@ describe("redirects on every hop are refused, never followed (docs/threat-model.
     upstream.mcpOverride = (request) =>
       request.headers.get("authorization") ? redirectTo(`${EVIL_ORIGIN}/mcp`) : undefined;
     await connectUpstream(person, upstream, "lister");
-    const row = await person.session.upstreamServer(person.userId, "lister");
+    const row = await person.session.upstreamServer("lister");
     expect(row).toMatchObject({ status: "error", lastError: "redirect_refused", tools: [] });
     expect(reached(EVIL_ORIGIN)).toBe(false);
   });
@@ -448,7 +448,7 @@ describe("redirects on every hop are refused, never followed (docs/threat-model.
     expect(removed.status).toBe(303);
     expect(reached(EVIL_ORIGIN)).toBe(false);
     expect(await vaultRecord(person.userId, "mcp_rev")).toBeNull();
-    expect(await person.session.upstreamServer(person.userId, "rev")).toBeNull();
+    expect(await person.session.upstreamServer("rev")).toBeNull();
   });
 });
 
@@ -795,7 +795,7 @@ describe("GET /connections/mcp/callback (docs/threat-model.md A-style state, B)"
     other.browser.cookies.set("__Host-cs_connect", context.person.browser.cookies.get("__Host-cs_connect") as string);
     const response = await callback(other.browser, { code: context.code, state: context.state });
     await expectRejected(response, "wrong_user", context);
-    expect(await other.session.upstreamServers(other.userId)).toEqual([]);
+    expect(await other.session.upstreamServers()).toEqual([]);
     expect(await vaultRecord(other.userId, "mcp_cb")).toBeNull();
   });
 
@@ -895,7 +895,7 @@ describe("GET /connections/mcp/callback (docs/threat-model.md A-style state, B)"
     });
     expect(response.status).toBe(303);
     expect(context.upstream.tokenRequests).toHaveLength(1);
-    expect((await context.person.session.upstreamServer(context.person.userId, "cb"))?.status).toBe("connected");
+    expect((await context.person.session.upstreamServer("cb"))?.status).toBe("connected");
   });
 });
 

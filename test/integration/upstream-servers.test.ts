@@ -90,10 +90,14 @@ describe("GET /oauth/client-metadata.json", () => {
 
   it("builds the document from PUBLIC_URL, never from the Host header", async () => {
     const response = await fetchWorker("/oauth/client-metadata.json", { headers: { Host: "evil.example" } });
+    expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).not.toContain("evil.example");
-    if (response.status === 200)
-      expect(JSON.parse(text).client_id).toBe(`https://countersign.test/oauth/client-metadata.json`);
+    expect(JSON.parse(text)).toMatchObject({
+      client_id: "https://countersign.test/oauth/client-metadata.json",
+      client_uri: "https://countersign.test",
+      redirect_uris: [CALLBACK_URL],
+    });
   });
 });
 
@@ -123,21 +127,21 @@ describe("adding a server", () => {
         expect((outcome.error as Loose).reason).toBe(code);
       }
       expect(seenAt(MCP_ORIGIN)).toEqual([]);
-      expect(await person.session.upstreamServers(person.userId)).toEqual([]);
+      expect(await person.session.upstreamServers()).toEqual([]);
     });
   }
 
   it("refuses a name already taken (page and tool), keeping the first server as it was", async () => {
     const upstream = new FakeUpstream().install();
     expect((await addOnPage(person, "taken", MCP_URL)).status).toBe(303);
-    const first = await person.session.upstreamServer(person.userId, "taken");
+    const first = await person.session.upstreamServer("taken");
     const probes = seenAt(MCP_ORIGIN).length;
     const page = await addOnPage(person, "taken", "https://other.example.com/mcp");
     expect(page.status).toBe(400);
     expect(pageCode(await page.text())).toBe("name_taken");
     const outcome = await tool(person.token, "add_mcp_server", { name: "taken", url: "https://other.example.com/mcp" });
     expect((outcome.error as Loose).reason).toBe("name_taken");
-    expect(await person.session.upstreamServer(person.userId, "taken")).toEqual(first);
+    expect(await person.session.upstreamServer("taken")).toEqual(first);
     expect(seenAt(MCP_ORIGIN)).toHaveLength(probes);
     expect(upstream.calls).toEqual([]);
     await serverAction(person, "taken", "remove");
@@ -161,7 +165,7 @@ describe("adding a server", () => {
     const page = await addOnPage(capped, "s22", MCP_URL);
     expect(pageCode(await page.text())).toBe("too_many_servers");
     expect(seenAt(MCP_ORIGIN)).toHaveLength(probes);
-    expect(await capped.session.upstreamServers(capped.userId)).toHaveLength(20);
+    expect(await capped.session.upstreamServers()).toHaveLength(20);
   });
 
   it("connects an open server at once and lists its tools", async () => {
@@ -270,7 +274,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     expect(raw).not.toContain(UPSTREAM_REFRESH);
     expect(await vaultRecord(person.userId, "mcpc_notes")).toBeNull();
 
-    const row = await person.session.upstreamServer(person.userId, "notes");
+    const row = await person.session.upstreamServer("notes");
     expect(row).toMatchObject({ status: "connected", auth: "oauth", lastError: null });
     expect(row?.oauth).toMatchObject({
       issuer: AS_ORIGIN,
@@ -292,7 +296,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     expect(again.authorize.searchParams.get("client_id")).toBe("dcr-client-1");
     expect(again.authorize.searchParams.get("state")).not.toBe(params.state);
     expect(upstream.tokenRequests).toHaveLength(2);
-    expect((await person.session.upstreamServer(person.userId, "notes"))?.status).toBe("connected");
+    expect((await person.session.upstreamServer("notes"))?.status).toBe("connected");
   });
 
   it("revokes the tokens a reconnect replaces (refresh token first), after the new ones are obtained; calls then carry the new token", async () => {
@@ -329,7 +333,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
       expect([NEW_ACCESS, NEW_REFRESH]).not.toContain(revocation.form.get("token"));
     }
 
-    expect(await person.session.upstreamServer(person.userId, "notes")).toMatchObject({
+    expect(await person.session.upstreamServer("notes")).toMatchObject({
       status: "connected",
       lastError: null,
     });
@@ -354,7 +358,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     // The authorization server hands back the very same access and refresh tokens (RFC 6749 §6 allows it).
     await connectUpstream(person, upstream, "notes");
     expect(upstream.revocations).toEqual([]);
-    expect(await person.session.upstreamServer(person.userId, "notes")).toMatchObject({ status: "connected" });
+    expect(await person.session.upstreamServer("notes")).toMatchObject({ status: "connected" });
     await grantAccess(person.token, person.browser, ["notes"], "write");
     expect((await tool(person.token, "notes__write_note", { n: 1 })).error).toBeUndefined();
     expect(callsOf(upstream, "write_note").map((call) => call.headers.authorization)).toEqual([
@@ -372,7 +376,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     expect(
       upstream.revocations.map((revocation) => [revocation.form.get("token"), revocation.form.get("token_type_hint")]),
     ).toEqual([[UPSTREAM_ACCESS, "access_token"]]);
-    expect(await person.session.upstreamServer(person.userId, "notes")).toMatchObject({ status: "connected" });
+    expect(await person.session.upstreamServer("notes")).toMatchObject({ status: "connected" });
   });
 
   it("seals a client secret the person pasted, uses it at the token endpoint, never shows it", async () => {
@@ -397,7 +401,7 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     const sealed = await vaultRecord(person.userId, "mcpc_own");
     expect(sealed).not.toBeNull();
     expect(sealed).not.toContain(CLIENT_SECRET);
-    expect((await person.session.upstreamServer(person.userId, "own"))?.oauth).toMatchObject({
+    expect((await person.session.upstreamServer("own"))?.oauth).toMatchObject({
       clientId: "my-client",
       registration: "preregistered",
       hasClientSecret: true,
@@ -427,7 +431,7 @@ describe("API-key servers", () => {
       expect(added.structured).toMatchObject({ status: "error", error: "probe_failed" });
       const saved = await serverAction(person, "keyed", "api-key", { api_key: API_KEY, header });
       expect(saved.status).toBe(303);
-      expect(await person.session.upstreamServer(person.userId, "keyed")).toMatchObject({
+      expect(await person.session.upstreamServer("keyed")).toMatchObject({
         auth: "api_key",
         status: "connected",
         apiKeyHeader: header,
@@ -463,7 +467,7 @@ describe("API-key servers", () => {
     await connectUpstream(person, upstream, "notes", { client_id: "my-client", client_secret: CLIENT_SECRET });
     upstream.auth = { kind: "key", header: "authorization", value: `Bearer ${API_KEY}` };
     expect((await serverAction(person, "notes", "api-key", { api_key: API_KEY })).status).toBe(303);
-    expect(await person.session.upstreamServer(person.userId, "notes")).toMatchObject({
+    expect(await person.session.upstreamServer("notes")).toMatchObject({
       auth: "api_key",
       status: "connected",
       oauth: null,
@@ -485,7 +489,7 @@ describe("API-key servers", () => {
       expect(refused.status).toBe(400);
       expect(pageCode(await refused.text())).toBe("invalid_key");
       expect(await vaultRecord(person.userId, "mcp_keyed")).toBeNull();
-      expect((await person.session.upstreamServer(person.userId, "keyed"))?.tokenObtainedAt).toBeNull();
+      expect((await person.session.upstreamServer("keyed"))?.tokenObtainedAt).toBeNull();
     });
   }
 });
@@ -511,7 +515,7 @@ describe("gating upstream tool calls", () => {
       tools: ["read_notes", "write_note", "plain", "nope"],
     });
     expect(saved.status).toBe(303);
-    expect((await person.session.upstreamServer(person.userId, "notes"))?.readTools).toEqual(["read_notes"]);
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(["read_notes"]);
     await grantAccess(person.token, person.browser, ["notes"], "read");
     return { upstream, person };
   }
@@ -768,7 +772,7 @@ describe("gating upstream tool calls", () => {
     expect(added.structured).toMatchObject({ status: "connected", error: null });
     // The duplicate reached us (else the rest proves nothing), and only its first definition is kept.
     expect(duplicatesSent).toBeGreaterThan(0);
-    const row = await person.session.upstreamServer(person.userId, "notes");
+    const row = await person.session.upstreamServer("notes");
     expect(row?.tools.filter((entry) => entry.name === "write_note").map((entry) => entry.description)).toEqual([
       "Writes a note (first definition)",
     ]);
@@ -785,7 +789,7 @@ describe("gating upstream tool calls", () => {
     // The second definition's readOnlyHint is gone with it: ticking write_note as a read is ignored,
     // and the call is classified by the first definition, which says it writes.
     expect((await serverAction(person, "notes", "reads", { tools: ["write_note", "read_notes"] })).status).toBe(303);
-    const accepted = await person.session.upstreamServer(person.userId, "notes");
+    const accepted = await person.session.upstreamServer("notes");
     expect(accepted?.readTools).toEqual(["read_notes"]);
     await grantAccess(person.token, person.browser, ["notes"], "read");
     expect((await tool(person.token, "notes__read_notes", {})).error).toBeUndefined();
@@ -895,7 +899,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
     expect(pageCode(await removed.text())).toBe("catalogue_server");
     expect(upstream.revocations).toEqual([]);
     expect(await vaultRecord(person.userId, "mcp_team")).not.toBeNull();
-    expect((await person.session.upstreamServer(person.userId, "team"))?.status).toBe("connected");
+    expect((await person.session.upstreamServer("team"))?.status).toBe("connected");
     expect((await tool(person.token, "check_access_request", { request_id: grant })).structured?.status).toBe(
       "approved",
     );
@@ -910,7 +914,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
       expect(revocation.headers.authorization).toBe(basic("catalogue-client", CATALOGUE_SECRET));
     }
     expect(await vaultRecord(person.userId, "mcp_team")).toBeNull();
-    expect(await person.session.upstreamServer(person.userId, "team")).toMatchObject({
+    expect(await person.session.upstreamServer("team")).toMatchObject({
       source: "catalogue",
       status: "not_connected",
       tokenObtainedAt: null,
@@ -931,7 +935,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
     // A new deployment without the entry: the object starts again with the test config's env,
     // whose MCP_SERVERS is empty.
     await evictDurableObject(person.session);
-    expect(await person.session.upstreamServers(person.userId)).toEqual([]);
+    expect(await person.session.upstreamServers()).toEqual([]);
     for (let round = 0; round < 50 && (await vaultRecord(person.userId, "mcp_team")) !== null; round++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -940,7 +944,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
       "refresh_token",
       "access_token",
     ]);
-    expect(await person.session.upstreamServer(person.userId, "team")).toBeNull();
+    expect(await person.session.upstreamServer("team")).toBeNull();
     expect(
       (await listTools(person.token)).map((entry) => entry.name).filter((name) => name.startsWith("team__")),
     ).toEqual([]);
@@ -971,7 +975,7 @@ describe("removing a server", () => {
     expect(foreign.status).toBe(403);
     expect(upstream.revocations).toEqual([]);
     expect(await vaultRecord(owner.userId, "mcp_notes")).not.toBeNull();
-    expect((await owner.session.upstreamServer(owner.userId, "notes"))?.status).toBe("connected");
+    expect((await owner.session.upstreamServer("notes"))?.status).toBe("connected");
     const status = await tool(owner.token, "check_access_request", { request_id: live });
     expect(status.structured?.status).toBe("approved");
   });
@@ -993,7 +997,7 @@ describe("removing a server", () => {
     ]);
     expect(await vaultRecord(owner.userId, "mcp_notes")).toBeNull();
     expect(await vaultRecord(owner.userId, "mcpc_notes")).toBeNull();
-    expect(await owner.session.upstreamServer(owner.userId, "notes")).toBeNull();
+    expect(await owner.session.upstreamServer("notes")).toBeNull();
     for (const id of [live, pending]) {
       const status = await tool(owner.token, "check_access_request", { request_id: id });
       expect(status.structured?.status).toBe("revoked");
@@ -1097,7 +1101,7 @@ describe("the audit log", () => {
     expect(refreshes()).toHaveLength(1);
     expect((await tool(person.token, "notes__write_note", {})).error?.code).toBe("reauth_required");
     expect(refreshes()).toHaveLength(1);
-    expect(await person.session.upstreamServer(person.userId, "notes")).toMatchObject({ status: "reauth_required" });
+    expect(await person.session.upstreamServer("notes")).toMatchObject({ status: "reauth_required" });
   });
 });
 

@@ -54,7 +54,7 @@ export function registerAddMcpServer(server: McpServer, context: ToolContext): v
     safely("add_mcp_server", async ({ name, url }) => {
       const { props, config } = context;
       const session = sessionFor(context.env.SESSION, props.userId);
-      const added = await session.addUpstreamServer(props.userId, name, url, "agent");
+      const added = await session.addUpstreamServer(name, url, "agent");
       if (!added.ok) {
         return toolError("invalid_request", ADD_ERRORS[added.code] ?? "The server cannot be added.", {
           reason: added.code,

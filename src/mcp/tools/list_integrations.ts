@@ -57,7 +57,7 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
       const [links, grants, servers] = await Promise.all([
         session.providerLinks(),
         session.authority(context.props.connectionId),
-        session.upstreamServers(context.props.userId),
+        session.upstreamServers(),
       ]);
       const now = Date.now();
       const allowedOn = (id: string) => {

@@ -73,7 +73,7 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   const registry = context.config.registry;
   const session = sessionFor(context.env.SESSION, context.props.userId);
   if (input.kind === "session") {
-    const servers = (await session.upstreamServers(context.props.userId)).map((server) => server.name);
+    const servers = (await session.upstreamServers()).map((server) => server.name);
     const known = [...registry.all().map((provider) => provider.id), ...servers];
     const providers = [...new Set(input.providers ?? [])];
     if (providers.length === 0) {
@@ -90,9 +90,7 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   if (input.tool !== undefined) {
     const named = splitToolName(input.tool);
     const args = input.arguments ?? {};
-    const classified = named
-      ? await session.classifyUpstreamCall(context.props.userId, named.server, named.tool, args)
-      : null;
+    const classified = named ? await session.classifyUpstreamCall(named.server, named.tool, args) : null;
     if (!named || !classified) {
       return toolError("not_found", `No upstream tool "${input.tool}". Use the name exactly as tools/list shows it.`);
     }
