@@ -96,8 +96,10 @@ export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}
   if (url.port !== "" && !dev) return err({ code: "port_not_default" });
   if (url.hash || raw.url.includes("#")) return err({ code: "fragment_present" });
   if (!url.hostname || url.hostname.endsWith(".")) return err({ code: "url_invalid" });
-  // WHATWG reads `\` as `/`; a server behind a lenient proxy may not. Refuse rather than guess.
-  if (raw.url.split("?")[0]?.includes("\\")) return err({ code: "ambiguous_path" });
+  // WHATWG reads `\` as `/` and `%2e` as `.`; a server behind a lenient proxy may not. Refuse
+  // both as typed rather than guess, even where WHATWG has already resolved them away.
+  const typedPath = raw.url.split("?")[0] ?? "";
+  if (typedPath.includes("\\") || /%2e/i.test(typedPath)) return err({ code: "ambiguous_path" });
   const path = canonicalPath(url.pathname);
   if (!path.ok) return err({ code: "ambiguous_path" });
   url.pathname = path.path;

@@ -128,7 +128,8 @@ export function graphqlAccess(request: ProviderRequest): Classification {
   if (hasMethodOverride(request)) return write("GraphQL request with a method override");
   const params = request.url.searchParams;
   let payloads: unknown[];
-  if (hasCaseVariantKey(params.keys(), GRAPHQL_KEYS)) return write("GraphQL request with a case variant of a GraphQL key");
+  if (hasCaseVariantKey(params.keys(), GRAPHQL_KEYS))
+    return write("GraphQL request with a case variant of a GraphQL key");
   if (request.method === "GET") {
     if (request.body !== "") return write("GraphQL GET with a body");
     if (params.has("extensions") || PERSISTED_ID_KEYS.some((key) => params.has(key))) {
@@ -157,7 +158,8 @@ export function graphqlAccess(request: ProviderRequest): Classification {
 /** Why one `{query, operationName?, variables?}` payload is not a plain read, or null when it is. */
 function writeReason(payload: unknown): string | null {
   if (!isJsonObject(payload)) return "GraphQL request that is not a JSON object";
-  if (hasCaseVariantKey(Object.keys(payload), GRAPHQL_KEYS)) return "GraphQL request with a case variant of a GraphQL key";
+  if (hasCaseVariantKey(Object.keys(payload), GRAPHQL_KEYS))
+    return "GraphQL request with a case variant of a GraphQL key";
   const extensions = payload.extensions;
   if (isJsonObject(extensions) && hasCaseVariantKey(Object.keys(extensions), GRAPHQL_KEYS)) {
     return "GraphQL request with a case variant of a GraphQL key";

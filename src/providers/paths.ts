@@ -9,13 +9,14 @@
  * custom providers alike. Refusal, not "write": a write grant or a one-call approval would
  * still send a call whose routed path differs from the one the person saw. Pure.
  */
+import { hasControlCharacters } from "../lib/text";
 
 export type PathVerdict = { ok: true; path: string } | { ok: false; code: "ambiguous_path"; why: string };
 
-/** WHATWG's path percent-encode set, plus `%` itself: what the canonical spelling encodes. */
-const MUST_ENCODE = /[\u0000-\u0020"#%<>?`{}\u007f]/;
-/** Decoded characters that could split, join or cut a segment on some server. */
-const SEGMENT_BREAKERS = /[/\\;\u0000-\u001f\u007f]/;
+/** WHATWG's path percent-encode set (controls and space too), plus `%` itself. */
+const MUST_ENCODE = '"#%<>?`{} ';
+/** Decoded characters that could split or join a segment on some server (controls cut it). */
+const SEGMENT_BREAKERS = /[/\\;]/;
 /** Characters that fold to a breaker (fullwidth solidus, one-dot leader…) under NFKC. */
 const FOLDED_BREAKERS = /[/\\;.%]/;
 
@@ -47,7 +48,8 @@ export function canonicalPath(pathname: string): PathVerdict {
       return ambiguous("percent-encoding that is not UTF-8");
     }
     if (decoded === "." || decoded === "..") return ambiguous("dot segment");
-    if (SEGMENT_BREAKERS.test(decoded)) return ambiguous("encoded control or separator");
+    if (SEGMENT_BREAKERS.test(decoded) || hasControlCharacters(decoded))
+      return ambiguous("encoded control or separator");
     // A server that decodes twice would see a second layer: `%252F` is `/` to it.
     if (/%[0-9A-Fa-f]{2}/.test(decoded)) return ambiguous("double percent-encoding");
     const folded = decoded.normalize("NFKC");
@@ -71,7 +73,8 @@ export function decodedPath(path: string): string {
 function encodeSegment(segment: string): string {
   let out = "";
   for (const char of segment) {
-    if (char.charCodeAt(0) < 0x80 && !MUST_ENCODE.test(char)) out += char;
+    const code = char.charCodeAt(0);
+    if (code > 0x20 && code < 0x7f && !MUST_ENCODE.includes(char)) out += char;
     else out += encodeURIComponent(char);
   }
   return out;

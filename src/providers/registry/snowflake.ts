@@ -16,7 +16,7 @@ function classifyStatement(request: ProviderRequest): Classification {
   const parsed = parseJsonStrict(request.body);
   if (!parsed.ok || !isJsonObject(parsed.value)) return write("Snowflake SQL statement (body is not a JSON object)");
   if (hasCaseVariantKey(Object.keys(parsed.value), ["statement"])) {
-    return write("Snowflake SQL statement (a case variant of \"statement\")");
+    return write('Snowflake SQL statement (a case variant of "statement")');
   }
   const statement = parsed.value.statement;
   if (typeof statement !== "string") return write("Snowflake SQL statement (missing statement)");
