@@ -145,7 +145,8 @@ describe("hostile text on the approval page in headless Chromium", { timeout: 30
   before(
     async () => {
       await mkdir(SCREENSHOTS, { recursive: true });
-      [server, browser] = await Promise.all([
+      // allSettled: a browser that launched must still be closed when the server failed to start.
+      const [started, launched] = await Promise.allSettled([
         startDevServer({ label: "hostile-approval" }),
         chromium.launch({
           executablePath: "/usr/bin/chromium",
@@ -153,6 +154,10 @@ describe("hostile text on the approval page in headless Chromium", { timeout: 30
           args: ["--no-sandbox", "--disable-gpu"],
         }),
       ]);
+      if (launched.status === "fulfilled") browser = launched.value;
+      if (started.status === "fulfilled") server = started.value;
+      if (started.status === "rejected") throw started.reason;
+      if (launched.status === "rejected") throw launched.reason;
       phone = await openPhonePage(browser);
       token = await accessToken(server.origin, phone.page);
     },
@@ -179,6 +184,7 @@ describe("hostile text on the approval page in headless Chromium", { timeout: 30
       const { page, dialogs, pageErrors } = phone;
       const response = await page.goto(result.approval_url);
       assert.equal(response?.status(), 200);
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as drawn, is what is checked
       const text = await page.evaluate(() => document.body.innerText);
       await page.screenshot({ path: join(SCREENSHOTS, `hostile-approval-${hostile.name}.png`), fullPage: true });
       assert.doesNotMatch(text, HIDDEN, "no hidden character reaches the person raw");
