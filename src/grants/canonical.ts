@@ -98,8 +98,10 @@ export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}
   if (!url.hostname || url.hostname.endsWith(".")) return err({ code: "url_invalid" });
   // WHATWG reads `\` as `/` and `%2e` as `.`; a server behind a lenient proxy may not. Refuse
   // both as typed rather than guess, even where WHATWG has already resolved them away.
-  const typedPath = raw.url.split("?")[0] ?? "";
-  if (typedPath.includes("\\") || /%2e/i.test(typedPath)) return err({ code: "ambiguous_path" });
+  // (A host may be percent-encoded: WHATWG decodes and checks it, so only the path is looked at.)
+  const beforeQuery = raw.url.trim().split("?")[0] ?? "";
+  const typedPath = beforeQuery.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/\\]*/, "");
+  if (beforeQuery.includes("\\") || /%2e/i.test(typedPath)) return err({ code: "ambiguous_path" });
   const path = canonicalPath(url.pathname);
   if (!path.ok) return err({ code: "ambiguous_path" });
   url.pathname = path.path;

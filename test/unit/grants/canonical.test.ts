@@ -39,6 +39,7 @@ describe("canonicalizeCall", () => {
     ["https://api.github.com:443/x", "https://api.github.com/x"],
     ["https://api.github.com/a/../b?q=1", "https://api.github.com/b?q=1"],
     ["https://api.github.com/v%32/it%65ms", "https://api.github.com/v2/items"],
+    ["https://api%2Egithub%2Ecom/user", "https://api.github.com/user"],
     ["https://api.github.com/caf%c3%a9", "https://api.github.com/caf%C3%A9"],
   ])("parses %s once into %s", (url, expected) => {
     const result = canonicalizeCall({ method: "GET", url });
