@@ -1,7 +1,8 @@
 /**
  * The approval page a person opens on their phone, and the outcome page. Server-rendered, no
- * script, mobile first. Everything the agent wrote is shown as escaped text (see display.ts);
- * no link is ever built from agent input.
+ * script, mobile first. Everything the agent wrote is shown as escaped text with hidden
+ * characters made visible (see display.ts): the reason, the path, the headers, the body and the
+ * tool arguments, each exactly as it will be sent. No link is ever built from agent input.
  */
 import { secondsLeft } from "../grants/transitions";
 import type { CanonicalCall, Grant, GrantPolicy } from "../grants/types";
@@ -35,7 +36,7 @@ function ToolCallDetails({
         <strong>One tool call, once</strong>
       </p>
       <p>
-        MCP server: <strong class="mono">{names(server)}</strong>
+        MCP server: <strong class="mono">{showText(names(server), 200)}</strong>
       </p>
       <p>
         Tool: <strong class="mono">{showText(tool, 200)}</strong>
@@ -56,13 +57,27 @@ function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
       <p>
         <strong>One call, once:</strong> <span class="mono">{grant.call.method}</span>
       </p>
-      <p>
-        Host: <strong class="mono">{url.host}</strong>
-      </p>
+      {url.long ? (
+        <p>
+          Host: <strong>{showText(names(grant.requestedProviders[0] ?? ""), 80)}</strong> at{" "}
+          <strong class="mono">{url.domain}</strong>
+          <br />
+          <span class="mono small">{url.host}</span>
+        </p>
+      ) : (
+        <p>
+          Host: <strong class="mono">{url.host}</strong>
+        </p>
+      )}
       {url.idn ? <p class="warn">This host uses international characters; check it is the site you expect.</p> : null}
       <p>
         Path: <span class="mono">{url.path}</span>
       </p>
+      {url.decoded !== null ? (
+        <p>
+          Path decoded: <span class="mono">{url.decoded}</span>
+        </p>
+      ) : null}
       {url.query.length > 0 ? (
         <ul class="plain">
           {url.query.map(([key, value]) => (
@@ -76,7 +91,7 @@ function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
         <ul class="plain">
           {grant.call.headers.map((header) => (
             <li class="mono">
-              {header.name}: {showText(header.value, 4096)}
+              {showText(header.name, 200)}: {showText(header.value, 4096)}
             </li>
           ))}
         </ul>

@@ -1,10 +1,13 @@
 /**
  * Canonical form of one outbound call, so a request grant matches only the identical call.
- * The URL is parsed once with WHATWG URL and the parsed form is what is stored, shown and later
- * fetched. Pure apart from hashing.
+ * The URL is parsed once with WHATWG URL, its path decoded once and re-encoded in one spelling
+ * (providers/paths.ts; an ambiguous path is refused), and that form is what is classified,
+ * stored, shown and later fetched. Header names are case- and `_`-insensitive for the reserved
+ * list, as CGI-style servers fold `X_Original_URL` into `X-Original-URL`. Pure apart from hashing.
  */
 import { sha256Hex } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";
+import { canonicalPath } from "../providers/paths";
 import type { CanonicalCall } from "./types";
 
 export type CallError =
@@ -14,13 +17,19 @@ export type CallError =
   | { code: "userinfo_present" }
   | { code: "port_not_default" }
   | { code: "fragment_present" }
+  | { code: "ambiguous_path" }
   | { code: "body_not_allowed" }
   | { code: "header_forbidden"; header: string }
   | { code: "header_invalid" };
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
-/** Headers the agent can never set: credentials, routing and framing are ours alone. */
-export const FORBIDDEN_HEADERS = new Set([
+/**
+ * Headers the agent can never set: credentials, routing and framing are ours alone. The one list
+ * of reserved header names (lower case, `-` not `_`); `RESERVED_HEADER_PREFIXES` adds families.
+ * Path overrides (X-Original-URL and kin) make a proxy or framework route another path than the
+ * one judged and shown, so they are reserved like credentials.
+ */
+export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   "authorization",
   "proxy-authorization",
   "cookie",
@@ -33,7 +42,28 @@ export const FORBIDDEN_HEADERS = new Set([
   "x-api-key",
   "api-key",
   "x-auth-token",
+  "forwarded",
+  "x-original-url",
+  "x-original-uri",
+  "x-original-path",
+  "x-rewrite-url",
+  "x-override-url",
+  "x-envoy-original-path",
+  "x-envoy-original-url",
+  "x-http-destinationurl",
+  "x-proxy-url",
+  "x-real-ip",
+  "x-host",
+  "x-middleware-subrequest",
 ]);
+/** Families of reserved names: proxy credentials, Cloudflare's, forwarding and Envoy's routing headers. */
+export const RESERVED_HEADER_PREFIXES: readonly string[] = ["proxy-", "cf-", "x-forwarded-", "x-envoy-"];
+
+/** Whether the agent may not set this header, however it is spelled (case, `_` for `-`). */
+export function isReservedHeader(name: string): boolean {
+  const folded = name.trim().toLowerCase().replaceAll("_", "-");
+  return FORBIDDEN_HEADERS.has(folded) || RESERVED_HEADER_PREFIXES.some((prefix) => folded.startsWith(prefix));
+}
 
 export interface RawCall {
   method: string;
@@ -66,16 +96,30 @@ export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}
   if (url.port !== "" && !dev) return err({ code: "port_not_default" });
   if (url.hash || raw.url.includes("#")) return err({ code: "fragment_present" });
   if (!url.hostname || url.hostname.endsWith(".")) return err({ code: "url_invalid" });
+  // WHATWG reads `\` as `/` and `%2e` as `.`; a server behind a lenient proxy may not. Refuse
+  // both as typed rather than guess, even where WHATWG has already resolved them away.
+  // (A host may be percent-encoded: WHATWG decodes and checks it, so only the path is looked at.)
+  const beforeQuery = raw.url.trim().split("?")[0] ?? "";
+  const typedPath = beforeQuery.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/\\]*/, "");
+  if (beforeQuery.includes("\\") || /%2e/i.test(typedPath)) return err({ code: "ambiguous_path" });
+  const path = canonicalPath(url.pathname);
+  if (!path.ok) return err({ code: "ambiguous_path" });
+  url.pathname = path.path;
+  if (url.pathname !== path.path) return err({ code: "ambiguous_path" });
   const body = raw.body ?? "";
   if ((method === "GET" || method === "HEAD") && body !== "") return err({ code: "body_not_allowed" });
   const headers: { name: string; value: string }[] = [];
-  for (const [name, value] of Object.entries(raw.headers ?? {})) {
+  for (const [name, rawValue] of Object.entries(raw.headers ?? {})) {
     const lower = name.trim().toLowerCase();
-    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(lower) || /[\r\n\0]/.test(value)) return err({ code: "header_invalid" });
-    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith("proxy-") || lower.startsWith("cf-")) {
-      return err({ code: "header_forbidden", header: lower });
+    // Visible ASCII only: fetch would send other code units as Latin-1 bytes the person never saw.
+    if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(lower) || !/^[\t\x20-\x7e]*$/.test(rawValue)) {
+      return err({ code: "header_invalid" });
     }
-    headers.push({ name: lower, value });
+    if (isReservedHeader(lower)) return err({ code: "header_forbidden", header: lower });
+    // `X-A` and `x-a` would be one header on the wire but two in the fingerprint and on the page.
+    if (headers.some((header) => header.name === lower)) return err({ code: "header_invalid" });
+    // fetch trims a value's outer whitespace; trim here so the judged value is the sent one.
+    headers.push({ name: lower, value: rawValue.replace(/^[\t ]+|[\t ]+$/g, "") });
   }
   headers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return ok({ method, url: url.href, body, headers });

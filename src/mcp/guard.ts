@@ -1,15 +1,29 @@
 /**
  * Input limits for /mcp, applied before any JSON-RPC parsing by the SDK: body size (413),
- * UTF-8 validity and JSON syntax (JSON-RPC -32700), nesting depth (400). Errors never carry a
- * stack trace or echo the input.
+ * UTF-8 validity and JSON syntax (JSON-RPC -32700), nesting depth (400), and tool arguments
+ * with prototype keys (-32602). The SDK's request schema silently drops an own `__proto__` key,
+ * so the raw body is the only place a call that differs on the wire from what a tool sees can
+ * be caught; such a call never reaches a tool and never consumes an approval. Errors never
+ * carry a stack trace or echo the input.
  */
 import { readCapped } from "../lib/streams";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
 
-function jsonRpcError(status: number, code: number, message: string): Response {
-  return new Response(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }), {
+/** Keys a JavaScript object model may swallow or treat specially: never allowed in tool arguments. */
+export const PROTOTYPE_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+/** The stable reason carried in `error.data.reason` for a refused prototype key. */
+export const PROTOTYPE_KEY_REASON = "argument_key_not_allowed";
+
+function jsonRpcError(
+  status: number,
+  code: number,
+  message: string,
+  id: string | number | null = null,
+  data?: Record<string, unknown>,
+): Response {
+  return new Response(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message, ...(data ? { data } : {}) } }), {
     status,
     headers: { "Content-Type": "application/json" },
   });
@@ -64,6 +78,46 @@ export function touchesUpstreamTools(body: unknown): boolean {
   });
 }
 
+/** The first prototype key at any depth of a JSON value, or null. Iterative: depth is already capped. */
+export function prototypeKey(value: unknown): string | null {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (next === null || typeof next !== "object") continue;
+    if (Array.isArray(next)) {
+      stack.push(...next);
+      continue;
+    }
+    for (const key of Object.keys(next)) {
+      if (PROTOTYPE_KEYS.includes(key)) return key;
+      stack.push((next as Record<string, unknown>)[key]);
+    }
+  }
+  return null;
+}
+
+/** The refusal for a tools/call (single or batched) whose arguments carry a prototype key. */
+function refusePrototypeKeys(body: unknown): Response | null {
+  const messages = Array.isArray(body) ? body : [body];
+  for (const message of messages) {
+    if (message === null || typeof message !== "object") continue;
+    const { method, params, id } = message as { method?: unknown; params?: unknown; id?: unknown };
+    if (method !== "tools/call" || params === null || typeof params !== "object") continue;
+    // `Object.keys` sees an own `__proto__` that JSON.parse created; property access would not.
+    const key = prototypeKey(Object.hasOwn(params, "arguments") ? (params as { arguments: unknown }).arguments : null);
+    if (key === null) continue;
+    const single = !Array.isArray(body) && (typeof id === "string" || typeof id === "number");
+    return jsonRpcError(
+      single ? 200 : 400,
+      -32602,
+      `Invalid params: tool arguments may not contain the key "${key}"`,
+      single ? (id as string | number) : null,
+      { reason: PROTOTYPE_KEY_REASON, key },
+    );
+  }
+  return null;
+}
+
 /** Either a rejection to send, or the request rebuilt with its validated body. */
 export async function guardMcpRequest(request: Request): Promise<Response | Request> {
   if (request.method !== "POST" || !request.body) return request;
@@ -85,6 +139,8 @@ export async function guardMcpRequest(request: Request): Promise<Response | Requ
   } catch {
     return jsonRpcError(400, -32700, "Parse error: body is not valid JSON");
   }
+  const refused = refusePrototypeKeys(parsed);
+  if (refused) return refused;
   const rebuilt = new Request(request, { body: text });
   parsedBodies.set(rebuilt, parsed);
   return rebuilt;

@@ -3,11 +3,14 @@
  * override detection, exact allow-lists of POST endpoints that only read, and GraphQL by
  * operation type with the real parser. Pure: no I/O, no clock. Every helper answers "write"
  * unless it positively recognises a read; no helper ever turns a write into a read.
+ * Path rules match the canonical path (providers/paths.ts: decoded once, one spelling), which
+ * canonicalizeCall has already put in the URL; an ambiguous path is refused here too.
  */
 import { OperationTypeNode } from "graphql/language/ast";
 import { Kind } from "graphql/language/kinds";
 import { parse } from "graphql/language/parser";
-import { isJsonObject, parseJsonStrict } from "./strict-json";
+import { canonicalPath } from "./paths";
+import { hasCaseVariantKey, isJsonObject, parseJsonStrict } from "./strict-json";
 import type { Access, Classification, ProviderRequest } from "./types";
 
 /** Headers some frameworks (Google APIs, Rails, Laravel, ASP.NET…) honour to swap the method. */
@@ -32,9 +35,27 @@ export function pathHasPrefix(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
-/** The refusal for a path outside a provider's prefixes, or null when the path is inside. */
+/** The path the API will route (canonical spelling), or null when servers could disagree on it. */
+export function routedPath(request: ProviderRequest): string | null {
+  const path = canonicalPath(request.url.pathname);
+  return path.ok ? path.path : null;
+}
+
+/**
+ * Whether the request targets this one endpoint (e.g. `/graphql`) however the path is spelled:
+ * one trailing slash and letter case are ignored, as lenient routers ignore them.
+ */
+export function isEndpoint(request: ProviderRequest, endpoint: string): boolean {
+  const path = routedPath(request);
+  if (path === null) return false;
+  const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  return bare.toLowerCase() === endpoint.toLowerCase();
+}
+
+/** The refusal for a path outside a provider's prefixes (or ambiguous), or null when the path is inside. */
 export function outsidePrefixes(request: ProviderRequest, prefixes: readonly string[]): Classification | null {
-  const path = request.url.pathname;
+  const path = routedPath(request);
+  if (path === null) return { ok: false, code: "path_not_allowed", message: `ambiguous path: ${label(request)}` };
   if (prefixes.some((prefix) => pathHasPrefix(path, prefix))) return null;
   return { ok: false, code: "path_not_allowed", message: `unexpected path: ${label(request)}` };
 }
@@ -49,7 +70,8 @@ const isOverrideKey = (key: string): boolean => key.trim().toLowerCase() === "_m
 
 /** Whether the request asks the server to treat it as another method (header, query or body). */
 export function hasMethodOverride(request: ProviderRequest): boolean {
-  const headerNames = Object.keys(request.headers).map((name) => name.trim().toLowerCase());
+  // CGI-style servers read `X_HTTP_Method_Override` as `X-HTTP-Method-Override`.
+  const headerNames = Object.keys(request.headers).map((name) => name.trim().toLowerCase().replaceAll("_", "-"));
   if (OVERRIDE_HEADERS.some((name) => headerNames.includes(name))) return true;
   if ([...request.url.searchParams.keys()].some(isOverrideKey)) return true;
   const body = request.body;
@@ -80,7 +102,8 @@ function matchesWhole(path: string, pattern: string | RegExp): boolean {
 /** Whether this is a POST, without method override, to an endpoint on the exact allow-list. */
 export function readOnlyPost(request: ProviderRequest, allowList: readonly ReadOnlyPath[]): boolean {
   if (request.method !== "POST" || hasMethodOverride(request)) return false;
-  return allowList.some((entry) => matchesWhole(request.url.pathname, entry.path));
+  const path = routedPath(request);
+  return path !== null && allowList.some((entry) => matchesWhole(path, entry.path));
 }
 
 /** REST classification: method override → write; allow-listed POST → read; else by method. */
@@ -94,6 +117,8 @@ export function restClassify(request: ProviderRequest, readOnlyPosts: readonly R
 
 const PERSISTED_ID_KEYS = ["id", "documentId", "doc_id", "queryId"];
 const GRAPHQL_URL_KEYS = ["query", "extensions", "operationName", "variables", ...PERSISTED_ID_KEYS];
+/** Keys whose case variants (`Query`) some servers would read as the real key: ambiguous. */
+const GRAPHQL_KEYS = [...GRAPHQL_URL_KEYS, "persistedQuery"];
 
 /**
  * Read only when every operation of every document in the request is a `query`; mutations,
@@ -103,6 +128,8 @@ export function graphqlAccess(request: ProviderRequest): Classification {
   if (hasMethodOverride(request)) return write("GraphQL request with a method override");
   const params = request.url.searchParams;
   let payloads: unknown[];
+  if (hasCaseVariantKey(params.keys(), GRAPHQL_KEYS))
+    return write("GraphQL request with a case variant of a GraphQL key");
   if (request.method === "GET") {
     if (request.body !== "") return write("GraphQL GET with a body");
     if (params.has("extensions") || PERSISTED_ID_KEYS.some((key) => params.has(key))) {
@@ -131,7 +158,12 @@ export function graphqlAccess(request: ProviderRequest): Classification {
 /** Why one `{query, operationName?, variables?}` payload is not a plain read, or null when it is. */
 function writeReason(payload: unknown): string | null {
   if (!isJsonObject(payload)) return "GraphQL request that is not a JSON object";
+  if (hasCaseVariantKey(Object.keys(payload), GRAPHQL_KEYS))
+    return "GraphQL request with a case variant of a GraphQL key";
   const extensions = payload.extensions;
+  if (isJsonObject(extensions) && hasCaseVariantKey(Object.keys(extensions), GRAPHQL_KEYS)) {
+    return "GraphQL request with a case variant of a GraphQL key";
+  }
   const persisted =
     PERSISTED_ID_KEYS.some((key) => key in payload) ||
     (extensions !== undefined && (!isJsonObject(extensions) || "persistedQuery" in extensions));

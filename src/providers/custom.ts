@@ -1,14 +1,16 @@
 /**
  * Custom providers declared by the operator in configuration (CUSTOM_PROVIDERS, a JSON array):
  * an https API with a pasted API key, reads = GET/HEAD plus the exact (method, path) pairs the
- * operator declares. Parsing is strict and fails the whole configuration on any doubt: no
+ * operator declares, matched against the canonical path the API will route (paths.ts; an
+ * ambiguous path is refused, never a declared read). Parsing is strict and fails the whole configuration on any doubt: no
  * userinfo, no private or metadata hosts, no collision with a built-in id or host, and loopback
  * http(s) only when the deployment allows it AND the entry says `"dev_loopback": true`.
  * Pure: no I/O, no clock.
  */
 import { z } from "zod";
 import { err, ok, type Result } from "../lib/result";
-import { hasMethodOverride, label, outsidePrefixes, pathHasPrefix, read, write } from "./classify";
+import { hasMethodOverride, label, outsidePrefixes, pathHasPrefix, read, routedPath, write } from "./classify";
+import { canonicalPath } from "./paths";
 import { BUILT_IN_PROVIDERS, ownsHost } from "./registry";
 import { classifyHost } from "./ssrf";
 import type { ProviderDefinition, ProviderRequest } from "./types";
@@ -135,6 +137,8 @@ function parseBaseUrl(entry: Entry, options: CustomProvidersOptions): BaseUrl | 
   if (url.username || url.password) return bad("user info is not allowed");
   if (url.search || url.hash || entry.base_url.includes("#")) return bad("no query or fragment");
   if (url.protocol !== "https:" && url.protocol !== "http:") return bad("use https");
+  const basePath = canonicalPath(url.pathname);
+  if (!basePath.ok || basePath.path !== url.pathname) return bad("the path is not in canonical form");
   const devHost = DEV_LOOPBACK_HOSTS.has(url.hostname);
   if (devHost) {
     if (!options.allowLoopback || entry.dev_loopback !== true) {
@@ -158,7 +162,7 @@ interface ReadEntry {
   prefix: boolean;
 }
 
-/** An exact path or "/prefix/*", already in WHATWG form and under the base path; else null. */
+/** An exact path or "/prefix/*", already in WHATWG and canonical form and under the base path; else null. */
 function parseReadPath(raw: string, basePath: string): Omit<ReadEntry, "method"> | null {
   const prefix = raw.endsWith("/*");
   const path = prefix ? raw.slice(0, -1) : raw;
@@ -170,7 +174,8 @@ function parseReadPath(raw: string, basePath: string): Omit<ReadEntry, "method">
   } catch {
     return null;
   }
-  if (normalised !== path || !pathHasPrefix(path, basePath)) return null;
+  const canonical = canonicalPath(normalised);
+  if (!canonical.ok || canonical.path !== path || normalised !== path || !pathHasPrefix(path, basePath)) return null;
   return { path, prefix };
 }
 
@@ -178,12 +183,15 @@ function customProvider(entry: Entry, base: BaseUrl, reads: readonly ReadEntry[]
   const header = entry.api_key_header.toLowerCase();
   const keyPrefix = entry.api_key_prefix ?? "";
   const declared = reads.map((rule) => `${rule.method} ${rule.path}${rule.prefix ? "*" : ""}`);
-  const isDeclaredRead = (request: ProviderRequest) =>
-    reads.some(
-      (rule) =>
-        rule.method === request.method &&
-        (rule.prefix ? request.url.pathname.startsWith(rule.path) : request.url.pathname === rule.path),
+  const isDeclaredRead = (request: ProviderRequest) => {
+    const path = routedPath(request);
+    return (
+      path !== null &&
+      reads.some(
+        (rule) => rule.method === request.method && (rule.prefix ? path.startsWith(rule.path) : path === rule.path),
+      )
     );
+  };
   return {
     id: entry.id,
     name: entry.name,

@@ -2,10 +2,12 @@
  * The provider registry: the built-in providers (one file each under registry/) plus custom ones
  * from configuration, and the one function that says which provider, if any, owns a URL. The
  * match is strict: exact host (or a Snowflake-style suffix), the provider's scheme and port, no
- * userinfo, and a path under one of its prefixes. A URL no provider owns gets no credential.
+ * userinfo, and a canonical path (paths.ts) under one of its prefixes. A URL no provider owns,
+ * or whose path is ambiguous, gets no credential.
  * Pure; the only registry-style module allowed to gather many files.
  */
 import { pathHasPrefix } from "./classify";
+import { canonicalPath } from "./paths";
 import { ATLASSIAN } from "./registry/atlassian";
 import { GITHUB } from "./registry/github";
 import { GOOGLE } from "./registry/google";
@@ -55,7 +57,8 @@ export function ownsUrl(provider: ProviderDefinition, url: URL): boolean {
   } else if (url.protocol !== "https:" || url.port !== "" || !ownsHost(provider, url.hostname)) {
     return false;
   }
-  return provider.pathPrefixes.some((prefix) => pathHasPrefix(url.pathname, prefix));
+  const path = canonicalPath(url.pathname);
+  return path.ok && provider.pathPrefixes.some((prefix) => pathHasPrefix(path.path, prefix));
 }
 
 /**

@@ -1,7 +1,10 @@
 /**
  * JSON parsing for classifiers. A body whose meaning depends on which duplicate key a server
  * keeps (`{"query":"{a}","query":"mutation{b}"}`) is ambiguous, so it is refused instead of
- * guessed: JSON.parse keeps the last key, some servers keep the first. Pure; never throws.
+ * guessed: JSON.parse keeps the last key, some servers keep the first. Likewise a key that
+ * differs only in case from one a classifier reads (`Query` beside `query`): case-insensitive
+ * binders (ASP.NET, Jackson with ACCEPT_CASE_INSENSITIVE_PROPERTIES) may read either.
+ * Pure; never throws.
  */
 import { err, ok, type Result } from "../lib/result";
 
@@ -53,4 +56,18 @@ function hasDuplicateKeys(text: string): boolean {
 /** Whether a parsed JSON value is a plain object (not null, not an array). */
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether some key is a case variant of a known key without being it exactly: `Query`, `QUERY`,
+ * or `querſ`-style letters that fold to it under Unicode case mapping (ſ → S, K → k).
+ */
+export function hasCaseVariantKey(keys: Iterable<string>, known: readonly string[]): boolean {
+  const folded = new Set(known.map((key) => key.toLowerCase()));
+  const exact = new Set(known);
+  for (const key of keys) {
+    if (exact.has(key)) continue;
+    if (folded.has(key.toLowerCase()) || folded.has(key.toUpperCase().toLowerCase())) return true;
+  }
+  return false;
 }

@@ -10,7 +10,7 @@
  */
 import { Hono } from "hono";
 import { clearConnectCookie } from "../connections/transaction";
-import { FORBIDDEN_HEADERS } from "../grants/canonical";
+import { isReservedHeader } from "../grants/canonical";
 import { hasControlCharacters } from "../lib/text";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
@@ -24,8 +24,9 @@ export const CSRF_SCOPE = "connections";
 const MAX_SECRET_LENGTH = 4096;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 /**
- * Headers an API key may not go in: those canonical.ts keeps from agents (routing, framing,
- * cookies) except the ones that exist to carry a key, plus the MCP transport's own headers.
+ * Headers an API key may not go in: those canonical.ts reserves from agents (routing, framing,
+ * cookies, the proxy and path-override families) except the ones that exist to carry a key, plus
+ * the MCP transport's own headers.
  */
 const KEY_CARRIERS = new Set(["authorization", "x-api-key", "api-key", "x-auth-token"]);
 const TRANSPORT_HEADERS = new Set(["mcp-session-id", "mcp-protocol-version", "content-type", "accept"]);
@@ -33,11 +34,7 @@ const TRANSPORT_HEADERS = new Set(["mcp-session-id", "mcp-protocol-version", "co
 function keyHeaderAllowed(header: string): boolean {
   const lower = header.toLowerCase();
   return (
-    HEADER_NAME.test(header) &&
-    (!FORBIDDEN_HEADERS.has(lower) || KEY_CARRIERS.has(lower)) &&
-    !TRANSPORT_HEADERS.has(lower) &&
-    !lower.startsWith("proxy-") &&
-    !lower.startsWith("cf-")
+    HEADER_NAME.test(header) && (!isReservedHeader(lower) || KEY_CARRIERS.has(lower)) && !TRANSPORT_HEADERS.has(lower)
   );
 }
 

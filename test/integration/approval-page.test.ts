@@ -132,6 +132,33 @@ describe("GET /approve/<id>", () => {
   });
 });
 
+describe("what the page shows is what is sent", () => {
+  const HIDDEN = /[\p{Default_Ignorable_Code_Point}\p{Bidi_Control}]/u;
+
+  it("reveals every hidden character in the reason, path, query and body, and shows the body as sent", async () => {
+    const client = await signedInClient(idp, `user-${crypto.randomUUID()}`);
+    const body = '{"amount":1,"amount":1000000,"id":9007199254740993,"n":1e400,"note":"a\u00ADb\u{E0041}"}';
+    const outcome = await tool(client.tokens.access_token, "request_elevated_access", {
+      kind: "call",
+      method: "POST",
+      url: "https://api.github.com/repos/a/b%E2%80%8Bc/issues?q=x%D8%9Cy",
+      body,
+      reason: "Move \u061C10 20 EUR\u{E0020}\u00AD",
+    });
+    expect(outcome.error).toBeUndefined();
+    const page = await openApproval(client.browser, outcome.structured?.approval_url);
+    expect(page.response.status).toBe(200);
+    expect(page.html).not.toMatch(HIDDEN);
+    expect(page.html).toContain("Move [U+061C]10 20 EUR[U+E0020][U+00AD]");
+    expect(page.html).toContain("/repos/a/b%E2%80%8Bc/issues");
+    expect(page.html).toContain("/repos/a/b[U+200B]c/issues");
+    expect(page.html).toContain("x[U+061C]y");
+    for (const part of ["1000000", "9007199254740993", "1e400", "a[U+00AD]b[U+E0041]"])
+      expect(page.html).toContain(part);
+    expect(page.html).toMatch(/&quot;amount&quot;:1,&quot;amount&quot;:1000000|"amount":1,"amount":1000000/);
+  });
+});
+
 describe("POST /approve/<id>", () => {
   it("refuses a cross-site POST, a missing CSRF token and a foreign one with 403, changing nothing", async () => {
     const { asked, browser, status, auditCount } = await setup();

@@ -1,8 +1,10 @@
 /**
  * GitHub: REST at api.github.com classified by method, plus GraphQL at /graphql classified by
- * operation type. A few POST endpoints that only render (Markdown) are reads. Data only, no I/O.
+ * operation type. A few POST endpoints that only render (Markdown) are reads. The GraphQL
+ * endpoint is recognised however it is spelled (`/graphql/`, `/GraphQL`): a GET there is never
+ * judged as a plain REST read. Data only, no I/O.
  */
-import { graphqlAccess, outsidePrefixes, restClassify } from "../classify";
+import { graphqlAccess, isEndpoint, outsidePrefixes, restClassify } from "../classify";
 import type { ProviderDefinition } from "../types";
 
 const PATH_PREFIXES = ["/"];
@@ -44,7 +46,7 @@ export const GITHUB: ProviderDefinition = {
   classify(request) {
     const outside = outsidePrefixes(request, PATH_PREFIXES);
     if (outside) return outside;
-    if (request.url.pathname === "/graphql") return graphqlAccess(request);
+    if (isEndpoint(request, "/graphql")) return graphqlAccess(request);
     return restClassify(request, READ_ONLY_POSTS);
   },
   allowLoopback: false,

@@ -3,7 +3,7 @@
  * chat.postMessage posts). Reads are an exact allow-list of method names; every other method,
  * including unknown ones, is a write whatever the verb. Data only, no I/O.
  */
-import { hasMethodOverride, outsidePrefixes, read, write } from "../classify";
+import { hasMethodOverride, outsidePrefixes, read, routedPath, write } from "../classify";
 import type { ProviderDefinition } from "../types";
 
 const PATH_PREFIXES = ["/api/"];
@@ -103,8 +103,9 @@ export const SLACK: ProviderDefinition = {
   classify(request) {
     const outside = outsidePrefixes(request, PATH_PREFIXES);
     if (outside) return outside;
-    const name = METHOD_PATH.exec(request.url.pathname)?.[1];
-    if (!name) return write(`Slack ${request.url.pathname.slice(0, 100)} (not a method name)`);
+    const path = routedPath(request) ?? "";
+    const name = METHOD_PATH.exec(path)?.[1];
+    if (!name) return write(`Slack ${path.slice(0, 100)} (not a method name)`);
     if (hasMethodOverride(request)) return write(`Slack ${name} (method override)`);
     return READ_METHODS.has(name) ? read(`Slack ${name}`) : write(`Slack ${name}`);
   },

@@ -3,9 +3,9 @@
  * hosts match by suffix. POST /api/v2/statements is classified from its SQL text (see sql.ts);
  * other endpoints by method. Programmatic access tokens, pasted by the person. Data only, no I/O.
  */
-import { hasMethodOverride, outsidePrefixes, read, restClassify, write } from "../classify";
+import { hasMethodOverride, outsidePrefixes, read, restClassify, routedPath, write } from "../classify";
 import { classifySql } from "../sql";
-import { isJsonObject, parseJsonStrict } from "../strict-json";
+import { hasCaseVariantKey, isJsonObject, parseJsonStrict } from "../strict-json";
 import type { Classification, ProviderDefinition, ProviderRequest } from "../types";
 
 const PATH_PREFIXES = ["/api/v2/"];
@@ -15,6 +15,9 @@ function classifyStatement(request: ProviderRequest): Classification {
   if (hasMethodOverride(request)) return write("Snowflake SQL statement (method override)");
   const parsed = parseJsonStrict(request.body);
   if (!parsed.ok || !isJsonObject(parsed.value)) return write("Snowflake SQL statement (body is not a JSON object)");
+  if (hasCaseVariantKey(Object.keys(parsed.value), ["statement"])) {
+    return write('Snowflake SQL statement (a case variant of "statement")');
+  }
   const statement = parsed.value.statement;
   if (typeof statement !== "string") return write("Snowflake SQL statement (missing statement)");
   const verdict = classifySql(statement);
@@ -52,7 +55,7 @@ export const SNOWFLAKE: ProviderDefinition = {
   classify(request) {
     const outside = outsidePrefixes(request, PATH_PREFIXES);
     if (outside) return outside;
-    if (request.method === "POST" && request.url.pathname === STATEMENTS) return classifyStatement(request);
+    if (request.method === "POST" && routedPath(request) === STATEMENTS) return classifyStatement(request);
     return restClassify(request);
   },
   allowLoopback: false,

@@ -38,10 +38,33 @@ describe("canonicalizeCall", () => {
     ["https://API.GitHub.com/x", "https://api.github.com/x"],
     ["https://api.github.com:443/x", "https://api.github.com/x"],
     ["https://api.github.com/a/../b?q=1", "https://api.github.com/b?q=1"],
-    ["https://api.github.com\\repos", "https://api.github.com/repos"],
+    ["https://api.github.com/v%32/it%65ms", "https://api.github.com/v2/items"],
+    ["https://api%2Egithub%2Ecom/user", "https://api.github.com/user"],
+    ["https://api.github.com/caf%c3%a9", "https://api.github.com/caf%C3%A9"],
   ])("parses %s once into %s", (url, expected) => {
     const result = canonicalizeCall({ method: "GET", url });
     expect(result.ok && result.value.url).toBe(expected);
+  });
+
+  it.each([
+    ["https://api.github.com\\repos"],
+    ["https://api.github.com/a\\..\\b"],
+    ["https://api.github.com/a/%2e%2e/b"],
+    ["https://api.github.com/a/%2E/b"],
+    ["https://api.github.com/a/..%2fb"],
+    ["https://api.github.com/a/..%5Cb"],
+    ["https://api.github.com/a/..;/b"],
+    ["https://api.github.com/a//b"],
+    ["https://api.github.com/a/%252e%252e/b"],
+    ["https://api.github.com/a/%ff"],
+  ])("refuses the ambiguous path of %s", (url) => {
+    const result = canonicalizeCall({ method: "POST", url, body: "{}" });
+    expect(!result.ok && result.error.code).toBe("ambiguous_path");
+  });
+
+  it("keeps a backslash in the query, where no router reads paths", () => {
+    const result = canonicalizeCall({ method: "GET", url: "https://api.github.com/search?q=a\\b" });
+    expect(result.ok).toBe(true);
   });
 
   it("refuses a GET or HEAD with a body", () => {
@@ -51,13 +74,46 @@ describe("canonicalizeCall", () => {
     }
   });
 
-  it.each([["Authorization"], ["cookie"], ["Host"], ["Proxy-Authorization"], ["X-Api-Key"], ["CF-Connecting-IP"]])(
-    "never lets the agent set %s",
-    (header) => {
-      const result = canonicalizeCall({ method: "GET", url: "https://api.github.com/x", headers: { [header]: "v" } });
-      expect(!result.ok && result.error.code).toBe("header_forbidden");
-    },
-  );
+  it.each([
+    ["Authorization"],
+    ["cookie"],
+    ["Host"],
+    ["Proxy-Authorization"],
+    ["X-Api-Key"],
+    ["x_api_key"],
+    ["CF-Connecting-IP"],
+    ["X-Original-URL"],
+    ["x_original_url"],
+    ["X-Rewrite-URL"],
+    ["X-Override-URL"],
+    ["X-Original-URI"],
+    ["X-Original-Path"],
+    ["X-Forwarded-Path"],
+    ["X-Forwarded-Prefix"],
+    ["X-Forwarded-Host"],
+    ["X_Forwarded_For"],
+    ["X-Envoy-Original-Path"],
+    ["Forwarded"],
+    ["X-Middleware-Subrequest"],
+  ])("never lets the agent set %s", (header) => {
+    const result = canonicalizeCall({ method: "GET", url: "https://api.github.com/x", headers: { [header]: "v" } });
+    expect(!result.ok && result.error.code).toBe("header_forbidden");
+  });
+
+  it.each([
+    ["a duplicate name in another case", { "X-A": "1", "x-a": "2" }],
+    ["a value outside visible ASCII", { "X-A": "caf\u00e9" }],
+    ["a value with a bidi control", { "X-A": "a\u202eb" }],
+    ["a name with a space", { "X A": "1" }],
+  ])("refuses %s as header_invalid", (_label, headers) => {
+    const result = canonicalizeCall({ method: "GET", url: "https://api.github.com/x", headers });
+    expect(!result.ok && result.error.code).toBe("header_invalid");
+  });
+
+  it("trims a header value as fetch will", () => {
+    const result = canonicalizeCall({ method: "GET", url: "https://api.github.com/x", headers: { "X-A": " v \t" } });
+    expect(result.ok && result.value.headers).toEqual([{ name: "x-a", value: "v" }]);
+  });
 
   it("refuses header injection", () => {
     const result = canonicalizeCall({

@@ -1,7 +1,7 @@
 /** The /mcp input guard's depth scan, and the logger's redaction of credentials. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { log } from "../../../src/lib/log";
-import { guardMcpRequest, jsonDepth, MAX_JSON_DEPTH } from "../../../src/mcp/guard";
+import { guardMcpRequest, jsonDepth, MAX_JSON_DEPTH, PROTOTYPE_KEY_REASON, prototypeKey } from "../../../src/mcp/guard";
 
 describe("jsonDepth", () => {
   it.each([
@@ -29,6 +29,51 @@ describe("guardMcpRequest", () => {
     const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
     expect(await guardMcpRequest(post(nested(MAX_JSON_DEPTH)))).toBeInstanceOf(Request);
     expect(((await guardMcpRequest(post(nested(MAX_JSON_DEPTH + 1)))) as Response).status).toBe(400);
+  });
+
+  const call = (args: string, id = "7") =>
+    `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"call_integration_api","arguments":${args}}}`;
+
+  it.each([
+    ['{"__proto__":{"url":"x"}}', "__proto__"],
+    ['{"\\u005f_proto__":{}}', "__proto__"],
+    ['{"body":"{}","headers":{"constructor":"x"}}', "constructor"],
+    ['{"a":[1,{"b":[{"prototype":null}]}]}', "prototype"],
+    ['{"a":{"b":{"c":{"__proto__":1}}}}', "__proto__"],
+  ])("refuses tool arguments %s with -32602 naming %s", async (args, key) => {
+    const response = (await guardMcpRequest(post(call(args)))) as Response;
+    expect(response).toBeInstanceOf(Response);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      jsonrpc: "2.0",
+      id: 7,
+      error: {
+        code: -32602,
+        message: `Invalid params: tool arguments may not contain the key "${key}"`,
+        data: { reason: PROTOTYPE_KEY_REASON, key },
+      },
+    });
+  });
+
+  it("refuses a batch containing such a call with 400 and no id", async () => {
+    const body = `[{"jsonrpc":"2.0","id":1,"method":"ping"},${call('{"__proto__":{}}', "2")}]`;
+    const response = (await guardMcpRequest(post(body))) as Response;
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { id: unknown; error: { code: number } }).error.code).toBe(-32602);
+  });
+
+  it.each([
+    ['{"body":"{\\"__proto__\\":1}"}'],
+    ['{"text":"constructor"}'],
+    ['{"proto":1,"_proto_":2,"Constructor":3}'],
+  ])("passes the ordinary arguments %s", async (args) => {
+    expect(await guardMcpRequest(post(call(args)))).toBeInstanceOf(Request);
+  });
+
+  it("checks only tool calls' arguments", async () => {
+    const other = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"constructor":1}}}';
+    expect(await guardMcpRequest(post(other))).toBeInstanceOf(Request);
+    expect(prototypeKey(JSON.parse('{"x":[{"y":{"__proto__":{}}}]}'))).toBe("__proto__");
   });
 
   it("passes GET requests through untouched", async () => {

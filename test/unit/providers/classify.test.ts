@@ -2,12 +2,14 @@
 import { describe, expect, it } from "vitest";
 import {
   hasMethodOverride,
+  isEndpoint,
+  outsidePrefixes,
   pathHasPrefix,
   readOnlyPost,
   restAccess,
   restClassify,
 } from "../../../src/providers/classify";
-import { parseJsonStrict } from "../../../src/providers/strict-json";
+import { hasCaseVariantKey, parseJsonStrict } from "../../../src/providers/strict-json";
 import { json, request } from "./request";
 
 describe("restAccess", () => {
@@ -78,7 +80,10 @@ describe("readOnlyPost", () => {
     ["POST", "https://api.notion.com/v1/search/", false],
     ["POST", "https://api.notion.com/v1/searchx", false],
     ["POST", "https://api.notion.com//v1/search", false],
-    ["POST", "https://api.notion.com/v1/%73earch", false],
+    // Matched on the path the API routes (decoded once), not on its spelling.
+    ["POST", "https://api.notion.com/v1/%73earch", true],
+    ["POST", "https://api.notion.com/v1/search%2f..", false],
+    ["POST", "https://api.notion.com/v1/search;x", false],
     ["PATCH", "https://api.notion.com/v1/search", false],
     ["PUT", "https://api.notion.com/v1/search", false],
   ])("%s %s → %s (whole-path match, unanchored RegExp included)", (method, url, expected) => {
@@ -108,6 +113,40 @@ describe("restClassify", () => {
   it("labels a read-only POST as such", () => {
     const result = restClassify(request("POST", "https://api.notion.com/v1/search", "{}"), [{ path: "/v1/search" }]);
     expect(result).toEqual({ ok: true, access: "read", operation: "POST /v1/search (read-only endpoint)" });
+  });
+});
+
+describe("hasMethodOverride header spellings", () => {
+  it.each([["X-HTTP-Method-Override"], ["X_HTTP_Method_Override"], ["x_http_method"], ["X-Method-Override"]])(
+    "sees %s however it is spelled",
+    (header) => {
+      expect(hasMethodOverride(request("GET", "https://api.github.com/user", "", { [header]: "DELETE" }))).toBe(true);
+      expect(restClassify(request("GET", "https://api.github.com/user", "", { [header]: "DELETE" }))).toMatchObject({
+        access: "write",
+      });
+    },
+  );
+});
+
+describe("isEndpoint and outsidePrefixes", () => {
+  it.each([
+    ["https://api.github.com/graphql", true],
+    ["https://api.github.com/graphql/", true],
+    ["https://api.github.com/GraphQL", true],
+    ["https://api.github.com/graphq%6C", true],
+    ["https://api.github.com/graphql/x", false],
+    ["https://api.github.com/graphqlx", false],
+    ["https://api.github.com//graphql", false],
+  ])("%s is /graphql → %s", (url, expected) => {
+    expect(isEndpoint(request("GET", url), "/graphql")).toBe(expected);
+  });
+
+  it.each([
+    ["https://api.notion.com/v1/a%2f..%2f..%2fx"],
+    ["https://api.notion.com/v1/a;b"],
+    ["https://api.notion.com/v1//a"],
+  ])("refuses the ambiguous path %s as path_not_allowed", (url) => {
+    expect(outsidePrefixes(request("GET", url), ["/v1/"])).toMatchObject({ ok: false, code: "path_not_allowed" });
   });
 });
 
@@ -142,5 +181,19 @@ describe("parseJsonStrict", () => {
 
   it("refuses text that is not JSON", () => {
     expect(parseJsonStrict("query { a }")).toEqual({ ok: false, error: "invalid" });
+  });
+});
+
+describe("hasCaseVariantKey", () => {
+  it.each([
+    [["query", "Query"], true],
+    [["QUERY"], true],
+    [["operationname"], true],
+    [["statemen\u017ft"], false],
+    [["\u017ftatement"], true],
+    [["query", "variables"], false],
+    [["queryX"], false],
+  ])("%j against the GraphQL and SQL keys → %s", (keys, expected) => {
+    expect(hasCaseVariantKey(keys, ["query", "operationName", "variables", "statement"])).toBe(expected);
   });
 });

@@ -231,6 +231,30 @@ describe("parseCustomProviders", () => {
       'unexpected "reads[0].path" value',
     ],
     [
+      "a read path with a path parameter",
+      [{ ...BASE, reads: [{ method: "POST", path: "/v2/search;x" }] }],
+      false,
+      'unexpected "reads[0].path" value',
+    ],
+    [
+      "a read path with an encoded slash",
+      [{ ...BASE, reads: [{ method: "POST", path: "/v2/a%2Fb" }] }],
+      false,
+      'unexpected "reads[0].path" value',
+    ],
+    [
+      "a read path in a non-canonical spelling",
+      [{ ...BASE, reads: [{ method: "POST", path: "/v2/%73earch" }] }],
+      false,
+      'unexpected "reads[0].path" value',
+    ],
+    [
+      "a base path with an empty segment",
+      [{ ...BASE, base_url: "https://api.acme.example/v2//x" }],
+      false,
+      'unexpected "base_url" value: the path is not in canonical form',
+    ],
+    [
       "a relative read path",
       [{ ...BASE, reads: [{ method: "POST", path: "v2/search" }] }],
       false,
@@ -276,6 +300,11 @@ describe("custom provider classification", () => {
     ["POST", "https://api.acme.example/v2/search", '{"_method":"DELETE"}', {}, "write"],
     ["GET", "https://api.acme.example/v1/items", "", {}, "path_not_allowed"],
     ["GET", "https://api.acme.example/v2/items", "{}", {}, "write"],
+    ["POST", "https://api.acme.example/v2/%73earch", "{}", {}, "read"],
+    ["POST", "https://api.acme.example/v2/reports/..%2f..%2fitems", "{}", {}, "path_not_allowed"],
+    ["POST", "https://api.acme.example/v2/reports/..;/items", "{}", {}, "path_not_allowed"],
+    ["POST", "https://api.acme.example/v2/reports//x", "{}", {}, "path_not_allowed"],
+    ["POST", "https://api.acme.example/v2/search", "{}", { x_http_method_override: "DELETE" }, "write"],
   ])("classifies %s %s (body %j, headers %j) as %s", (method, url, body, headers, expected) => {
     expect(access(method, url, body, headers)).toBe(expected);
   });
