@@ -12,6 +12,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { z } from "zod";
 import { csrfToken } from "../../src/approvals/link";
 import { loadConfig } from "../../src/config";
+import { PROTOTYPE_KEY_REASON } from "../../src/mcp/guard";
 import type { UserSession } from "../../src/session/user-session";
 import { TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";
@@ -586,7 +587,8 @@ describe("gating upstream tool calls", () => {
       .replace(/&lt;/g, "<")
       .replace(/&gt;/g, ">")
       .replace(/&amp;/g, "&");
-    expect(shown).toBe(JSON.stringify({ body: { a: [1, "two"], z: 2 }, title: "<script>alert(1)</script>" }, null, 2));
+    // The arguments exactly as they will be sent: canonical (sorted keys), compact JSON.
+    expect(shown).toBe(JSON.stringify({ body: { a: [1, "two"], z: 2 }, title: "<script>alert(1)</script>" }));
     expect(upstream.calls).toEqual([]);
 
     const approved = await submitApproval(person.browser, approvalUrl, {
@@ -699,33 +701,28 @@ describe("gating upstream tool calls", () => {
     });
   }
 
-  it("sends nothing the approval page did not show, even through a __proto__ key", async () => {
+  it("refuses a __proto__ key in an upstream tool's arguments: no approval asked, nothing sent", async () => {
     const upstream = gatedUpstream();
     const person = await signedInPerson(idp, "proto");
     await tool(person.token, "add_mcp_server", { name: "notes", url: MCP_URL });
     // An own "__proto__" key (as JSON.parse makes it) that a careless copy turns into a prototype.
     const smuggled = JSON.parse('{"title":"x","nested":{"__proto__":{"delete_all":true}},"__proto__":{"admin":true}}');
+    const grantsStored = () =>
+      runInDurableObject(person.session, (_instance: UserSession, state) =>
+        state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM grants").one(),
+      ).then((row) => row.n);
     const asked = await tool(person.token, "request_elevated_access", {
       kind: "call",
       tool: "notes__write_note",
       arguments: smuggled,
       reason: "file it",
     });
-    const approvalUrl = asked.structured?.approval_url as string;
-    const page = await openApproval(person.browser, approvalUrl);
-    await submitApproval(person.browser, approvalUrl, {
-      t: page.t as string,
-      csrf: page.csrf as string,
-      decision: "approve",
-    });
-    await tool(person.token, "notes__write_note", smuggled);
-    const wire = seenAt(MCP_ORIGIN)
-      .filter((request) => request.body.includes('"tools/call"'))
-      .map((request) => request.body)
-      .join("\n");
-    expect(page.html).toContain("&quot;title&quot;: &quot;x&quot;");
-    expect(upstream.calls.length).toBeLessThanOrEqual(1);
-    for (const hidden of ["delete_all", "admin"]) expect(wire.includes(hidden)).toBe(page.html.includes(hidden));
+    expect(asked.rpcError).toMatchObject({ code: -32602, data: { reason: PROTOTYPE_KEY_REASON, key: "__proto__" } });
+    const called = await tool(person.token, "notes__write_note", smuggled);
+    expect(called.rpcError).toMatchObject({ code: -32602, data: { reason: PROTOTYPE_KEY_REASON, key: "__proto__" } });
+    expect(await grantsStored()).toBe(0);
+    expect(upstream.calls).toEqual([]);
+    expect(seenAt(MCP_ORIGIN).filter((request) => request.body.includes('"tools/call"'))).toEqual([]);
   });
 
   it("lists a tool the server names twice once, as its first definition says, and classifies calls by that one", async () => {
