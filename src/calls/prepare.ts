@@ -5,7 +5,7 @@
  * refused unless this is an explicitly enabled loopback dev provider), headers the agent may not
  * set, and the read/write classification. Pure apart from hashing; no fetch happens here.
  */
-import { type CallError, canonicalizeCall, fingerprintCall } from "../grants/canonical";
+import { type CallError, canonicalizeCall, fingerprintCall, foldHeaderName } from "../grants/canonical";
 import type { CanonicalCall, ClassifiedCall } from "../grants/types";
 import { err, ok, type Result } from "../lib/result";
 import { classifyHost } from "../providers/ssrf";
@@ -77,7 +77,9 @@ export async function prepareCall(
   );
   if (!canonical.ok) return err({ code: "invalid_request", reason: canonical.error.code });
   if (!provider) return err({ code: "unknown_provider", host: url.hostname });
-  const reserved = canonical.value.headers.find((header) => provider.reservedHeaders.includes(header.name));
+  // The provider's credential headers however spelled: `X_Api_Key` is `x-api-key` to a lenient server.
+  const credentialHeaders = new Set(provider.reservedHeaders.map(foldHeaderName));
+  const reserved = canonical.value.headers.find((header) => credentialHeaders.has(foldHeaderName(header.name)));
   if (reserved) return err({ code: "invalid_request", reason: "header_forbidden", header: reserved.name });
   const parsed = new URL(canonical.value.url);
   const classification = provider.classify({

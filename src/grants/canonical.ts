@@ -59,9 +59,15 @@ export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
 /** Families of reserved names: proxy credentials, Cloudflare's, forwarding and Envoy's routing headers. */
 export const RESERVED_HEADER_PREFIXES: readonly string[] = ["proxy-", "cf-", "x-forwarded-", "x-envoy-"];
 
+/**
+ * A header name as a lenient server reads it: case folded, `_` read as `-` (CGI, WSGI and some
+ * proxies do). Two names that fold alike are one header to such a server.
+ */
+export const foldHeaderName = (name: string): string => name.trim().toLowerCase().replaceAll("_", "-");
+
 /** Whether the agent may not set this header, however it is spelled (case, `_` for `-`). */
 export function isReservedHeader(name: string): boolean {
-  const folded = name.trim().toLowerCase().replaceAll("_", "-");
+  const folded = foldHeaderName(name);
   return FORBIDDEN_HEADERS.has(folded) || RESERVED_HEADER_PREFIXES.some((prefix) => folded.startsWith(prefix));
 }
 
@@ -116,8 +122,11 @@ export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}
       return err({ code: "header_invalid" });
     }
     if (isReservedHeader(lower)) return err({ code: "header_forbidden", header: lower });
-    // `X-A` and `x-a` would be one header on the wire but two in the fingerprint and on the page.
-    if (headers.some((header) => header.name === lower)) return err({ code: "header_invalid" });
+    // `X-A`, `x-a` and `x_a` would be one header to a lenient server but two in the fingerprint
+    // and on the page.
+    if (headers.some((header) => foldHeaderName(header.name) === foldHeaderName(lower))) {
+      return err({ code: "header_invalid" });
+    }
     // fetch trims a value's outer whitespace; trim here so the judged value is the sent one.
     headers.push({ name: lower, value: rawValue.replace(/^[\t ]+|[\t ]+$/g, "") });
   }
