@@ -13,9 +13,8 @@ import { Credentials } from "../providers/credentials";
 import { type ProviderLink, ProviderLinkStore } from "../providers/links";
 import type { TokenSet } from "../upstream/client/oauth";
 import type { UpstreamClient } from "../upstream/client/registration";
-import type { AddServerError } from "../upstream/servers";
 import { type OAuthBinding, type ServerView, UpstreamStore } from "../upstream/store";
-import { Upstream, type UpstreamCallView, type UpstreamToolGroup } from "../upstream/upstream";
+import { type AddServerResult, Upstream, type UpstreamCallView, type UpstreamToolGroup } from "../upstream/upstream";
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
 import { type AuditDetail, AuditLog } from "./audit-log";
@@ -186,77 +185,49 @@ export class UserSession extends DurableObject<Env> {
     this.#providers.recordOutcome(connectionId, grantId, detail);
   }
 
-  // ── upstream MCP servers (the logic lives in upstream/upstream.ts) ─────────────────────
-
-  /** Every upstream server this person can use (their own and the catalogue's). */
+  // ── upstream MCP servers (upstream/upstream.ts documents each) ─────────────────────────
   upstreamServers(): ServerView[] {
     return this.#upstream.servers();
   }
-
-  /** One upstream server, or null when this person has no such server. */
   upstreamServer(name: string): ServerView | null {
     return this.#upstream.server(name);
   }
-
-  /** The person (or their agent) adds a server by URL; its auth is probed at once. */
-  addUpstreamServer(
-    name: string,
-    url: string,
-    actor: "agent" | "human",
-  ): Promise<{ ok: true; server: ServerView } | { ok: false; code: AddServerError }> {
+  addUpstreamServer(name: string, url: string, actor: "agent" | "human"): Promise<AddServerResult> {
     return this.#upstream.add(name, url, actor);
   }
-
-  /** Probe again how a server authenticates (after an error, or a catalogue server's first use). */
   detectUpstreamServer(name: string): Promise<ServerView | null> {
     return this.#upstream.detect(name);
   }
-
-  /** A finished upstream OAuth authorization: store the tokens and list the tools. */
   connectUpstreamOAuth(
     name: string,
     tokens: TokenSet,
     binding: OAuthBinding,
-    clientSecret?: string,
+    secret?: string,
   ): Promise<ServerView | null> {
-    return this.#upstream.connectOAuth(name, tokens, binding, clientSecret);
+    return this.#upstream.connectOAuth(name, tokens, binding, secret);
   }
-
-  /** A pasted static API key for a server. */
   connectUpstreamApiKey(name: string, key: string, header: string): Promise<ServerView | null> {
     return this.#upstream.connectApiKey(name, key, header);
   }
-
-  /** The client registered earlier (DCR) with this issuer for this server, to reuse on reconnect. */
   upstreamRegisteredClient(name: string, issuer: string): Promise<UpstreamClient | null> {
     return this.#upstream.registeredClient(name, issuer);
   }
-
-  /** The person accepts which read-only-annotated tools count as reads. */
   setUpstreamReadTools(name: string, tools: string[]): ServerView | null {
     return this.#upstream.setReadTools(name, tools);
   }
-
-  /** Fetch a server's tool list again. */
   refreshUpstreamTools(name: string): Promise<ServerView | null> {
     return this.#upstream.refreshTools(name);
   }
-
   /** Disconnect or remove a server found in this person's own object; grants naming it end. */
   disconnectUpstream(name: string, remove: boolean): Promise<{ revokedUpstream: boolean } | null> {
     return this.#upstream.disconnect(name, remove);
   }
-
-  /** Classify one upstream tool call (for a one-call approval); null when server or tool is unknown. */
   classifyUpstreamCall(name: string, tool: string, args: Record<string, unknown>): Promise<ClassifiedCall | null> {
     return this.#upstream.classifyCall(name, tool, args);
   }
-
-  /** The tools of every server that has listed them, for tools/list. */
   upstreamTools(): UpstreamToolGroup[] {
     return this.#upstream.tools();
   }
-
   /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
   callUpstreamTool(
     connectionId: string,

@@ -30,6 +30,9 @@ export interface UpstreamToolGroup {
   tools: ListedTool[];
 }
 
+/** Adding a server: its view, or why it was refused. */
+export type AddServerResult = { ok: true; server: ServerView } | { ok: false; code: AddServerError };
+
 /** An upstream tool call's outcome over RPC: the result's content as JSON text. */
 export type UpstreamCallView =
   | {
@@ -67,29 +70,30 @@ export class Upstream {
     this.#background = options.env.background;
   }
 
+  /** Every upstream server this person can use (their own and the catalogue's). */
   servers(): ServerView[] {
     return this.#servers.list(Date.now()).map(serverView);
   }
 
+  /** One upstream server, or null when this person has no such server. */
   server(name: string): ServerView | null {
     return view(this.#servers.get(name));
   }
 
-  async add(
-    name: string,
-    url: string,
-    actor: "agent" | "human",
-  ): Promise<{ ok: true; server: ServerView } | { ok: false; code: AddServerError }> {
+  /** The person (or their agent) adds a server by URL; its auth is probed at once. */
+  async add(name: string, url: string, actor: "agent" | "human"): Promise<AddServerResult> {
     const added = await this.#servers.add(name, url, Date.now());
     if (!added.ok) return added;
     this.#serverEvent("server_added", actor, name, { auth: added.server.auth, status: added.server.status });
     return { ok: true, server: serverView(added.server) };
   }
 
+  /** Probe again how a server authenticates (after an error, or a catalogue server's first use). */
   async detect(name: string): Promise<ServerView | null> {
     return view(await this.#servers.detect(name));
   }
 
+  /** A finished upstream OAuth authorization: store the tokens and list the tools. */
   async connectOAuth(
     name: string,
     tokens: TokenSet,
@@ -101,20 +105,24 @@ export class Upstream {
     return view(server);
   }
 
+  /** A pasted static API key for a server. */
   async connectApiKey(name: string, key: string, header: string): Promise<ServerView | null> {
     const server = await this.#servers.connectApiKey(name, key, header);
     if (server) this.#serverEvent("server_connected", "human", name, { auth: "api_key", status: server.status });
     return view(server);
   }
 
+  /** The client registered earlier (DCR) with this issuer for this server, to reuse on reconnect. */
   registeredClient(name: string, issuer: string): Promise<UpstreamClient | null> {
     return this.#servers.registeredClient(name, issuer);
   }
 
+  /** The person accepts which read-only-annotated tools count as reads. */
   setReadTools(name: string, tools: string[]): ServerView | null {
     return view(this.#servers.setReadTools(name, tools));
   }
 
+  /** Fetch a server's tool list again. */
   async refreshTools(name: string): Promise<ServerView | null> {
     return view(await this.#servers.refreshTools(name));
   }
