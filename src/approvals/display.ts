@@ -6,8 +6,9 @@
  * and change 2^53+ or 1e400 numbers), a path the encoded form with its decoding beside it.
  * Pure.
  */
+
+import { decodedPath } from "../grants/paths";
 import { revealHidden } from "../lib/visible-text";
-import { decodedPath } from "../providers/paths";
 
 /** Replace hidden and direction-changing characters with a visible `[U+XXXX]`. */
 export const revealInvisible = (text: string): string => revealHidden(text);

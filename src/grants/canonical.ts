@@ -1,13 +1,13 @@
 /**
  * Canonical form of one outbound call, so a request grant matches only the identical call.
  * The URL is parsed once with WHATWG URL, its path decoded once and re-encoded in one spelling
- * (providers/paths.ts; an ambiguous path is refused), and that form is what is classified,
+ * (paths.ts; an ambiguous path is refused), and that form is what is classified,
  * stored, shown and later fetched. Header names are case- and `_`-insensitive for the reserved
  * list, as CGI-style servers fold `X_Original_URL` into `X-Original-URL`. Pure apart from hashing.
  */
 import { sha256Hex } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";
-import { canonicalPath } from "../providers/paths";
+import { canonicalPath } from "./paths";
 import type { CanonicalCall } from "./types";
 
 export type CallError =

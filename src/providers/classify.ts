@@ -3,13 +3,13 @@
  * override detection, exact allow-lists of POST endpoints that only read, and GraphQL by
  * operation type with the real parser. Pure: no I/O, no clock. Every helper answers "write"
  * unless it positively recognises a read; no helper ever turns a write into a read.
- * Path rules match the canonical path (providers/paths.ts: decoded once, one spelling), which
+ * Path rules match the canonical path (grants/paths.ts: decoded once, one spelling), which
  * canonicalizeCall has already put in the URL; an ambiguous path is refused here too.
  */
 import { OperationTypeNode } from "graphql/language/ast";
 import { Kind } from "graphql/language/kinds";
 import { parse } from "graphql/language/parser";
-import { canonicalPath } from "./paths";
+import { canonicalPath } from "../grants/paths";
 import { hasCaseVariantKey, isJsonObject, parseJsonStrict } from "./strict-json";
 import type { Access, Classification, ProviderRequest } from "./types";
 

@@ -8,9 +8,9 @@
  * Pure: no I/O, no clock.
  */
 import { z } from "zod";
+import { canonicalPath } from "../grants/paths";
 import { err, ok, type Result } from "../lib/result";
 import { hasMethodOverride, label, outsidePrefixes, pathHasPrefix, read, routedPath, write } from "./classify";
-import { canonicalPath } from "./paths";
 import { BUILT_IN_PROVIDERS, ownsHost } from "./registry";
 import { classifyHost } from "./ssrf";
 import type { ProviderDefinition, ProviderRequest } from "./types";

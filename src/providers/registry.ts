@@ -6,8 +6,9 @@
  * or whose path is ambiguous, gets no credential.
  * Pure; the only registry-style module allowed to gather many files.
  */
+
+import { canonicalPath } from "../grants/paths";
 import { pathHasPrefix } from "./classify";
-import { canonicalPath } from "./paths";
 import { ATLASSIAN } from "./registry/atlassian";
 import { GITHUB } from "./registry/github";
 import { GOOGLE } from "./registry/google";

@@ -1,6 +1,6 @@
 /** Canonical paths: decoded once, one spelling, and every spelling servers could disagree on refused. */
 import { describe, expect, it } from "vitest";
-import { canonicalPath } from "../../../src/providers/paths";
+import { canonicalPath } from "../../../src/grants/paths";
 
 describe("canonicalPath", () => {
   it.each([
