@@ -255,8 +255,9 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     const text = decodeEntities(html);
     assert.match(text, /MCP server: <strong class="mono">tracker \(MCP server at 127\.0\.0\.1:\d+\)<\/strong>/);
     assert.match(text, /Tool: <strong class="mono">create_issue<\/strong>/);
-    const pretty = JSON.stringify({ body: args.body, title: args.title }, null, 2);
-    assert.ok(text.includes(pretty), `the page shows the arguments pretty-printed:\n${pretty}`);
+    // Exactly as they will be sent: canonical (sorted keys), compact JSON.
+    const sent = JSON.stringify({ body: args.body, title: args.title });
+    assert.ok(text.includes(sent), `the page shows the arguments as sent:\n${sent}`);
 
     const decided = await decideByFetch(owner, asked.approval_url, { decision: "approve" });
     assert.equal(decided.status, 200, decided.html.slice(0, 300));
