@@ -6,7 +6,6 @@
  * and change 2^53+ or 1e400 numbers), a path the encoded form with its decoding beside it.
  * Pure.
  */
-
 import { decodedPath } from "../grants/paths";
 import { revealHidden } from "../lib/visible-text";
 

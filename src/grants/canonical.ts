@@ -124,9 +124,8 @@ export function canonicalizeCall(raw: RawCall, options: CanonicalizeOptions = {}
     if (isReservedHeader(lower)) return err({ code: "header_forbidden", header: lower });
     // `X-A`, `x-a` and `x_a` would be one header to a lenient server but two in the fingerprint
     // and on the page.
-    if (headers.some((header) => foldHeaderName(header.name) === foldHeaderName(lower))) {
-      return err({ code: "header_invalid" });
-    }
+    const folded = foldHeaderName(lower);
+    if (headers.some((header) => foldHeaderName(header.name) === folded)) return err({ code: "header_invalid" });
     // fetch trims a value's outer whitespace; trim here so the judged value is the sent one.
     headers.push({ name: lower, value: rawValue.replace(/^[\t ]+|[\t ]+$/g, "") });
   }

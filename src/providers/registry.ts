@@ -6,7 +6,6 @@
  * or whose path is ambiguous, gets no credential.
  * Pure; the only registry-style module allowed to gather many files.
  */
-
 import { canonicalPath } from "../grants/paths";
 import { pathHasPrefix } from "./classify";
 import { ATLASSIAN } from "./registry/atlassian";

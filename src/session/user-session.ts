@@ -202,9 +202,9 @@ export class UserSession extends DurableObject<Env> {
     name: string,
     tokens: TokenSet,
     binding: OAuthBinding,
-    secret?: string,
+    clientSecret?: string,
   ): Promise<ServerView | null> {
-    return this.#upstream.connectOAuth(name, tokens, binding, secret);
+    return this.#upstream.connectOAuth(name, tokens, binding, clientSecret);
   }
   connectUpstreamApiKey(name: string, key: string, header: string): Promise<ServerView | null> {
     return this.#upstream.connectApiKey(name, key, header);

@@ -297,6 +297,15 @@ describe("provider boundaries", () => {
     expect(other.error?.code).toBe("invalid_request");
     expect(JSON.parse(other.text as string).error.reason).toBe("wrong_account");
     expect(seenAt(theirs)).toEqual([]);
+    // Its own credential header, spelled as a CGI-style server would fold it into the real one.
+    const spoofed = await callApi(client.tokens.access_token, {
+      method: "GET",
+      url: `${mine}/api/v2/statements/h1`,
+      headers: { X_Snowflake_Authorization_Token_Type: "PROGRAMMATIC_ACCESS_TOKEN" },
+    });
+    expect(spoofed.error?.code).toBe("invalid_request");
+    expect(JSON.parse(spoofed.text as string).error.reason).toBe("header_forbidden");
+    expect(seenAt(mine)).toEqual([]);
     const own = await callApi(client.tokens.access_token, { method: "GET", url: `${mine}/api/v2/statements/h1` });
     expect(own.structured?.status).toBe(200);
     expect(seenAt(mine)[0]?.headers.authorization).toBe(`Bearer ${CANARY}`);
