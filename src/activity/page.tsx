@@ -14,7 +14,7 @@ import { Layout } from "../web/layout";
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
 function what(grant: Grant, names: ProviderNames): string {
-  if (grant.kind === "request" && grant.call) return `${grant.call.method} ${grant.call.url}`;
+  if (grant.kind === "call" && grant.call) return `${grant.call.method} ${grant.call.url}`;
   const providers = grant.status === "pending" ? grant.requestedProviders : grant.providers;
   const level = grant.level ?? grant.requestedLevel;
   return `${level} · ${providers.map(names).join(", ")}`;

@@ -176,7 +176,7 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: 
         <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>
           <input type="hidden" name="t" value={token} />
           <input type="hidden" name="csrf" value={csrf} />
-          {grant.kind === "request" ? (
+          {grant.kind === "call" ? (
             <CallDetails grant={grant} names={names} />
           ) : (
             <BroadChoices grant={grant} policy={policy} names={names} />
@@ -221,7 +221,7 @@ export function OutcomePage({
   message?: string;
 }) {
   const what =
-    grant.kind === "request" && grant.call
+    grant.kind === "call" && grant.call
       ? describeCall(grant.call)
       : `${grant.level ?? grant.requestedLevel} access to ${(grant.providers.length
           ? grant.providers

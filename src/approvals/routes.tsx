@@ -126,9 +126,9 @@ approvalRoutes.post("/approve/:id", async (c) => {
       : {
           kind: "approve",
           input: {
-            providers: grant.kind === "request" ? grant.requestedProviders : form.getAll("providers").map(String),
-            level: grant.kind === "request" ? grant.requestedLevel : level,
-            durationSeconds: grant.kind === "request" ? grant.requestedDurationSeconds : duration,
+            providers: grant.kind === "call" ? grant.requestedProviders : form.getAll("providers").map(String),
+            level: grant.kind === "call" ? grant.requestedLevel : level,
+            durationSeconds: grant.kind === "call" ? grant.requestedDurationSeconds : duration,
             note,
           },
         },

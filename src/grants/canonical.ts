@@ -1,5 +1,5 @@
 /**
- * Canonical form of one outbound call, so a request grant matches only the identical call.
+ * Canonical form of one outbound call, so a call grant matches only the identical call.
  * The URL is parsed once with WHATWG URL, its path decoded once and re-encoded in one spelling
  * (paths.ts; an ambiguous path is refused), and that form is what is classified,
  * stored, shown and later fetched. Header names are case- and `_`-insensitive for the reserved

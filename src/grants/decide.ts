@@ -30,7 +30,7 @@ function explicit(grant: Grant | undefined, call: ClassifiedCall, connectionId: 
   if (grant.connectionId !== connectionId) return { allow: false, reason: "not_found" };
   const status = effectiveStatus(grant, now);
   if (status !== "approved") return { allow: false, reason: status };
-  if (grant.kind === "request") {
+  if (grant.kind === "call") {
     if (grant.callFingerprint !== call.fingerprint) return { allow: false, reason: "call_mismatch" };
     return { allow: true, grant, consume: true };
   }
@@ -41,7 +41,7 @@ function explicit(grant: Grant | undefined, call: ClassifiedCall, connectionId: 
 
 /**
  * Decide a call. With `requestId`, only that grant can allow it. Without, a live broad grant
- * covering the provider and access level wins; else a live request grant for this exact call.
+ * covering the provider and access level wins; else a live call grant for this exact call.
  */
 export function decide(
   grants: readonly Grant[],
@@ -61,7 +61,7 @@ export function decide(
   const live = grants.filter((grant) => grant.connectionId === connectionId && isLive(grant, now));
   const broad = live.find((grant) => covers(grant, call));
   if (broad) return { allow: true, grant: broad, consume: false };
-  const exact = live.find((grant) => grant.kind === "request" && grant.callFingerprint === call.fingerprint);
+  const exact = live.find((grant) => grant.kind === "call" && grant.callFingerprint === call.fingerprint);
   if (exact) return { allow: true, grant: exact, consume: true };
   if (live.some((grant) => grant.kind === "broad" && grant.providers.includes(call.provider))) {
     return { allow: false, reason: "read_only" };

@@ -54,7 +54,7 @@ export function approve(
   }
   if (input.level !== "read" && input.level !== "write") return err({ code: "widened", field: "level" });
   if (input.level === "write" && grant.requestedLevel === "read") return err({ code: "widened", field: "level" });
-  if (grant.kind === "request" && input.level !== grant.requestedLevel) return err({ code: "widened", field: "level" });
+  if (grant.kind === "call" && input.level !== grant.requestedLevel) return err({ code: "widened", field: "level" });
   const allowed = new Set([...policy.durationChoices, grant.requestedDurationSeconds]);
   if (!allowed.has(input.durationSeconds) || input.durationSeconds > policy.maxDurationSeconds) {
     return err({ code: "widened", field: "duration" });
@@ -86,10 +86,10 @@ export function revoke(grant: Grant, now: number): Result<Grant, TransitionError
   return ok({ ...grant, status: "revoked", endedAt: now });
 }
 
-/** Use up a request grant. Called before the outbound call starts, never after. */
+/** Use up a call grant. Called before the outbound call starts, never after. */
 export function consume(grant: Grant, now: number): Result<Grant, TransitionError> {
   const status = effectiveStatus(grant, now);
-  if (status !== "approved" || grant.kind !== "request") return err({ code: "not_live", status });
+  if (status !== "approved" || grant.kind !== "call") return err({ code: "not_live", status });
   return ok({ ...grant, status: "consumed", endedAt: now });
 }
 

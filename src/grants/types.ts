@@ -1,16 +1,16 @@
 /**
  * The grant model, one shape for both kinds. A `broad` grant gives read or write authority on
- * chosen providers for a duration; a `request` grant allows one exact call, once. Each grant
+ * chosen providers for a duration; a `call` grant allows one exact call, once. Each grant
  * belongs to one user (its Durable Object) AND one MCP client connection (OAuth grant): what
  * Claude was granted, Cursor cannot use.
  *
- *   pending ──approve──▶ approved ──consume (request)──▶ consumed
+ *   pending ──approve──▶ approved ──consume (call)─────▶ consumed
  *      │                    ├──────clock──────────────▶ expired
  *      ├──deny──▶ denied    └──────revoke─────────────▶ revoked
  *      ├──clock─▶ expired
  *      └──revoke (withdrawn by the agent or the person)─▶ revoked
  */
-export type GrantKind = "broad" | "request";
+export type GrantKind = "broad" | "call";
 export type GrantStatus = "pending" | "approved" | "denied" | "expired" | "consumed" | "revoked";
 export type AccessLevel = "read" | "write";
 
@@ -32,12 +32,12 @@ export interface Grant {
   connectionId: string;
   clientName: string;
   reason: string;
-  /** What the agent asked for. Broad: level + providers. Request: the call and its provider. */
+  /** What the agent asked for. Broad: level + providers. Call: the call and its provider. */
   requestedLevel: AccessLevel;
   requestedProviders: string[];
   requestedDurationSeconds: number;
   call: CanonicalCall | null;
-  /** SHA-256 of the canonical call (request grants) or null; how a call is matched. */
+  /** SHA-256 of the canonical call (call grants) or null; how a call is matched. */
   callFingerprint: string | null;
   /** What the human approved: never wider than requested. */
   level: AccessLevel | null;

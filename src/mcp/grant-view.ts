@@ -9,7 +9,7 @@ import { iso } from "./tool-result";
 
 export const GrantView = z.object({
   request_id: z.string(),
-  kind: z.enum(["session", "call"]),
+  kind: z.enum(["broad", "call"]),
   status: z.enum(["pending", "approved", "denied", "expired", "consumed", "revoked"]),
   level: z.enum(["read", "write"]).nullable(),
   providers: z.array(z.string()),
@@ -26,7 +26,7 @@ export type GrantViewType = z.infer<typeof GrantView>;
 export function viewGrant(grant: Grant, now: number): GrantViewType {
   return {
     request_id: grant.id,
-    kind: grant.kind === "broad" ? "session" : "call",
+    kind: grant.kind,
     status: grant.status,
     level: grant.level ?? (grant.status === "pending" ? grant.requestedLevel : null),
     providers: grant.status === "pending" ? grant.requestedProviders : grant.providers,

@@ -3,7 +3,7 @@
  * disconnecting a credential, and everything before and after one outbound call. Before a call,
  * in this order: the provider is connected (and, per account, to the call's host), a live grant
  * of the calling connection covers it, a fresh credential exists, and then the grant decision is
- * taken again atomically with consuming a request grant, so nothing is sent on a stale decision.
+ * taken again atomically with consuming a call grant, so nothing is sent on a stale decision.
  * Every refusal and every outcome is audited; tokens leave only as the headers of one allowed call.
  */
 import { decide } from "../grants/decide";

@@ -93,6 +93,11 @@ export const MIGRATIONS: readonly string[] = [
      state_hash TEXT PRIMARY KEY,
      claimed_at INTEGER NOT NULL
    );`,
+  // One word per thing: a one-call grant's kind is `call` (it was `request`, which also named every
+  // access request). The coalescing key starts with the kind, so pending ones keep coalescing.
+  `UPDATE grants SET kind = 'call', request_key = '["call"' || substr(request_key, 11)
+     WHERE kind = 'request' AND substr(request_key, 1, 10) = '["request"';
+   UPDATE grants SET kind = 'call' WHERE kind = 'request';`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

@@ -177,7 +177,7 @@ export class UserSession extends DurableObject<Env> {
   providerLinks(): ProviderLink[] {
     return this.#providers.links();
   }
-  /** Everything before an outbound call, in one step; a request grant is consumed last. */
+  /** Everything before an outbound call, in one step; a call grant is consumed last. */
   beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
     return this.#providers.beginCall(call, connectionId, requestId);
   }

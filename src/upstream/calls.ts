@@ -3,7 +3,7 @@
  * per server) and one tool call, decided through the caller's `authorize` hook.
  *
  * Invariants: a call is sent only after `authorize` allowed it twice, as a preview before the
- * credential is made ready and at commit after (where a request grant is consumed), so nothing
+ * credential is made ready and at commit after (where a call grant is consumed), so nothing
  * is sent for a refused call; arguments over MAX_ARGUMENT_BYTES are refused before any decision;
  * a result is cut to its size cap before it leaves; one listing per server runs at a time, so a
  * stale list seen by many tools/list calls is fetched once.
@@ -29,7 +29,7 @@ export type UpstreamCallOutcome =
   | { ok: true; result: UpstreamCallResult; truncated: boolean; access: "read" | "write"; grantId: string }
   | UpstreamCallFailure;
 
-/** The decision for one classified call: allow (consuming a request grant) or deny with a reason. */
+/** The decision for one classified call: allow (consuming a call grant) or deny with a reason. */
 export type Authorize = (
   call: ClassifiedCall,
   phase: "preview" | "commit",
@@ -61,7 +61,7 @@ export class ServerCalls {
   }
 
   /**
-   * One tool call: server and tool known, the call classified and decided (a request grant is
+   * One tool call: server and tool known, the call classified and decided (a call grant is
    * consumed by `authorize` at commit, before anything is sent), credentials ready, then sent once.
    */
   async call(

@@ -38,7 +38,7 @@ function passthroughSchema(jsonSchema: Record<string, unknown>): StandardSchemaW
 /** The request_elevated_access arguments that would allow this call. */
 function coveringRequest(server: string, tool: string, access: AccessLevel, call: CanonicalCall) {
   if (access === "read") {
-    return { kind: "session", level: "read", providers: [server], reason: "<say why you need to read this>" };
+    return { kind: "broad", level: "read", providers: [server], reason: "<say why you need to read this>" };
   }
   return {
     kind: "call",

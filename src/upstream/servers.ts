@@ -8,7 +8,7 @@
  * they belong to (never as a tool argument, never in a result or an error); a refresh is
  * single-flight per server, so 20 concurrent calls cause at most one; `invalid_grant` marks the
  * server `reauth_required` and is never retried; a 401 on a call is answered by one refresh and
- * one retry, and only when the rejected token is still the newest; a request grant is consumed
+ * one retry, and only when the rejected token is still the newest; a call grant is consumed
  * (by the caller's `authorize`) before anything is sent; removal revokes upstream only after the
  * row was found in this person's own object, and purges vault records, row and session.
  */

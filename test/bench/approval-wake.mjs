@@ -60,7 +60,7 @@ export async function measureApprovalWake(origin, { iterations, warmup, baseline
     const { tokens, browser } = await nextConnection();
     const token = tokens.access_token;
     const asked = await callTool(origin, token, "request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: ["github"],
       reason: `Benchmark request ${i}`,

@@ -42,7 +42,7 @@ async function readyPerson(origin, itemsUrl, { email, ip }) {
   await saved.arrayBuffer();
   if (saved.status !== 303) throw new Error(`saving the API key for ${email}: HTTP ${saved.status}`);
   const asked = await callTool(origin, tokens.access_token, "request_elevated_access", {
-    kind: "session",
+    kind: "broad",
     level: "read",
     providers: ["acme"],
     duration_minutes: 60,

@@ -78,7 +78,7 @@ function nonMatching(i) {
       return grant(i, { expiresAt: NOW - 1 }); // approved, but its time has passed (alarm not run yet)
     default:
       return grant(i, {
-        kind: "request",
+        kind: "call",
         status: "consumed",
         call: { method: "GET", url: "https://api.github.com/user", body: "", headers: [] },
         callFingerprint: "f".repeat(64),

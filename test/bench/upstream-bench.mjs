@@ -85,7 +85,7 @@ export async function measureUpstream({ requests, warmup }, { onServer } = {}) {
     if (reads.status !== 303) throw new Error(`accepting ${TOOL} as a read: HTTP ${reads.status}`);
     const asked = (
       await callOk(ours, "request_elevated_access", {
-        kind: "session",
+        kind: "broad",
         level: "read",
         providers: [NAME],
         duration_minutes: 60,

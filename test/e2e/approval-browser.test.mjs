@@ -64,7 +64,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
 
   test("sign in from the link, untick Linear, note, Approve: the waiting check wakes approved", STEP, async () => {
     const { asked, waiting } = await askAndWait({
-      kind: "session",
+      kind: "broad",
       level: "write",
       providers: ["github", "linear"],
       reason: HOSTILE_REASON,
@@ -138,7 +138,7 @@ describe("approving on a phone in headless Chromium", { timeout: 300_000 }, () =
 
   test("Deny with a note: the waiting check wakes denied with the note", STEP, async () => {
     const { asked, waiting } = await askAndWait({
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: ["notion"],
       reason: "Read my meeting notes",

@@ -61,7 +61,7 @@ function recorded(call) {
 /** Ask for read access to acme and approve it as the person; returns the request id. */
 async function grantRead(call, owner, reason) {
   const asked = structured(
-    await call("request_elevated_access", { kind: "session", level: "read", providers: ["acme"], reason }),
+    await call("request_elevated_access", { kind: "broad", level: "read", providers: ["acme"], reason }),
     "request_elevated_access",
   );
   const decided = await decideByFetch(owner, asked.approval_url, { decision: "approve" });
@@ -147,7 +147,7 @@ describe("custom provider acme with the v2 MCP client", { timeout: 300_000 }, ()
     assert.equal(body.error.access, "read");
     assert.equal(body.error.provider, "acme");
     const ask = body.error.request_elevated_access;
-    assert.equal(ask.kind, "session");
+    assert.equal(ask.kind, "broad");
     assert.equal(ask.level, "read");
     assert.deepEqual(ask.providers, ["acme"]);
     assert.match(ask.reason, /\S/);

@@ -111,7 +111,7 @@ describe("the built-in demo provider", { timeout: 240_000 }, () => {
 
     const asked = structured(
       await call("request_elevated_access", {
-        kind: "session",
+        kind: "broad",
         level: "read",
         providers: ["demo"],
         reason: "Read my demo notes",

@@ -53,7 +53,7 @@ for (const sdk of SDKS) {
     const whoami = async () => structured(await mcp.call("whoami"), "whoami");
 
     test("a session request, approved through the link, is approved for the client", STEP, async () => {
-      const asked = await request({ kind: "session", level: "read", providers: ["github"], reason: "Read my issues" });
+      const asked = await request({ kind: "broad", level: "read", providers: ["github"], reason: "Read my issues" });
       assert.equal(asked.status, "pending");
       assert.equal(asked.coalesced, false);
       assert.match(asked.request_id, /^req_/);
@@ -72,7 +72,7 @@ for (const sdk of SDKS) {
 
       const view = await check(asked.request_id);
       assert.equal(view.status, "approved");
-      assert.equal(view.kind, "session");
+      assert.equal(view.kind, "broad");
       assert.equal(view.level, "read");
       assert.deepEqual(view.providers, ["github"]);
       assert.ok(view.seconds_left > 0 && view.seconds_left <= 300, `seconds_left ${view.seconds_left}`);
@@ -132,7 +132,7 @@ for (const sdk of SDKS) {
 
     test("unknown providers and hosts are tool errors with code unknown_provider", STEP, async () => {
       const provider = toolErrorBody(
-        await mcp.call("request_elevated_access", { kind: "session", providers: ["myspace"], reason: "x" }),
+        await mcp.call("request_elevated_access", { kind: "broad", providers: ["myspace"], reason: "x" }),
       );
       assert.equal(provider.error.code, "unknown_provider");
       assert.ok(provider.error.providers.includes("github"), "the error lists the known providers");
@@ -150,7 +150,7 @@ for (const sdk of SDKS) {
     test("duration_minutes of 0, -1 and 1e12 are refused and create no request", STEP, async () => {
       const before = await grantCount();
       for (const duration of [0, -1, 1e12]) {
-        const args = { kind: "session", providers: ["linear"], duration_minutes: duration, reason: "Too long" };
+        const args = { kind: "broad", providers: ["linear"], duration_minutes: duration, reason: "Too long" };
         const outcome = await mcp.call("request_elevated_access", args).then(
           (result) => ({ result }),
           (error) => ({ error }),
@@ -181,7 +181,7 @@ for (const sdk of SDKS) {
       ];
       for (const [i, widen] of widenings.entries()) {
         const asked = await request({
-          kind: "session",
+          kind: "broad",
           level: "read",
           providers: ["github"],
           duration_minutes: i + 1, // distinct, so no request coalesces with an earlier one
@@ -196,7 +196,7 @@ for (const sdk of SDKS) {
 
     // A hand-made form with a level that does not exist is refused, and nothing is stored.
     test("an unknown level in the approval POST is refused", STEP, async () => {
-      const asked = await request({ kind: "session", level: "read", providers: ["sentry"], reason: "Level check" });
+      const asked = await request({ kind: "broad", level: "read", providers: ["sentry"], reason: "Level check" });
       const decided = await decideByFetch(owner, asked.approval_url, { decision: "approve", level: "admin" });
       try {
         assert.equal(decided.status, 400, "level=admin must not be accepted");

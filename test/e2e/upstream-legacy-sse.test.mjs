@@ -98,7 +98,7 @@ describe("a legacy HTTP+SSE upstream MCP server behind Countersign", { timeout: 
   });
 
   test("under a read grant the echo works over SSE and no stream stays open", STEP, async () => {
-    await askAndApprove(tools.call, owner, { kind: "session", level: "read", providers: [NAME], reason: "Echo" });
+    await askAndApprove(tools.call, owner, { kind: "broad", level: "read", providers: [NAME], reason: "Echo" });
     const opened = legacy.stats().connectionsOpened;
     const answer = await echo("over the old transport");
     assert.notEqual(answer.isError, true, JSON.stringify(answer));

@@ -192,12 +192,12 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     assert.equal(denied.error.provider, NAME);
     assert.deepEqual(
       { ...denied.error.request_elevated_access, reason: undefined },
-      { kind: "session", level: "read", providers: [NAME], reason: undefined },
+      { kind: "broad", level: "read", providers: [NAME], reason: undefined },
     );
     assert.equal(upstream.stats().toolCalls.length, 0, "nothing reached the upstream without a grant");
 
     const { decided } = await askAndApprove(tools.call, owner, {
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: [NAME],
       reason: "Search my issues",

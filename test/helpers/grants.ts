@@ -39,7 +39,7 @@ export async function tool(token: string, name: string, args: Record<string, unk
 /** Ask for broad access and return the request id and approval URL. */
 export async function askSession(token: string, args: Record<string, unknown> = {}) {
   const outcome = await tool(token, "request_elevated_access", {
-    kind: "session",
+    kind: "broad",
     level: "write",
     providers: ["github", "linear"],
     reason: "triage the bug backlog",

@@ -83,7 +83,7 @@ describe("per-connection and per-user request limits", () => {
       await tool(client.tokens.access_token, "revoke_access", { request_id: asked.request_id });
     }
     const over = await tool(client.tokens.access_token, "request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       providers: ["github"],
       reason: "one more",
     });

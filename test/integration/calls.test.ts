@@ -87,7 +87,7 @@ describe("call_integration_api without access", () => {
     const read = await callApi(token, { method: "GET", url: `${GH}/user` });
     expect(read.error?.code).toBe("access_required");
     expect(JSON.parse(read.text as string).error.request_elevated_access).toMatchObject({
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: ["github"],
     });

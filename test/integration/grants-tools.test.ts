@@ -49,12 +49,14 @@ describe("request_elevated_access", () => {
     ["an unknown provider", { providers: ["github", "myspace"] }, "unknown_provider"],
     ["an empty reason", { reason: "  " }, "rpc"],
     ["a kind that does not exist", { kind: "admin" }, "rpc"],
+    ["the old kind name session", { kind: "session" }, "rpc"],
+    ["the stored kind name request", { kind: "request" }, "rpc"],
   ];
   for (const [label, args, expected] of badArgs) {
     it(`rejects ${label} and stores nothing`, async () => {
       const { tokens } = await fresh();
       const outcome = await tool(tokens.access_token, "request_elevated_access", {
-        kind: "session",
+        kind: "broad",
         providers: ["github"],
         reason: "x",
         ...args,
@@ -96,7 +98,7 @@ describe("request_elevated_access", () => {
     const { tokens } = await fresh();
     for (let i = 0; i < 20; i++) await askSession(tokens.access_token, { duration_minutes: i + 1 });
     const over = await tool(tokens.access_token, "request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       providers: ["github"],
       duration_minutes: 30,
       reason: "one more",
@@ -112,7 +114,7 @@ describe("request_elevated_access", () => {
     const bob = await signedInClient(idp, `bob-${crypto.randomUUID()}`, "bob@example.com");
     const bobId = (await tool(bob.tokens.access_token, "whoami")).structured?.user.id;
     const outcome = await tool(ada.tokens.access_token, "request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       providers: ["github"],
       reason: "x",
       user_id: bobId,
@@ -150,7 +152,7 @@ describe("check_access_request", () => {
     expect(result).toMatchObject({
       request_id: asked.request_id,
       status: "approved",
-      kind: "session",
+      kind: "broad",
       providers: ["github"],
       level: "read",
       note: "Only the countersign repo, please.",

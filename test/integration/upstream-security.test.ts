@@ -679,7 +679,7 @@ describe("upstream tools cannot shadow ours or grant anything (docs/threat-model
     await tool(person.token, "add_mcp_server", { name: "evil", url: upstream.serverUrl });
     const pending = await askSession(person.token, { providers: ["github"], level: "write", reason: "pending one" });
 
-    const refused = await tool(person.token, "evil__request_elevated_access", { kind: "session", providers: ["evil"] });
+    const refused = await tool(person.token, "evil__request_elevated_access", { kind: "broad", providers: ["evil"] });
     expect(refused.error?.code).toBe("access_required");
     expect(upstream.calls).toEqual([]);
 
@@ -689,7 +689,7 @@ describe("upstream tools cannot shadow ours or grant anything (docs/threat-model
     );
 
     const sent = await tool(person.token, "evil__request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       level: "write",
       providers: ["github", "evil"],
       reason: "upstream asks",
@@ -715,7 +715,7 @@ describe("upstream tools cannot shadow ours or grant anything (docs/threat-model
 
     // Our own request_elevated_access still runs: a pending request with an approval link, no upstream call.
     const ours = await tool(person.token, "request_elevated_access", {
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: ["linear"],
       reason: "ours",

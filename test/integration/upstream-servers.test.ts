@@ -678,7 +678,7 @@ describe("gating upstream tool calls", () => {
       const refused = outcomes.filter((outcome) => outcome.error !== undefined);
       expect(refused).toHaveLength(9);
       for (const outcome of refused) {
-        // A consumed request grant is no longer live, so a later use finds no grant at all,
+        // A consumed call grant is no longer live, so a later use finds no grant at all,
         // whether it is refused at the preview or at the commit: a new one-call approval is needed.
         expect(outcome.error).toMatchObject({ code: "access_required", reason: "no_grant", access: "write" });
         expect((outcome.error as Loose).request_elevated_access).toMatchObject({

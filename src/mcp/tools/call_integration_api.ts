@@ -1,7 +1,7 @@
 /**
  * `call_integration_api`: make one HTTP call to a connected provider with the person's token,
  * only when a live grant of this session covers it. The URL is parsed once; SSRF, provider,
- * classification and the grant decision all run before anything is sent; a request grant is
+ * classification and the grant decision all run before anything is sent; a call grant is
  * consumed before the fetch starts. Redirects are not followed; time and size are capped.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
@@ -69,7 +69,7 @@ function coveringRequest(prepared: PreparedCall) {
   // A one-call approval shows the whole body to the person; past 64 KiB ask for write access instead.
   if (classified.access === "write" && canonical.body.length > MAX_APPROVABLE_BODY) {
     return {
-      kind: "session",
+      kind: "broad",
       level: "write",
       providers: [classified.provider],
       reason: "<say what you will change and why>",
@@ -77,7 +77,7 @@ function coveringRequest(prepared: PreparedCall) {
   }
   if (classified.access === "read") {
     return {
-      kind: "session",
+      kind: "broad",
       level: "read",
       providers: [classified.provider],
       reason: "<say why you need to read this>",

@@ -7,7 +7,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
 import { prepareCall } from "../../calls/prepare";
-import type { AccessLevel, CanonicalCall } from "../../grants/types";
+import type { AccessLevel, CanonicalCall, ClassifiedCall } from "../../grants/types";
 import { sessionFor } from "../../session/user-session";
 import { MAX_ARGUMENT_BYTES, splitToolName } from "../../upstream/tools";
 import type { ToolContext } from "../tool-context";
@@ -15,14 +15,14 @@ import { iso, safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
   kind: z
-    .enum(["session", "call"])
-    .describe("session: read/write on providers or MCP servers for minutes; call: one exact call or tool call"),
-  level: z.enum(["read", "write"]).optional().describe("For kind=session. Default read."),
+    .enum(["broad", "call"])
+    .describe("broad: read/write on providers or MCP servers for minutes; call: one exact call or tool call"),
+  level: z.enum(["read", "write"]).optional().describe("For kind=broad. Default read."),
   providers: z
     .array(z.string().min(1).max(64))
     .max(20)
     .optional()
-    .describe("For kind=session: provider ids and/or upstream MCP server names"),
+    .describe("For kind=broad: provider ids and/or upstream MCP server names"),
   duration_minutes: z
     .number()
     .int()
@@ -72,12 +72,12 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   const durationSeconds = (input.duration_minutes ?? policy.defaultDurationSeconds / 60) * 60;
   const registry = context.config.registry;
   const session = sessionFor(context.env.SESSION, context.props.userId);
-  if (input.kind === "session") {
+  if (input.kind === "broad") {
     const servers = (await session.upstreamServers()).map((server) => server.name);
     const known = [...registry.all().map((provider) => provider.id), ...servers];
     const providers = [...new Set(input.providers ?? [])];
     if (providers.length === 0) {
-      return toolError("invalid_request", 'kind=session needs providers, e.g. ["github"].', { providers: known });
+      return toolError("invalid_request", 'kind=broad needs providers, e.g. ["github"].', { providers: known });
     }
     const unknown = providers.filter((id) => !known.includes(id));
     if (unknown.length > 0) {
@@ -99,13 +99,7 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
         reason: "arguments_too_large",
       });
     }
-    return {
-      level: classified.access,
-      providers: [classified.provider],
-      durationSeconds,
-      call: classified.call,
-      fingerprint: classified.fingerprint,
-    };
+    return callAsk(classified, durationSeconds);
   }
   if (!input.url || !input.method) {
     return toolError("invalid_request", "kind=call needs url and method (or tool and arguments for an MCP server).");
@@ -123,7 +117,11 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
     const reason = error.code === "invalid_request" ? error.reason : error.code;
     return toolError("invalid_request", `This call cannot be made: ${reason}.`, { reason });
   }
-  const { classified } = prepared.value;
+  return callAsk(prepared.value.classified, durationSeconds);
+}
+
+/** A one-call ask: the call as classified, judged at its own level on its one provider or server. */
+function callAsk(classified: ClassifiedCall, durationSeconds: number): Ask {
   return {
     level: classified.access,
     providers: [classified.provider],
@@ -140,7 +138,7 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
     {
       title: "Ask the person for access",
       description:
-        "Ask the person to approve access before you touch their accounts: kind=session for read or write access to providers for some minutes, or kind=call for one exact HTTP call. Show the returned approval_url to the person, then call check_access_request with wait_seconds to learn their decision.",
+        "Ask the person to approve access before you touch their accounts: kind=broad for read or write access to providers for some minutes, or kind=call for one exact HTTP call. Show the returned approval_url to the person, then call check_access_request with wait_seconds to learn their decision.",
       inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -152,7 +150,7 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
       const result = await sessionFor(context.env.SESSION, context.props.userId).requestAccess({
         id,
         linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
-        kind: input.kind === "session" ? "broad" : "request",
+        kind: input.kind,
         connectionId: context.props.connectionId,
         clientName: context.props.clientName,
         reason: input.reason,

@@ -14,7 +14,7 @@ const call = (provider: string, access: "read" | "write", fingerprint = "fp-a"):
 const NOW = T0 + 10_000;
 const readGithub = approvedGrant({ id: "g_read", level: "read", providers: ["github"] });
 const writeLinear = approvedGrant({ id: "g_write", level: "write", providers: ["linear"] });
-const oneCall = approvedGrant({ id: "g_call", kind: "request", providers: ["github"], callFingerprint: "fp-a" });
+const oneCall = approvedGrant({ id: "g_call", kind: "call", providers: ["github"], callFingerprint: "fp-a" });
 
 describe("decide without request_id", () => {
   const cases: [string, Grant[], ClassifiedCall, string, string | null][] = [

@@ -31,7 +31,7 @@ describe("requestKey", () => {
   });
 
   it.each<[string, Partial<RequestShape>]>([
-    ["kind", { kind: "request" }],
+    ["kind", { kind: "call" }],
     ["level", { level: "write" }],
     ["providers", { providers: ["github"] }],
     ["duration", { durationSeconds: 900 }],

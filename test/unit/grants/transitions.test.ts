@@ -57,7 +57,7 @@ describe("approve", () => {
     ["a duration over the cap", pendingGrant({ requestedDurationSeconds: 7200 }), { durationSeconds: 7200 }, "widened"],
     [
       "a call grant at another level",
-      pendingGrant({ kind: "request", requestedLevel: "write" }),
+      pendingGrant({ kind: "call", requestedLevel: "write" }),
       { level: "read" },
       "widened",
     ],
@@ -106,8 +106,8 @@ describe("deny, revoke, consume, expire", () => {
     expect(revoke(approvedGrant(), T0 + 301_000).ok).toBe(false);
   });
 
-  it("consumes a live request grant once, never a broad one", () => {
-    const call = approvedGrant({ kind: "request" });
+  it("consumes a live call grant once, never a broad one", () => {
+    const call = approvedGrant({ kind: "call" });
     const used = consume(call, T0 + 2000);
     expect(used.ok && used.value.status).toBe("consumed");
     expect(used.ok && consume(used.value, T0 + 2001).ok).toBe(false);

@@ -154,10 +154,10 @@ describe("GrantBook.decide", () => {
 });
 
 describe("GrantBook.authorizeCall", () => {
-  it("consumes a request grant exactly once when ten uses race", async () => {
+  it("consumes a call grant exactly once when ten uses race", async () => {
     await inBook(async (room) => {
       const asked = await room.book.requestAccess(
-        ask({ kind: "request", level: "write", call: call.call, callFingerprint: call.fingerprint }),
+        ask({ kind: "call", level: "write", call: call.call, callFingerprint: call.fingerprint }),
       );
       if (!asked.ok) throw new Error("request refused");
       expect((await room.book.decide(asked.grant.id, LINK, approval(["github"], "write"))).ok).toBe(true);
