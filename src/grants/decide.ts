@@ -1,6 +1,6 @@
 /**
  * The decision: may this call run, and under which grant? Pure: no `this`, no I/O, no clock.
- * Given the session's grants and a classified call, it allows via exactly one grant or denies
+ * Given one connection's grants and a classified call, it allows via exactly one grant or denies
  * with a reason code. A grant only ever serves the MCP client connection that asked for it.
  */
 import { effectiveStatus, isLive } from "./transitions";

@@ -19,7 +19,7 @@ export async function requireUser(c: WebContext): Promise<SignedInUser | Respons
     return c.redirect(`/signin?${new URLSearchParams({ return_to: back })}`, 302);
   }
   return c.html(
-    <MessagePage title="Sign in first" message="Your session ended. Sign in again." code="sign_in_required" />,
+    <MessagePage title="Sign in first" message="You are signed out. Sign in again." code="sign_in_required" />,
     403,
   );
 }

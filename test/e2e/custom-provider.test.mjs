@@ -155,7 +155,7 @@ describe("custom provider acme with the v2 MCP client", { timeout: 300_000 }, ()
   });
 
   test(
-    "a read session approved: GET sends the key exactly once, declared-read POST works, writes refused",
+    "a read grant approved: GET sends the key exactly once, declared-read POST works, writes refused",
     STEP,
     async () => {
       const grantId = await grantRead(tools.call, owner, "List my Acme items");

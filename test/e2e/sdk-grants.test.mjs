@@ -52,7 +52,7 @@ for (const sdk of SDKS) {
       structured(await mcp.call("check_access_request", { request_id: id, wait_seconds: wait }), "check");
     const whoami = async () => structured(await mcp.call("whoami"), "whoami");
 
-    test("a session request, approved through the link, is approved for the client", STEP, async () => {
+    test("a broad request, approved through the link, is approved for the client", STEP, async () => {
       const asked = await request({ kind: "broad", level: "read", providers: ["github"], reason: "Read my issues" });
       assert.equal(asked.status, "pending");
       assert.equal(asked.coalesced, false);

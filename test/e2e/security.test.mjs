@@ -63,7 +63,7 @@ describe("security, black-box against wrangler dev", { timeout: 240_000 }, () =>
     assert.equal(who.user.email, "mallory-target@example.com", "a non-browser client (no Origin) works");
   });
 
-  test("cross-site form POSTs (login CSRF) are refused without a session cookie", STEP, async () => {
+  test("cross-site form POSTs (login CSRF) are refused without a sign-in cookie", STEP, async () => {
     const form = new URLSearchParams({ email: "csrf@example.com", return_to: "/" });
     for (const origin of ["https://evil.example", undefined]) {
       const res = await fetchWithTimeout(`${server.origin}/signin/dev`, {

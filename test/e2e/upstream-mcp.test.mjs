@@ -172,7 +172,7 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     assert.equal(upstream.stats().toolCalls.length, 0);
   });
 
-  test("the person accepts two reads; a read session runs them with the upstream token", STEP, async () => {
+  test("the person accepts two reads; a read grant runs them with the upstream token", STEP, async () => {
     const saved = await submitMcpForm(owner, serverPath(NAME, "reads"), { tools: ["search_issues", "get_issue"] });
     await saved.arrayBuffer();
     assert.equal(saved.status, 303);
@@ -227,7 +227,7 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     }
   });
 
-  test("a write under the read session is access_required with the exact call to ask for", STEP, async () => {
+  test("a write under the read grant is access_required with the exact call to ask for", STEP, async () => {
     const args = { title: "Export is slow", body: "Takes a minute." };
     const denied = toolErrorBody(await tools.call(`${NAME}__create_issue`, args));
     assert.equal(denied.error.code, "access_required");

@@ -392,7 +392,7 @@ describe("one-call approvals", () => {
     expect(seenAt(GH)).toEqual([]);
   });
 
-  it("refuses use from another session of the same person", async () => {
+  it("refuses use from another connection of the same person", async () => {
     const person = await withGithub();
     const { requestId, call } = await approvedCall(person);
     const sameUser = await signedInClient(idp, (await tool(person.token, "whoami")).structured?.user.subject);

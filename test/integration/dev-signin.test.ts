@@ -57,7 +57,7 @@ describe("dev sign-in", () => {
     expect(user.issuer).toBe(`${DEV_ORIGIN}/signin/dev`);
   });
 
-  it("rejects an invalid e-mail with 400 and sets no session", async () => {
+  it("rejects an invalid e-mail with 400 and sets no sign-in cookie", async () => {
     const browser = new TestBrowser(dev, DEV_ORIGIN);
     for (const email of ["", "not-an-email", "a@b", `${"x".repeat(300)}@example.com`, "<script>@x.com"]) {
       const response = await browser.post("/signin/dev", { email, return_to: "/" });
@@ -95,7 +95,7 @@ describe("dev sign-in", () => {
     });
   }
 
-  it("treats a tampered session cookie as signed out", async () => {
+  it("treats a tampered sign-in cookie as signed out", async () => {
     const browser = new TestBrowser(dev, DEV_ORIGIN);
     await browser.post("/signin/dev", { email: "a@example.com", return_to: "/" });
     const sealed = browser.cookies.get("__Host-cs_session") as string;

@@ -208,7 +208,7 @@ describe("check_access_request", () => {
   });
 });
 
-describe("sessions and revoke_access", () => {
+describe("connections and revoke_access", () => {
   it("binds a grant to the client connection that asked: another client of the same user cannot see or use it", async () => {
     const sub = `same-${crypto.randomUUID()}`;
     const claude = await signedInClient(idp, sub);

@@ -147,7 +147,7 @@ describe("/mcp browser boundary", () => {
     expect(response.status).toBe(200);
   });
 
-  it("ignores cookies: a signed-in browser session without a bearer token gets 401", async () => {
+  it("ignores cookies: a signed-in browser (sign-in cookie) without a bearer token gets 401", async () => {
     const response = await mcpRequest(null, rpc("tools/list"), { Cookie: cookieOfSignedInUser });
     expect(response.status).toBe(401);
   });

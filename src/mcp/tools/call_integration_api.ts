@@ -1,6 +1,6 @@
 /**
  * `call_integration_api`: make one HTTP call to a connected provider with the person's token,
- * only when a live grant of this session covers it. The URL is parsed once; SSRF, provider,
+ * only when a live grant of this connection covers it. The URL is parsed once; SSRF, provider,
  * classification and the grant decision all run before anything is sent; a call grant is
  * consumed before the fetch starts. Redirects are not followed; time and size are capped.
  */
@@ -39,7 +39,7 @@ const ACCESS_HINT: Record<string, string> = {
   read_only: "Your approval is read-only and this call writes.",
   wrong_provider: "Your approval does not include this provider.",
   call_mismatch: "This one-call approval was for a different call (method, URL, body or headers differ).",
-  not_found: "No such approval for this session.",
+  not_found: "No such approval for this connection.",
   pending: "The person has not decided this request yet; call check_access_request with wait_seconds.",
 };
 

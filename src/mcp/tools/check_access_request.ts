@@ -43,7 +43,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       if (!grant) {
         return toolError(
           "not_found",
-          "No such request for this session. Use the request_id that request_elevated_access returned.",
+          "No such request for this connection. Use the request_id that request_elevated_access returned.",
         );
       }
       const view = viewGrant(grant, Date.now());

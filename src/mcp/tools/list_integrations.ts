@@ -1,6 +1,6 @@
 /**
  * `list_integrations`: every provider this server knows, whether the person connected it (and
- * whether it still works), whether its OAuth app is configured here, and what this session's
+ * whether it still works), whether its OAuth app is configured here, and what this connection's
  * current grants allow on it, with usage hints.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
@@ -47,7 +47,7 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
     {
       title: "List integrations",
       description:
-        "List the providers and upstream MCP servers you can use through Countersign: connected or not, and what the person's current approvals let this session do on each (none, read, write), with usage hints.",
+        "List the providers and upstream MCP servers you can use through Countersign: connected or not, and what the person's current approvals let this connection do on each (none, read, write), with usage hints.",
       inputSchema: z.object({}),
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },

@@ -1,6 +1,6 @@
 /**
  * `revoke_access`: the assistant gives back authority it no longer needs: one grant or pending
- * request by id, or everything this session holds.
+ * request by id, or everything this connection holds.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
@@ -10,7 +10,7 @@ import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = z.object({
-  request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this session's authority"),
+  request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this connection's authority"),
 });
 
 const Output = z.object({ revoked: z.array(GrantView) });
@@ -22,7 +22,7 @@ export function registerRevokeAccess(server: McpServer, context: ToolContext): v
     {
       title: "Give back access",
       description:
-        "Drop one approved grant or pending request (request_id), or all of this session's authority (no arguments), as soon as you no longer need it.",
+        "Drop one approved grant or pending request (request_id), or all of this connection's authority (no arguments), as soon as you no longer need it.",
       inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -30,12 +30,12 @@ export function registerRevokeAccess(server: McpServer, context: ToolContext): v
     safely("revoke_access", async ({ request_id }) => {
       const session = sessionFor(context.env.SESSION, context.props.userId);
       const result = await session.revokeForConnection(context.props.connectionId, request_id);
-      if (!result) return toolError("not_found", "No such request for this session.");
+      if (!result) return toolError("not_found", "No such request for this connection.");
       const now = Date.now();
       const revoked = result.revoked.map((grant) => viewGrant(grant, now));
       const text =
         revoked.length === 0
-          ? "Nothing to revoke: this session holds no live or pending access."
+          ? "Nothing to revoke: this connection holds no live or pending access."
           : `Revoked ${revoked.length}: ${revoked.map((grant) => grant.request_id).join(", ")}.`;
       return toolResult({ revoked }, text);
     }),

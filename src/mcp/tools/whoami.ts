@@ -1,6 +1,6 @@
 /**
  * `whoami`: the signed-in user, the MCP client connection, the token's scopes and the
- * session's current authority (which grants are live, and for how long).
+ * connection's current authority (which grants are live, and for how long).
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
@@ -51,7 +51,7 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
     {
       title: "Who am I",
       description:
-        "Shows who you are acting for, which client you are, your token's scopes, and the access the person has currently approved for this session (none until they approve a request).",
+        "Shows who you are acting for, which client you are, your token's scopes, and the access the person has currently approved for this connection (none until they approve a request).",
       inputSchema: z.object({}),
       outputSchema: WhoamiOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -90,7 +90,7 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
           grants,
           summary:
             grants.length === 0
-              ? "No access is approved for this session. Ask the person with request_elevated_access when you need it."
+              ? "No access is approved for this connection. Ask the person with request_elevated_access when you need it."
               : `Approved now: ${grants.map(describeGrant).join("; ")}.`,
         },
       };
