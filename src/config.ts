@@ -8,6 +8,7 @@ import { demoProvider } from "./demo/demo-provider";
 import { DEFAULT_POLICY, type GrantPolicy } from "./grants/types";
 import type { ErrorCode } from "./lib/errors";
 import { err, ok, type Result } from "./lib/result";
+import { isVapidPrivateKey } from "./notify/vapid";
 import { parseCustomProviders } from "./providers/custom";
 import { createRegistry, type Registry } from "./providers/registry";
 import { type CatalogueServer, parseCatalogue } from "./upstream/catalogue";
@@ -39,6 +40,15 @@ export interface Config {
   mcpServers: CatalogueServer[];
   /** Dev only (UPSTREAM_DEV_LOOPBACK=enabled on a loopback PUBLIC_URL): upstream servers on this machine. */
   upstreamLoopback: boolean;
+  /** Web Push (VAPID_PRIVATE_KEY, VAPID_SUBJECT): null when no key is set, and then no push is sent. */
+  push: PushConfig | null;
+}
+
+export interface PushConfig {
+  /** base64url of the VAPID private scalar; the public key is derived from it. */
+  privateKey: string;
+  /** RFC 8292 `sub`: VAPID_SUBJECT, else PUBLIC_URL. */
+  subject: string;
 }
 
 export type ConfigErrorCode = ErrorCode<"config">;
@@ -59,6 +69,8 @@ export type ConfigEnv = Pick<
   CUSTOM_PROVIDERS?: string;
   MCP_SERVERS?: string;
   UPSTREAM_DEV_LOOPBACK?: string;
+  VAPID_PRIVATE_KEY?: string;
+  VAPID_SUBJECT?: string;
 };
 
 /** Durations (minutes) a person can pick on the approval page, before the configured cap. */
@@ -195,7 +207,9 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     secrets: env as unknown as Record<string, unknown>,
   });
   if (!catalogue.ok) return err(catalogue.error);
-  return ok({ ...base, registry, mcpServers: catalogue.value, upstreamLoopback });
+  const push = parsePush(env, publicOrigin);
+  if (!push.ok) return push;
+  return ok({ ...base, registry, mcpServers: catalogue.value, upstreamLoopback, push: push.value });
 }
 
 function parseIssuer(raw: string): boolean {
@@ -205,4 +219,21 @@ function parseIssuer(raw: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** VAPID_PRIVATE_KEY (the 32-byte scalar, base64url) and the contact the push services see. */
+function parsePush(env: ConfigEnv, publicOrigin: string): Result<PushConfig | null, ConfigError> {
+  const privateKey = env.VAPID_PRIVATE_KEY?.trim() ?? "";
+  if (privateKey === "") return ok(null);
+  if (!isVapidPrivateKey(privateKey)) {
+    return err({
+      code: "vapid_key_invalid",
+      message: "VAPID_PRIVATE_KEY must be the 32-byte P-256 private key in base64url (43 characters)",
+    });
+  }
+  const subject = env.VAPID_SUBJECT?.trim() || publicOrigin;
+  if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/.test(subject)) {
+    return err({ code: "vapid_subject_invalid", message: "VAPID_SUBJECT must be a mailto: or https: URI" });
+  }
+  return ok({ privateKey, subject });
 }

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
     "custom_providers_invalid",
     "upstream_loopback_not_local",
     "mcp_servers_invalid",
+    "vapid_key_invalid",
+    "vapid_subject_invalid",
   ],
   /** Sign-in through the OIDC provider (src/identity/oidc.ts). */
   signin: [
@@ -111,6 +113,16 @@ export const ERROR_CODES = {
   server: ["name_invalid", "name_reserved", "name_taken", "url_invalid", "too_many_servers"],
   /** One upstream tool call (src/upstream/servers.ts). */
   upstreamCall: ["not_found", "not_connected", "reauth_required", "upstream_unavailable", "invalid_request", "denied"],
+  /** Setting up how the person is reached: push devices and the webhook (src/notify/). */
+  notify: [
+    "push_not_configured",
+    "subscription_invalid",
+    "endpoint_not_allowed",
+    "device_name_invalid",
+    "too_many_devices",
+    "webhook_url_invalid",
+    "not_found",
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ErrorStep = keyof typeof ERROR_CODES;

@@ -19,7 +19,11 @@ export type AuditEvent =
   | "server_added"
   | "server_connected"
   | "server_disconnected"
-  | "server_removed";
+  | "server_removed"
+  | "device_added"
+  | "device_removed"
+  | "webhook_set"
+  | "webhook_removed";
 
 export type AuditActor = "agent" | "human" | "system";
 

@@ -68,12 +68,24 @@ export class GrantBook {
   readonly #audit: AuditLog;
   readonly #storage: DurableObjectStorage;
   readonly #policy: () => GrantPolicy;
+  readonly #otherDeadlines: () => (number | null)[];
 
-  constructor(grants: GrantStore, audit: AuditLog, storage: DurableObjectStorage, policy: () => GrantPolicy) {
+  /**
+   * `otherDeadlines`: what else in this object the one alarm must wake for (deliveries owed to
+   * the person's devices), so that aiming it at the grants' next deadline never skips them.
+   */
+  constructor(
+    grants: GrantStore,
+    audit: AuditLog,
+    storage: DurableObjectStorage,
+    policy: () => GrantPolicy,
+    otherDeadlines: () => (number | null)[] = () => [],
+  ) {
     this.#grants = grants;
     this.#audit = audit;
     this.#storage = storage;
     this.#policy = policy;
+    this.#otherDeadlines = otherDeadlines;
   }
 
   /** Open grants of a connection, or of everyone. */
@@ -371,7 +383,8 @@ export class GrantBook {
   }
   /** One alarm, at the earliest open deadline; none when nothing is open. */
   async schedule(): Promise<void> {
-    const next = this.#grants.nextDeadline();
+    const deadlines = [this.#grants.nextDeadline(), ...this.#otherDeadlines()].filter((at) => at !== null);
+    const next = deadlines.length > 0 ? Math.min(...deadlines) : null;
     const current = await this.#storage.getAlarm();
     if (next === null) {
       if (current !== null) await this.#storage.deleteAlarm();

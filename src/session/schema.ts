@@ -98,6 +98,35 @@ export const MIGRATIONS: readonly string[] = [
   `UPDATE grants SET kind = 'call', request_key = '["call"' || substr(request_key, 11)
      WHERE kind = 'request' AND substr(request_key, 1, 10) = '["request"';
    UPDATE grants SET kind = 'call' WHERE kind = 'request';`,
+  // Reaching the person (src/notify/): the phones that asked for a push, the one webhook, and
+  // the deliveries still owed to them (retried with backoff by the alarm).
+  `CREATE TABLE push_devices (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     endpoint TEXT NOT NULL UNIQUE,
+     p256dh TEXT NOT NULL,
+     auth TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     last_delivery_at INTEGER,
+     last_status TEXT
+   );
+   CREATE TABLE webhook (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     added_at INTEGER NOT NULL,
+     last_delivery_at INTEGER,
+     last_status TEXT
+   );
+   CREATE TABLE deliveries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     grant_id TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     target_id TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX deliveries_due ON deliveries (next_at);`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

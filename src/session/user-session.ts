@@ -1,202 +1,166 @@
 /**
  * One Durable Object per person, named by the verified user id (never by anything a client
- * sends), read once from `ctx.id.name`. A shell: it wires the stores and features and answers
+ * sends), read once from `ctx.id.name`. A shell: its parts are wired in features.ts, and it answers
  * RPCs with one-line delegates; each section names the module that holds the logic. Input gates
  * plus synchronous SQL between read and write make every state change atomic.
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Config, loadConfig } from "../config";
 import type { ClassifiedCall, Grant } from "../grants/types";
-import { type BeginCallResult, ProviderAccess } from "../providers/access";
-import { Credentials } from "../providers/credentials";
-import { type ProviderLink, ProviderLinkStore } from "../providers/links";
+import { log } from "../lib/log";
+import type { Result } from "../lib/result";
+import type { DeviceView, NotifyView, WebhookView } from "../notify/notifier";
+import type { NotifyError, SubscriptionKeys } from "../notify/targets";
+import type { BeginCallResult } from "../providers/access";
+import type { ProviderLink } from "../providers/links";
 import type { TokenSet } from "../upstream/client/oauth";
 import type { UpstreamClient } from "../upstream/client/registration";
-import { type OAuthBinding, type ServerView, UpstreamStore } from "../upstream/store";
-import { type AddServerResult, Upstream, type UpstreamCallView, type UpstreamToolGroup } from "../upstream/upstream";
+import type { OAuthBinding, ServerView } from "../upstream/store";
+import type { AddServerResult, UpstreamCallView, UpstreamToolGroup } from "../upstream/upstream";
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
-import { type AuditDetail, AuditLog } from "./audit-log";
-import { ClientConnections } from "./client-connections";
-import { ConnectClaims } from "./connect-claims";
-import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
+import type { AuditDetail } from "./audit-log";
+import type { Connection, ConsentKey, NewConnection } from "./connection-store";
+import { PersonFeatures } from "./features";
 import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
-import { GrantBook } from "./grant-book";
-import { GrantStore } from "./grant-store";
 import { migrate } from "./schema";
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
-  readonly #book: GrantBook;
-  readonly #connections: ClientConnections;
-  readonly #audit: AuditLog;
-  readonly #claims: ConnectClaims;
-  /** The name this object was reached by: `idFromName(userId)`, read once. */
-  readonly #name: string | undefined;
-  #providerAccess: ProviderAccess | null = null;
-  #upstreamFeature: Upstream | null = null;
+  readonly #f: PersonFeatures;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#name = ctx.id.name;
     this.#sql = ctx.storage.sql;
-    this.#audit = new AuditLog(this.#sql);
-    this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#config.grantPolicy);
-    this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
-    this.#claims = new ConnectClaims(this.#sql);
+    this.#f = new PersonFeatures(ctx, env);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
-  }
-
-  get #config(): Config {
-    const config = loadConfig(this.env);
-    if (!config.ok) throw new Error(`configuration invalid: ${config.error.code}`);
-    return config.value;
-  }
-
-  /** The person this object belongs to; it is only ever reached by `idFromName(userId)`. */
-  get #userId(): string {
-    if (this.#name === undefined) throw new Error("UserSession must be reached by idFromName(userId)");
-    return this.#name;
-  }
-
-  /** The person's provider access, built once (its credentials are bound to this person). */
-  get #providers(): ProviderAccess {
-    if (this.#providerAccess) return this.#providerAccess;
-    const config = this.#config;
-    const links = new ProviderLinkStore(this.#sql);
-    this.#providerAccess = new ProviderAccess({
-      registry: config.registry,
-      links,
-      credentials: new Credentials(links, this.env.VAULT_KV, config.vault, this.env, this.#userId),
-      book: this.#book,
-      audit: this.#audit,
-    });
-    return this.#providerAccess;
-  }
-
-  /** The upstream MCP server feature, built once for the person this object is named after. */
-  get #upstream(): Upstream {
-    if (this.#upstreamFeature) return this.#upstreamFeature;
-    const config = this.#config;
-    this.#upstreamFeature = new Upstream({
-      store: new UpstreamStore(this.#sql),
-      book: this.#book,
-      audit: this.#audit,
-      env: {
-        kv: this.env.VAULT_KV,
-        keyring: config.vault,
-        allowLoopback: config.upstreamLoopback,
-        catalogue: config.mcpServers,
-        providerIds: config.registry.all().map((provider) => provider.id),
-        background: (work) => this.ctx.waitUntil(work),
-      },
-      userId: this.#userId,
-    });
-    return this.#upstreamFeature;
   }
 
   // ── connections and consent (session/client-connections.ts) ───────────────────────────
   recordConnection(connection: NewConnection): Promise<Connection> {
-    return this.#connections.record(connection);
+    return this.#f.connections.record(connection);
   }
   touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connections.touch(connection);
+    return this.#f.connections.touch(connection);
   }
   ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#connections.ensure(connection);
+    return this.#f.connections.ensure(connection);
   }
   rememberConsent(key: ConsentKey, scopes: string[]): void {
-    this.#connections.rememberConsent(key, scopes);
+    this.#f.connections.rememberConsent(key, scopes);
   }
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
-    return this.#connections.consentCovers(key, scopes);
+    return this.#f.connections.consentCovers(key, scopes);
   }
   revokeConnection(connectionId: string): Promise<Connection | null> {
-    return this.#connections.revoke(connectionId);
+    return this.#f.connections.revoke(connectionId);
   }
   /** Claim a connect callback's state once: true for the first claim, false for every replay. */
   claimConnectState(stateHash: string): boolean {
-    return this.#claims.claim(stateHash, Date.now());
+    return this.#f.claims.claim(stateHash, Date.now());
   }
 
   // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
-  requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
-    return this.#book.requestAccess(input);
+  /** A new pending request is owed to the person's devices; the alarm sends it, after this answer. */
+  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
+    const result = await this.#f.book.requestAccess(input);
+    if (!result.ok || result.coalesced) return result;
+    this.#f.notifier.announce(result.grant, Date.now());
+    await this.#f.book.schedule();
+    return result;
   }
   viewRequest(id: string, linkTokenHash: string): Grant | null {
-    return this.#book.viewRequest(id, linkTokenHash);
+    return this.#f.book.viewRequest(id, linkTokenHash);
   }
   /** The person approves or denies through the approval link. Exactly one decision wins. */
   decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
-    return this.#book.decide(id, linkTokenHash, decision);
+    return this.#f.book.decide(id, linkTokenHash, decision);
   }
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
-    return this.#book.waitForDecision(id, connectionId, timeoutMs);
+    return this.#f.book.waitForDecision(id, connectionId, timeoutMs);
   }
   authority(connectionId: string): Grant[] {
-    return this.#book.authority(connectionId);
+    return this.#f.book.authority(connectionId);
   }
   revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
-    return this.#book.revokeForConnection(connectionId, id);
+    return this.#f.book.revokeForConnection(connectionId, id);
   }
   revokeByOwner(id: string): Promise<Grant | null> {
-    return this.#book.revokeByOwner(id);
+    return this.#f.book.revokeByOwner(id);
   }
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
   activity(historyLimit = 100): Activity {
-    return activityOf(this.#book, this.#connections, this.#audit, historyLimit, Date.now());
+    return activityOf(this.#f.book, this.#f.connections, this.#f.audit, historyLimit, Date.now());
   }
   exportAll(): PersonExport {
-    return exportOf(this.#book, this.#connections, this.#audit);
+    return exportOf(this.#f.book, this.#f.connections, this.#f.audit);
   }
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(): Promise<void> {
-    await this.#providers.purge();
-    await this.#upstream.purge();
+    await this.#f.providers.purge();
+    await this.#f.upstream.purge();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // The object lives on in memory: give it its (empty) schema back, then release any waiters,
     // who now find nothing.
     migrate(this.#sql);
-    this.#book.releaseWaiters();
+    this.#f.book.releaseWaiters();
   }
-  /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
+  /** Send what is owed, expire what is due; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
-    await this.#book.expireDue();
+    // A delivery's failure must never stop grants from expiring.
+    await this.#f.notifier.deliverDue(Date.now()).catch((error) => log.error("notify.deliver_failed", { error }));
+    await this.#f.book.expireDue();
+  }
+
+  // ── reaching the person: push devices and the webhook (notify/notifier.ts) ───────────────
+  notifyView(): Promise<NotifyView> {
+    return this.#f.notifier.view();
+  }
+  addDevice(name: string, subscription: SubscriptionKeys): Result<DeviceView, NotifyError> {
+    return this.#f.notifier.addDevice(name, subscription, Date.now());
+  }
+  removeDevice(id: string): boolean {
+    return this.#f.notifier.removeDevice(id, Date.now());
+  }
+  setWebhook(url: string): Promise<{ webhook: WebhookView; secret: string }> {
+    return this.#f.notifier.setWebhook(url, Date.now());
+  }
+  removeWebhook(): boolean {
+    return this.#f.notifier.removeWebhook(Date.now());
   }
 
   // ── provider credentials and calls (providers/access.ts) ───────────────────────────────
   connectProvider(providerId: string, secret: VaultSecret, accountHost?: string): Promise<ProviderLink | null> {
-    return this.#providers.connect(providerId, secret, accountHost);
+    return this.#f.providers.connect(providerId, secret, accountHost);
   }
   disconnectProvider(providerId: string): Promise<{ revokedUpstream: boolean } | null> {
-    return this.#providers.disconnect(providerId);
+    return this.#f.providers.disconnect(providerId);
   }
   providerLinks(): ProviderLink[] {
-    return this.#providers.links();
+    return this.#f.providers.links();
   }
   /** Everything before an outbound call, in one step; a call grant is consumed last. */
   beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
-    return this.#providers.beginCall(call, connectionId, requestId);
+    return this.#f.providers.beginCall(call, connectionId, requestId);
   }
   recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
-    this.#providers.recordOutcome(connectionId, grantId, detail);
+    this.#f.providers.recordOutcome(connectionId, grantId, detail);
   }
 
   // ── upstream MCP servers (upstream/upstream.ts documents each) ─────────────────────────
   upstreamServers(): ServerView[] {
-    return this.#upstream.servers();
+    return this.#f.upstream.servers();
   }
   upstreamServer(name: string): ServerView | null {
-    return this.#upstream.server(name);
+    return this.#f.upstream.server(name);
   }
   addUpstreamServer(name: string, url: string, actor: "agent" | "human"): Promise<AddServerResult> {
-    return this.#upstream.add(name, url, actor);
+    return this.#f.upstream.add(name, url, actor);
   }
   detectUpstreamServer(name: string): Promise<ServerView | null> {
-    return this.#upstream.detect(name);
+    return this.#f.upstream.detect(name);
   }
   connectUpstreamOAuth(
     name: string,
@@ -204,29 +168,29 @@ export class UserSession extends DurableObject<Env> {
     binding: OAuthBinding,
     clientSecret?: string,
   ): Promise<ServerView | null> {
-    return this.#upstream.connectOAuth(name, tokens, binding, clientSecret);
+    return this.#f.upstream.connectOAuth(name, tokens, binding, clientSecret);
   }
   connectUpstreamApiKey(name: string, key: string, header: string): Promise<ServerView | null> {
-    return this.#upstream.connectApiKey(name, key, header);
+    return this.#f.upstream.connectApiKey(name, key, header);
   }
   upstreamRegisteredClient(name: string, issuer: string): Promise<UpstreamClient | null> {
-    return this.#upstream.registeredClient(name, issuer);
+    return this.#f.upstream.registeredClient(name, issuer);
   }
   setUpstreamReadTools(name: string, tools: string[]): ServerView | null {
-    return this.#upstream.setReadTools(name, tools);
+    return this.#f.upstream.setReadTools(name, tools);
   }
   refreshUpstreamTools(name: string): Promise<ServerView | null> {
-    return this.#upstream.refreshTools(name);
+    return this.#f.upstream.refreshTools(name);
   }
   /** Disconnect or remove a server found in this person's own object; grants naming it end. */
   disconnectUpstream(name: string, remove: boolean): Promise<{ revokedUpstream: boolean } | null> {
-    return this.#upstream.disconnect(name, remove);
+    return this.#f.upstream.disconnect(name, remove);
   }
   classifyUpstreamCall(name: string, tool: string, args: Record<string, unknown>): Promise<ClassifiedCall | null> {
-    return this.#upstream.classifyCall(name, tool, args);
+    return this.#f.upstream.classifyCall(name, tool, args);
   }
   upstreamTools(): UpstreamToolGroup[] {
-    return this.#upstream.tools();
+    return this.#f.upstream.tools();
   }
   /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
   callUpstreamTool(
@@ -235,7 +199,7 @@ export class UserSession extends DurableObject<Env> {
     tool: string,
     args: Record<string, unknown>,
   ): Promise<UpstreamCallView> {
-    return this.#upstream.callTool(connectionId, name, tool, args);
+    return this.#f.upstream.callTool(connectionId, name, tool, args);
   }
 }
 

@@ -1,0 +1,106 @@
+/**
+ * The features of one person's Durable Object, wired once: the stores over the object's SQL and
+ * the features over them. The object (user-session.ts) is the RPC shell; this is where it gets
+ * its parts. Features that need configuration or the person's id (provider access, upstream
+ * servers) are built on first use, so an object that only answers a grant check never parses
+ * the provider registry. The person's id is the object's own name, read once.
+ */
+import { type Config, loadConfig } from "../config";
+import { Notifier } from "../notify/notifier";
+import { NotifyStore } from "../notify/store";
+import { ProviderAccess } from "../providers/access";
+import { Credentials } from "../providers/credentials";
+import { ProviderLinkStore } from "../providers/links";
+import { UpstreamStore } from "../upstream/store";
+import { Upstream } from "../upstream/upstream";
+import { AuditLog } from "./audit-log";
+import { ClientConnections } from "./client-connections";
+import { ConnectClaims } from "./connect-claims";
+import { ConnectionStore } from "./connection-store";
+import { GrantBook } from "./grant-book";
+import { GrantStore } from "./grant-store";
+
+export class PersonFeatures {
+  readonly audit: AuditLog;
+  readonly book: GrantBook;
+  readonly connections: ClientConnections;
+  readonly claims: ConnectClaims;
+  readonly notifier: Notifier;
+  #providers: ProviderAccess | null = null;
+  #upstream: Upstream | null = null;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+  ) {
+    const sql = ctx.storage.sql;
+    const grants = new GrantStore(sql);
+    const notifications = new NotifyStore(sql);
+    this.audit = new AuditLog(sql);
+    this.book = new GrantBook(
+      grants,
+      this.audit,
+      ctx.storage,
+      () => this.config.grantPolicy,
+      () => [notifications.nextDeadline()],
+    );
+    this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
+    this.claims = new ConnectClaims(sql);
+    this.notifier = new Notifier({
+      store: notifications,
+      audit: this.audit,
+      grant: (id) => grants.get(id),
+      config: () => this.config,
+      userId: () => this.userId,
+    });
+  }
+
+  get config(): Config {
+    const config = loadConfig(this.env);
+    if (!config.ok) throw new Error(`configuration invalid: ${config.error.code}`);
+    return config.value;
+  }
+
+  /** The person this object belongs to; it is only ever reached by `idFromName(userId)`. */
+  get userId(): string {
+    const name = this.ctx.id.name;
+    if (name === undefined) throw new Error("UserSession must be reached by idFromName(userId)");
+    return name;
+  }
+
+  /** The person's provider access, built once (its credentials are bound to this person). */
+  get providers(): ProviderAccess {
+    if (this.#providers) return this.#providers;
+    const config = this.config;
+    const links = new ProviderLinkStore(this.ctx.storage.sql);
+    this.#providers = new ProviderAccess({
+      registry: config.registry,
+      links,
+      credentials: new Credentials(links, this.env.VAULT_KV, config.vault, this.env, this.userId),
+      book: this.book,
+      audit: this.audit,
+    });
+    return this.#providers;
+  }
+
+  /** The upstream MCP server feature, built once for the person this object is named after. */
+  get upstream(): Upstream {
+    if (this.#upstream) return this.#upstream;
+    const config = this.config;
+    this.#upstream = new Upstream({
+      store: new UpstreamStore(this.ctx.storage.sql),
+      book: this.book,
+      audit: this.audit,
+      env: {
+        kv: this.env.VAULT_KV,
+        keyring: config.vault,
+        allowLoopback: config.upstreamLoopback,
+        catalogue: config.mcpServers,
+        providerIds: config.registry.all().map((provider) => provider.id),
+        background: (work) => this.ctx.waitUntil(work),
+      },
+      userId: this.userId,
+    });
+    return this.#upstream;
+  }
+}
