@@ -105,7 +105,7 @@ export class Notifier {
   async #attempt(grantId: string, channel: Channel, targetId: string, now: number): Promise<Outcome | null> {
     const { store } = this.deps;
     const grant = this.deps.grant(grantId);
-    if (!grant || grant.status !== "pending" || grant.pendingExpiresAt <= now) return null;
+    if (grant?.status !== "pending" || grant.pendingExpiresAt <= now) return null;
     const config = this.deps.config();
     const message = requestMessage(grant, await approvalUrl(config, grant.id));
     const context: SendContext = { allowLoopback: config.devMode, fetcher: this.deps.fetcher };

@@ -33,7 +33,11 @@ export async function newReceiverKeys(): Promise<ReceiverKeys> {
     "deriveBits",
   ])) as CryptoKeyPair;
   const publicBytes = new Uint8Array((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer);
-  return { privateKey: pair.privateKey, p256dh: b64url(publicBytes), auth: b64url(crypto.getRandomValues(new Uint8Array(16))) };
+  return {
+    privateKey: pair.privateKey,
+    p256dh: b64url(publicBytes),
+    auth: b64url(crypto.getRandomValues(new Uint8Array(16))),
+  };
 }
 
 /** Keys from a known private scalar and public point (the RFC's user agent). */
@@ -46,9 +50,10 @@ export async function receiverKeysFrom(d: string, p256dh: string, auth: string):
   return { privateKey, p256dh, auth };
 }
 
-async function hkdf(salt: Uint8Array<ArrayBuffer>, ikm: Uint8Array<ArrayBuffer>, info: Uint8Array<ArrayBuffer>, bytes: number) {
-  const key = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
-  return new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, key, bytes * 8));
+async function hkdf(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, bytes: number): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey("raw", ikm as BufferSource, "HKDF", false, ["deriveBits"]);
+  const params = { name: "HKDF", hash: "SHA-256", salt: salt as BufferSource, info: info as BufferSource };
+  return new Uint8Array(await crypto.subtle.deriveBits(params, key, bytes * 8));
 }
 
 const concat = (...parts: Uint8Array[]) => {
@@ -61,6 +66,10 @@ const concat = (...parts: Uint8Array[]) => {
   return out;
 };
 
+/** ECDH parameters: the DOM spells the peer key `public`; workerd's types spell it `$public`. */
+const ecdh = (peer: CryptoKey) =>
+  ({ name: "ECDH", public: peer }) as unknown as Parameters<SubtleCrypto["deriveBits"]>[0];
+
 /** What one `aes128gcm` body carried besides its plaintext (RFC 8188 §2.1 header). */
 export interface Decrypted {
   plaintext: Uint8Array;
@@ -70,7 +79,7 @@ export interface Decrypted {
 }
 
 /** RFC 8291 §3.4 and RFC 8188: decrypt one single-record message, or throw saying why. */
-export async function decryptAes128gcm(body: Uint8Array, keys: ReceiverKeys): Promise<Decrypted> {
+export async function decryptAes128gcm(body: Uint8Array<ArrayBuffer>, keys: ReceiverKeys): Promise<Decrypted> {
   if (body.length < 21 + 65 + 17) throw new Error("body shorter than a header and one record");
   const salt = body.slice(0, 16);
   const recordSize = new DataView(body.buffer, body.byteOffset + 16, 4).getUint32(0);
@@ -80,16 +89,16 @@ export async function decryptAes128gcm(body: Uint8Array, keys: ReceiverKeys): Pr
   const record = body.slice(21 + 65);
   if (record.length > recordSize) throw new Error("more than one record");
   const senderKey = await crypto.subtle.importKey("raw", senderPoint, { name: "ECDH", namedCurve: "P-256" }, false, []);
-  const shared = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: "ECDH", public: senderKey }, keys.privateKey, 256),
-  );
+  const shared = new Uint8Array(await crypto.subtle.deriveBits(ecdh(senderKey), keys.privateKey, 256));
   const receiverPoint = unb64url(keys.p256dh);
   const keyInfo = concat(text.encode("WebPush: info\0"), receiverPoint, senderPoint);
   const ikm = await hkdf(unb64url(keys.auth), shared, keyInfo, 32);
   const cek = await hkdf(salt, ikm, text.encode("Content-Encoding: aes128gcm\0"), 16);
   const nonce = await hkdf(salt, ikm, text.encode("Content-Encoding: nonce\0"), 12);
-  const aes = await crypto.subtle.importKey("raw", cek, "AES-GCM", false, ["decrypt"]);
-  const padded = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce }, aes, record));
+  const aes = await crypto.subtle.importKey("raw", cek as BufferSource, "AES-GCM", false, ["decrypt"]);
+  const padded = new Uint8Array(
+    await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce as BufferSource }, aes, record),
+  );
   let end = padded.length - 1;
   while (end >= 0 && padded[end] === 0) end--;
   if (padded[end] !== 0x02) throw new Error("the last record does not end with the 0x02 delimiter");

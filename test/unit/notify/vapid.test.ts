@@ -13,10 +13,14 @@ describe("vapidPublicKey", () => {
       "verify",
     ])) as CryptoKeyPair;
     const jwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
-    const expected = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const expected = new Uint8Array((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer);
     const derived = await vapidPublicKey(jwk.d as string);
     expect(derived).toBe(toBase64Url(expected));
-    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new Uint8Array([1]));
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      pair.privateKey,
+      new Uint8Array([1]),
+    );
     const imported = await crypto.subtle.importKey(
       "raw",
       fromBase64Url(derived) as Uint8Array<ArrayBuffer>,
@@ -24,9 +28,9 @@ describe("vapidPublicKey", () => {
       false,
       ["verify"],
     );
-    expect(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, imported, signature, new Uint8Array([1]))).toBe(
-      true,
-    );
+    expect(
+      await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, imported, signature, new Uint8Array([1])),
+    ).toBe(true);
   });
 
   it("tells a 32-byte base64url scalar from anything else", () => {
