@@ -7,6 +7,8 @@ import type { ProviderNames } from "../approvals/page";
 import { secondsLeft } from "../grants/transitions";
 import type { Grant } from "../grants/types";
 import type { SignedInUser } from "../identity/user";
+import type { NotifyView } from "../notify/notifier";
+import { NotifySection } from "../notify/section";
 import type { Activity } from "../session/activity";
 import type { AuditEntry } from "../session/audit-log";
 import { Layout } from "../web/layout";
@@ -67,19 +69,21 @@ function HistoryItem({ entry }: { entry: AuditEntry }) {
 export function ActivityPage({
   user,
   activity,
+  notify,
   csrf,
   now,
   names,
 }: {
   user: SignedInUser;
   activity: Activity;
+  notify: NotifyView;
   csrf: string;
   now: number;
   names: ProviderNames;
 }) {
   const connections = activity.connections.filter((connection) => connection.revokedAt === null);
   return (
-    <Layout title="Activity">
+    <Layout title="Activity" script>
       <div class="card">
         <h1>Activity</h1>
         <p class="muted">
@@ -131,6 +135,7 @@ export function ActivityPage({
           </ul>
         )}
       </div>
+      <NotifySection view={notify} csrf={csrf} />
       <div class="card">
         <h2>History</h2>
         <p>

@@ -13,7 +13,8 @@ import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { ActivityPage } from "./page";
 
-const ACTIVITY_CSRF = "activity";
+/** The CSRF scope of every form on /activity, this file's and the notification settings'. */
+export const ACTIVITY_CSRF = "activity";
 
 /** Revoke the OAuth grants (MCP client tokens) behind one connection, or all of them. */
 async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?: string): Promise<number> {
@@ -38,11 +39,14 @@ export const activityRoutes = new Hono<WebEnv>();
 activityRoutes.get("/activity", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const activity = await sessionFor(c.env.SESSION, user.userId).activity();
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const [activity, notify] = await Promise.all([session.activity(), session.notifyView()]);
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
   const config = c.get("config");
   const names = (id: string) => config.registry.byId(id)?.name ?? id;
-  return c.html(<ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} names={names} />);
+  return c.html(
+    <ActivityPage user={user} activity={activity} notify={notify} csrf={csrf} now={Date.now()} names={names} />,
+  );
 });
 
 activityRoutes.get("/activity/export.json", async (c) => {

@@ -7,8 +7,9 @@ import type { MiddlewareHandler } from "hono";
 
 // No form-action: a consent POST ends in a redirect to the MCP client's own callback, which
 // Chromium would otherwise block. Forms still cannot be injected (no inline content at all).
+// script-src, worker-src and manifest-src: the installable app's own files only (app-shell.tsx).
 export const CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; worker-src 'self'; manifest-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 /** Security headers on every response of the web app, unless a handler already set them. */
 export const securityHeaders: MiddlewareHandler = async (c, next) => {
