@@ -2,5 +2,7 @@
 declare namespace Cloudflare {
   interface Env {
     OIDC_CLIENT_SECRET: string;
+    VAPID_PRIVATE_KEY: string;
+    VAPID_SUBJECT: string;
   }
 }

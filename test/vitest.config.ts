@@ -30,6 +30,9 @@ export default defineConfig({
           LINEAR_CLIENT_SECRET: "linear-client-secret",
           VAULT_KEYS:
             "k2:dGVzdC12YXVsdC1rZXktdHdvLTAxMjM0NTY3ODlhYmNkZWY,k1:dGVzdC12YXVsdC1rZXktb25lLTAxMjM0NTY3ODlhYmNkZWY",
+          // A test-only VAPID key (the private scalar d), so push is on in every test.
+          VAPID_PRIVATE_KEY: "3s3P0cYbE2vG3pW8-2pQm0y7hG6tWqkz3Zl8yq4cR1A",
+          VAPID_SUBJECT: "mailto:push@countersign.test",
         },
         outboundService: (request: Request) =>
           new Response(`unexpected outbound request to ${new URL(request.url).origin}`, { status: 599 }),

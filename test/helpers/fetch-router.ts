@@ -10,6 +10,8 @@ export interface SeenRequest {
   method: string;
   headers: Record<string, string>;
   body: string;
+  /** The body's bytes, for binary bodies (a Web Push message). */
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 type Handler = (request: Request, body: string) => Response | Promise<Response>;
@@ -27,8 +29,18 @@ export function routeFetch(origin: string, handler: Handler): void {
       const request = new Request(input as RequestInfo, init as RequestInit);
       const route = routes.get(new URL(request.url).origin);
       if (!route) return original(request);
-      const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
-      seen.push({ url: request.url, method: request.method, headers: Object.fromEntries(request.headers), body });
+      const bytes =
+        request.method === "GET" || request.method === "HEAD"
+          ? new Uint8Array()
+          : new Uint8Array(await request.arrayBuffer());
+      const body = new TextDecoder().decode(bytes);
+      seen.push({
+        url: request.url,
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        body,
+        bytes,
+      });
       return route(request, body);
     });
     spy = globalThis.fetch;
