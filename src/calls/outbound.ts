@@ -1,11 +1,12 @@
 /**
  * The one outbound request of an allowed call: sent through `guardedFetch` (src/http) to the URL
- * parsed once upstream and checked again by `parseCallUrl`, never following redirects (a 3xx
+ * parsed once by `prepareCall` and checked again by `parseCallUrl`, never following redirects (a 3xx
  * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
  * It never logs or returns the credential headers it was given.
  */
 import { guardedFetch } from "../http/guarded-fetch";
+import type { Coded } from "../lib/errors";
 import type { FetchLike } from "../lib/streams";
 import { parseCallUrl } from "./prepare";
 
@@ -47,7 +48,7 @@ export interface CallResponse {
   bytes: number;
 }
 
-export type OutboundError = { code: "upstream_timeout" } | { code: "upstream_unreachable" };
+export type OutboundError = Coded<"outbound", "upstream_timeout"> | Coded<"outbound", "upstream_unreachable">;
 
 /** Send the call and shape the answer; redirects come back as 3xx with their Location. */
 export async function sendCall(
