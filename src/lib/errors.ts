@@ -93,8 +93,8 @@ export const ERROR_CODES = {
     "token_endpoint_unreachable",
     "endpoint_not_allowed",
   ],
-  /** A provider API call on the wire (src/calls/outbound.ts). */
-  outbound: ["upstream_timeout", "upstream_unreachable"],
+  /** A provider API call on the wire (src/calls/outbound.ts); "upstream" names MCP servers only. */
+  outbound: ["provider_timeout", "provider_unreachable"],
   /** The guarded fetch every outside URL goes through (src/http/guarded-fetch.ts). */
   fetch: ["timeout", "unreachable", "redirect_refused", "too_large"],
   /** An upstream-supplied URL refused before it is fetched (src/upstream/client/endpoint.ts). */

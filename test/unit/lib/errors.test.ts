@@ -45,4 +45,8 @@ describe("ERROR_CODES", () => {
     }
     for (const spellings of folded.values()) expect([...spellings]).toHaveLength(1);
   });
+
+  it('says "provider" for a provider call on the wire ("upstream" names MCP servers only)', () => {
+    expect(ERROR_CODES.outbound).toEqual(["provider_timeout", "provider_unreachable"]);
+  });
 });
