@@ -7,6 +7,7 @@
 import { secondsLeft } from "../grants/transitions";
 import type { CanonicalCall, Grant, GrantPolicy } from "../grants/types";
 import { toolCallOf } from "../upstream/tools";
+import { DecisionButtons } from "../web/forms";
 import { Layout } from "../web/layout";
 import { showBody, showDuration, showText, showUrl } from "./display";
 
@@ -188,14 +189,7 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: 
           </p>
           <textarea id="note" name="note" maxlength={1000} rows={3} />
           <p class="muted">This request expires in {showDuration(left)} if you do nothing.</p>
-          <div class="actions">
-            <button type="submit" name="decision" value="deny">
-              Deny
-            </button>
-            <button class="primary" type="submit" name="decision" value="approve">
-              Approve
-            </button>
-          </div>
+          <DecisionButtons deny="Deny" approve="Approve" />
         </form>
       </div>
     </Layout>

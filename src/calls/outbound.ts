@@ -1,11 +1,13 @@
 /**
  * The one outbound request of an allowed call: sent through `guardedFetch` (src/http) to the URL
- * parsed once upstream and checked again by `parseCallUrl`, never following redirects (a 3xx
+ * parsed once by `prepareCall` and checked again by `parseCallUrl`, never following redirects (a 3xx
  * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
- * It never logs or returns the credential headers it was given.
+ * It never logs or returns the credential headers it was given. Its failures say `provider_`:
+ * in this project "upstream" names upstream MCP servers only.
  */
 import { guardedFetch } from "../http/guarded-fetch";
+import type { Coded } from "../lib/errors";
 import type { FetchLike } from "../lib/streams";
 import { parseCallUrl } from "./prepare";
 
@@ -47,7 +49,7 @@ export interface CallResponse {
   bytes: number;
 }
 
-export type OutboundError = { code: "upstream_timeout" } | { code: "upstream_unreachable" };
+export type OutboundError = Coded<"outbound", "provider_timeout"> | Coded<"outbound", "provider_unreachable">;
 
 /** Send the call and shape the answer; redirects come back as 3xx with their Location. */
 export async function sendCall(
@@ -76,7 +78,7 @@ export async function sendCall(
   if (!fetched.ok) {
     return {
       ok: false,
-      error: { code: fetched.error.code === "timeout" ? "upstream_timeout" : "upstream_unreachable" },
+      error: { code: fetched.error.code === "timeout" ? "provider_timeout" : "provider_unreachable" },
     };
   }
   const read = fetched.value;

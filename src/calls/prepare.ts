@@ -5,8 +5,9 @@
  * refused unless this is an explicitly enabled loopback dev provider), headers the agent may not
  * set, and the read/write classification. Pure apart from hashing; no fetch happens here.
  */
-import { type CallError, canonicalizeCall, fingerprintCall, foldHeaderName } from "../grants/canonical";
+import { canonicalizeCall, fingerprintCall, foldHeaderName } from "../grants/canonical";
 import type { CanonicalCall, ClassifiedCall } from "../grants/types";
+import type { Coded, ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { classifyHost } from "../providers/ssrf";
 import type { ProviderDefinition } from "../providers/types";
@@ -22,11 +23,12 @@ export interface ProviderLookup {
   forUrl(url: URL): ProviderDefinition | undefined;
 }
 
+/** A `prepare` code; an `invalid_request` says which `call` rule refused it. */
 export type PrepareError =
-  | { code: "invalid_request"; reason: CallError["code"] | "url_invalid" | "header_forbidden"; header?: string }
-  | { code: "address_not_allowed"; host: string }
-  | { code: "unknown_provider"; host: string }
-  | { code: "path_not_allowed"; message: string };
+  | Coded<"prepare", "invalid_request", { reason: ErrorCode<"call">; header?: string }>
+  | Coded<"prepare", "address_not_allowed", { host: string }>
+  | Coded<"prepare", "unknown_provider", { host: string }>
+  | Coded<"prepare", "path_not_allowed", { message: string }>;
 
 export interface PreparedCall {
   provider: ProviderDefinition;

@@ -6,6 +6,7 @@
 import type { ProviderLink } from "../providers/links";
 import type { ProviderDefinition } from "../providers/types";
 import { McpServersSection, type ServerRow } from "../upstream/page";
+import { CsrfField, PostButton, SubmitRow } from "../web/forms";
 import { Layout } from "../web/layout";
 
 export interface ProviderRow {
@@ -22,7 +23,7 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
   if (link) {
     return (
       <form class="inline" method="post" action={`/connections/${id}/disconnect`}>
-        <input type="hidden" name="csrf" value={csrf} />
+        <CsrfField csrf={csrf} />
         {link.status === "reauth_required" ? <p class="warn">Needs reconnecting.</p> : null}
         <button type="submit">Disconnect</button>
       </form>
@@ -38,18 +39,11 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
         </p>
       );
     }
-    return (
-      <form class="inline" method="post" action={`/connections/${id}/connect`}>
-        <input type="hidden" name="csrf" value={csrf} />
-        <button class="primary" type="submit">
-          Connect
-        </button>
-      </form>
-    );
+    return <PostButton action={`/connections/${id}/connect`} csrf={csrf} label="Connect" primary />;
   }
   return (
     <form method="post" action={`/connections/${id}/api-key`}>
-      <input type="hidden" name="csrf" value={csrf} />
+      <CsrfField csrf={csrf} />
       <p class="muted">{provider.auth.hint}</p>
       {row.demoKey ? (
         <p>
@@ -77,11 +71,7 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
         value={row.demoKey ?? ""}
         required
       />
-      <div class="actions">
-        <button class="primary" type="submit">
-          Save key
-        </button>
-      </div>
+      <SubmitRow label="Save key" />
     </form>
   );
 }

@@ -15,6 +15,7 @@ import { CSRF_SCOPE } from "../upstream/routes";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
+import { refusalPage } from "../web/refusal";
 import { ConnectionsPage, type ProviderRow } from "./page";
 import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
 
@@ -99,15 +100,11 @@ connectionRoutes.get("/connections/callback", async (c) => {
     sessionFor(c.env.SESSION, user.userId).claimConnectState(hash),
   );
   if (!finished.ok) {
-    log.warn("connections.callback_rejected", { reason: finished.error });
-    return c.html(
-      <MessagePage
-        title="Connection failed"
-        message="This connection link is not valid any more. Start again."
-        code={finished.error}
-      />,
-      400,
-    );
+    return refusalPage(c, 400, "connections.callback_rejected", {
+      title: "Connection failed",
+      message: "This connection link is not valid any more. Start again.",
+      code: finished.error,
+    });
   }
   const provider = config.registry.byId(finished.value.providerId);
   const app = provider ? providerApp(c.env, provider.id) : null;
@@ -120,14 +117,12 @@ connectionRoutes.get("/connections/callback", async (c) => {
   }
   const tokens = await exchangeCode(provider.auth, app, code, finished.value.verifier, callbackUrl(c), Date.now());
   if (!tokens.ok) {
-    log.warn("connections.exchange_failed", { provider: provider.id, reason: tokens.error.code });
-    return c.html(
-      <MessagePage
-        title="Not connected"
-        message="The provider refused the connection. Try again."
-        code={tokens.error.code}
-      />,
+    return refusalPage(
+      c,
       502,
+      "connections.exchange_failed",
+      { title: "Not connected", message: "The provider refused the connection. Try again.", code: tokens.error.code },
+      { provider: provider.id },
     );
   }
   await sessionFor(c.env.SESSION, user.userId).connectProvider(provider.id, tokens.value);

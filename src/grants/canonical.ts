@@ -6,21 +6,15 @@
  * list, as CGI-style servers fold `X_Original_URL` into `X-Original-URL`. Pure apart from hashing.
  */
 import { sha256Hex } from "../lib/crypto";
+import type { Coded, ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { canonicalPath } from "./paths";
 import type { CanonicalCall } from "./types";
 
+/** Every `call` code; only `header_forbidden` names what it refused (a reserved name, never a value). */
 export type CallError =
-  | { code: "method_invalid" }
-  | { code: "url_invalid" }
-  | { code: "scheme_not_https" }
-  | { code: "userinfo_present" }
-  | { code: "port_not_default" }
-  | { code: "fragment_present" }
-  | { code: "ambiguous_path" }
-  | { code: "body_not_allowed" }
-  | { code: "header_forbidden"; header: string }
-  | { code: "header_invalid" };
+  | Coded<"call", Exclude<ErrorCode<"call">, "header_forbidden">>
+  | Coded<"call", "header_forbidden", { header: string }>;
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 /**

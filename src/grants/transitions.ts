@@ -4,15 +4,16 @@
  * The clock is always consulted: a grant whose time has passed is expired whether or not the
  * alarm has run yet.
  */
+import type { Coded } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import type { AccessLevel, Grant, GrantPolicy, GrantStatus } from "./types";
 
 export type TransitionError =
-  | { code: "not_pending"; status: GrantStatus }
-  | { code: "expired" }
-  | { code: "not_live"; status: GrantStatus }
-  | { code: "widened"; field: "providers" | "level" | "duration" }
-  | { code: "no_providers" };
+  | Coded<"transition", "not_pending", { status: GrantStatus }>
+  | Coded<"transition", "expired">
+  | Coded<"transition", "not_live", { status: GrantStatus }>
+  | Coded<"transition", "widened", { field: "providers" | "level" | "duration" }>
+  | Coded<"transition", "no_providers">;
 
 /** The status at `now`, with the clock applied. */
 export function effectiveStatus(grant: Grant, now: number): GrantStatus {

@@ -16,6 +16,7 @@
  * a token in a request or answer cannot leak through them. A caller's own abort is not a
  * failure: it rejects with the signal's reason, as `fetch` does.
  */
+import type { Coded } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { type FetchLike, raceAbort, readCapped } from "../lib/streams";
 
@@ -24,13 +25,13 @@ export type { FetchLike } from "../lib/streams";
 /** Why a request that passed the vet gave no usable answer. */
 export type FetchFailure =
   /** The deadline passed, before the headers or while the body was still arriving. */
-  | { code: "timeout" }
+  | Coded<"fetch", "timeout">
   /** The fetcher threw (DNS, connection, TLS) or the body broke off. */
-  | { code: "unreachable" }
+  | Coded<"fetch", "unreachable">
   /** A 3xx or status 0; its Location was not read and nothing was fetched from it. */
-  | { code: "redirect_refused"; status: number }
+  | Coded<"fetch", "redirect_refused", { status: number }>
   /** The body, declared or counted, passed the cap. */
-  | { code: "too_large" };
+  | Coded<"fetch", "too_large">;
 
 /** The caller's vetting error `V` as its `vet` returned it, or a failure of the exchange. */
 export type GuardedFetchError<V> = V | FetchFailure;

@@ -5,6 +5,7 @@
  * The form carries only the consent handle; the request itself stays on the server.
  */
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
+import { DecisionButtons } from "../web/forms";
 import { Layout } from "../web/layout";
 import type { SignedInUser } from "./user";
 
@@ -70,14 +71,7 @@ export function ConsentPage({ details, handle, user }: ConsentPageProps) {
             {user ? `Signed in as ${user.email ?? user.subject}.` : "You will sign in next."} Connecting gives the app
             no access to your accounts by itself: each access is asked for, and you approve it on your phone.
           </p>
-          <div class="actions">
-            <button type="submit" name="decision" value="deny">
-              Cancel
-            </button>
-            <button class="primary" type="submit" name="decision" value="approve">
-              Allow
-            </button>
-          </div>
+          <DecisionButtons deny="Cancel" approve="Allow" />
         </form>
       </div>
     </Layout>

@@ -8,7 +8,9 @@ import { z } from "zod";
 import { log } from "../lib/log";
 import { safeReturnTo } from "../lib/return-to";
 import type { WebEnv } from "../web/context";
+import { SubmitRow } from "../web/forms";
 import { Layout, MessagePage } from "../web/layout";
+import { refusalPage } from "../web/refusal";
 import { clearSignInCookie, finishOidcSignIn, startOidcSignIn } from "./oidc";
 import { endSession, startSession } from "./session-cookie";
 import { makeUser } from "./user";
@@ -31,11 +33,7 @@ function DevSignInPage({ returnTo, error }: { returnTo: string; error?: string }
           </p>
           <input id="email" type="email" name="email" autocomplete="email" required />
           {error ? <p class="warn">{error}</p> : null}
-          <div class="actions">
-            <button class="primary" type="submit">
-              Sign in
-            </button>
-          </div>
+          <SubmitRow label="Sign in" />
         </form>
       </div>
     </Layout>
@@ -50,15 +48,11 @@ signInRoutes.get("/signin", async (c) => {
   if (config.signIn.kind === "dev") return c.html(<DevSignInPage returnTo={returnTo} />);
   const started = await startOidcSignIn(config, config.signIn, c.env.OAUTH_KV, returnTo, Date.now());
   if (!started.ok) {
-    log.warn("signin.oidc_start_failed", { reason: started.error });
-    return c.html(
-      <MessagePage
-        title="Sign-in is unavailable"
-        message="The identity provider could not be reached. Try again in a minute."
-        code={started.error}
-      />,
-      503,
-    );
+    return refusalPage(c, 503, "signin.oidc_start_failed", {
+      title: "Sign-in is unavailable",
+      message: "The identity provider could not be reached. Try again in a minute.",
+      code: started.error,
+    });
   }
   c.header("Set-Cookie", started.value.cookie);
   return c.redirect(started.value.location, 302);
@@ -85,15 +79,11 @@ signInRoutes.get("/signin/callback", async (c) => {
   c.header("Set-Cookie", clearSignInCookie(), { append: true });
   const finished = await finishOidcSignIn(config, config.signIn, c.env.OAUTH_KV, c.req.raw, Date.now());
   if (!finished.ok) {
-    log.warn("signin.oidc_rejected", { reason: finished.error });
-    return c.html(
-      <MessagePage
-        title="Sign-in failed"
-        message="This sign-in link is not valid any more. Start again from the app."
-        code={finished.error}
-      />,
-      400,
-    );
+    return refusalPage(c, 400, "signin.oidc_rejected", {
+      title: "Sign-in failed",
+      message: "This sign-in link is not valid any more. Start again from the app.",
+      code: finished.error,
+    });
   }
   c.header("Set-Cookie", await startSession(config, finished.value.user, Date.now()), { append: true });
   log.info("signin.oidc", { userId: finished.value.user.userId });

@@ -51,9 +51,19 @@ export const ERROR_CODES = {
     "token_exchange_failed",
     "discovery_failed",
   ],
-  /** A connect transaction's callback (src/connections/transaction.ts). */
-  transaction: ["state_missing", "state_mismatch", "transaction_expired", "wrong_user", "state_replayed"],
-  /** A call the agent described, before it is judged (src/grants/canonical.ts, src/calls/prepare.ts). */
+  /**
+   * A connect transaction's callback (src/connections/transaction.ts); `transaction_invalid` is a
+   * provider's transaction brought to the MCP callback (src/upstream/connect.ts).
+   */
+  transaction: [
+    "state_missing",
+    "state_mismatch",
+    "transaction_expired",
+    "wrong_user",
+    "state_replayed",
+    "transaction_invalid",
+  ],
+  /** A call the agent described, refused before it is judged (src/grants/canonical.ts). */
   call: [
     "method_invalid",
     "url_invalid",
@@ -61,23 +71,35 @@ export const ERROR_CODES = {
     "userinfo_present",
     "port_not_default",
     "fragment_present",
+    "ambiguous_path",
     "body_not_allowed",
     "header_forbidden",
     "header_invalid",
-    "invalid_request",
-    "address_not_allowed",
-    "unknown_provider",
-    "path_not_allowed",
   ],
+  /** A call matched to a provider (src/calls/prepare.ts); `invalid_request` carries a `call` code as its reason. */
+  prepare: ["invalid_request", "address_not_allowed", "unknown_provider", "path_not_allowed"],
   /** A grant's state change refused (src/grants/transitions.ts). */
   transition: ["not_pending", "expired", "not_live", "widened", "no_providers"],
-  /** A credential that cannot be used for a call (src/providers/credentials.ts, src/vault/token-cache.ts). */
-  credential: ["not_connected", "reauth_required", "provider_unavailable", "unavailable"],
-  /** A provider's token endpoint (src/providers/oauth-client.ts). */
-  providerToken: ["invalid_grant", "token_endpoint_error", "token_response_invalid", "token_endpoint_unreachable"],
-  /** A provider API call on the wire (src/calls/outbound.ts). */
-  outbound: ["upstream_timeout", "upstream_unreachable"],
-  /** A URL refused before it is fetched (src/upstream/client/endpoint.ts). */
+  /** A provider credential that cannot be used for a call (src/providers/credentials.ts). */
+  credential: ["not_connected", "reauth_required", "provider_unavailable"],
+  /** The shared token cache, before its owner names the feature (src/vault/token-cache.ts). */
+  tokenCache: ["not_connected", "reauth_required", "unavailable"],
+  /**
+   * A provider's token endpoint (src/providers/oauth-client.ts). `endpoint_not_allowed` is the
+   * vet's refusal inside the guarded fetch; it reaches callers as `token_endpoint_unreachable`.
+   */
+  providerToken: [
+    "invalid_grant",
+    "token_endpoint_error",
+    "token_response_invalid",
+    "token_endpoint_unreachable",
+    "endpoint_not_allowed",
+  ],
+  /** A provider API call on the wire (src/calls/outbound.ts); "upstream" names MCP servers only. */
+  outbound: ["provider_timeout", "provider_unreachable"],
+  /** The guarded fetch every outside URL goes through (src/http/guarded-fetch.ts). */
+  fetch: ["timeout", "unreachable", "redirect_refused", "too_large"],
+  /** An upstream-supplied URL refused before it is fetched (src/upstream/client/endpoint.ts). */
   endpoint: [
     "scheme_not_allowed",
     "address_not_allowed",
@@ -86,8 +108,6 @@ export const ERROR_CODES = {
     "unsafe_characters",
     "invalid_url",
   ],
-  /** The guarded fetch of an upstream hop (src/upstream/client/safe-fetch.ts). */
-  fetch: ["timeout", "unreachable", "redirect_refused", "too_large"],
   /** RFC 9728 / RFC 8414 discovery (src/upstream/client/discovery.ts). */
   discovery: [
     "metadata_not_found",
@@ -107,11 +127,22 @@ export const ERROR_CODES = {
   revocation: ["revocation_unsupported", "revocation_failed"],
   /** The first unauthenticated look at a server (src/upstream/client/probe.ts). */
   probe: ["probe_failed", "not_mcp"],
-  /** Talking MCP to an upstream server (src/upstream/client/errors.ts). */
-  mcpClient: ["unauthorized", "origin_mismatch", "not_mcp", "protocol_error", "tool_error"],
+  /** Talking MCP to an upstream server (src/upstream/client/errors.ts, raised in mcp-client.ts and operation.ts). */
+  mcpClient: ["unauthorized", "origin_mismatch", "not_mcp", "protocol_error"],
   /** Naming and adding an upstream server (src/upstream/catalogue.ts, src/upstream/servers.ts). */
   server: ["name_invalid", "name_reserved", "name_taken", "url_invalid", "too_many_servers"],
-  /** One upstream tool call (src/upstream/servers.ts). */
+  /** Starting an upstream OAuth connection: the hop that failed (src/upstream/connect.ts). */
+  connectStart: [
+    "probe_failed",
+    "resource_unusable",
+    "authorization_server_unusable",
+    "client_invalid",
+    "registration_failed",
+    "sign_in_unusable",
+  ],
+  /** Finishing an upstream OAuth connection at its callback (src/upstream/connect.ts). */
+  connectFinish: ["link_invalid", "server_changed", "not_granted", "exchange_failed"],
+  /** One upstream tool call (src/upstream/calls.ts; its credential part in src/upstream/credentials.ts). */
   upstreamCall: ["not_found", "not_connected", "reauth_required", "upstream_unavailable", "invalid_request", "denied"],
   /** Setting up how the person is reached: push devices and the webhook (src/notify/). */
   notify: [

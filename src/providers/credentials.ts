@@ -6,6 +6,7 @@
  * Tokens leave this module only as the headers of one allowed call.
  */
 
+import type { Coded } from "../lib/errors";
 import type { VaultKeyring } from "../vault/keys";
 import { type VaultSecret, VaultStore } from "../vault/store";
 import { type Refreshed, TokenCache, type TokenResult } from "../vault/token-cache";
@@ -15,9 +16,9 @@ import { refreshTokens, revokeToken } from "./oauth-client";
 import type { ProviderDefinition } from "./types";
 
 export type CredentialFailure =
-  | { code: "not_connected" }
-  | { code: "reauth_required"; reason: string }
-  | { code: "provider_unavailable"; reason: string };
+  | Coded<"credential", "not_connected">
+  | Coded<"credential", "reauth_required", { reason: string }>
+  | Coded<"credential", "provider_unavailable", { reason: string }>;
 
 export type CredentialResult = { ok: true; secret: VaultSecret } | { ok: false; error: CredentialFailure };
 

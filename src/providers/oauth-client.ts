@@ -7,6 +7,7 @@
  * No token, code or secret ever appears in an error or a log line.
  */
 import { type GuardedFetchOptions, type GuardedRequest, guardedFetch } from "../http/guarded-fetch";
+import type { Coded } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import type { FetchLike } from "../lib/streams";
 import type { VaultSecret } from "../vault/store";
@@ -19,10 +20,10 @@ type OAuth2 = Extract<ProviderAuth, { kind: "oauth2" }>;
 const TOKEN_TIMEOUT_MS = 15_000;
 
 export type TokenError =
-  | { code: "invalid_grant" }
-  | { code: "token_endpoint_error"; status: number; error?: string }
-  | { code: "token_response_invalid" }
-  | { code: "token_endpoint_unreachable" };
+  | Coded<"providerToken", "invalid_grant">
+  | Coded<"providerToken", "token_endpoint_error", { status: number; error?: string }>
+  | Coded<"providerToken", "token_response_invalid">
+  | Coded<"providerToken", "token_endpoint_unreachable">;
 
 /** The provider's authorize URL for one connect attempt. */
 export function authorizeUrl(auth: OAuth2, app: ProviderApp, redirectUri: string, state: string, challenge: string) {
@@ -45,7 +46,7 @@ const TOKEN_RESPONSE_MAX_BYTES = 64 * 1024;
 const basicAuth = (app: ProviderApp) =>
   `Basic ${btoa(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`)}`;
 
-type EndpointRefused = { code: "endpoint_not_allowed" };
+type EndpointRefused = Coded<"providerToken", "endpoint_not_allowed">;
 
 /** Provider endpoints are configuration, not input; still, each is checked before it is fetched. */
 function vetEndpoint(raw: string): Result<URL, EndpointRefused> {

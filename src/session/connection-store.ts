@@ -85,18 +85,12 @@ export class ConnectionStore {
     return this.get(connection.connectionId) as Connection;
   }
 
-  /** The connection, inserted from the token's facts when this object has no row for it. */
+  /**
+   * The connection, inserted from the token's facts when this object has no row for it. A token
+   * does not carry the redirect URI, so the row records none (as `touch` does).
+   */
   ensure(connection: Omit<NewConnection, "redirectUri">, now: number): Connection {
-    this.sql.exec(
-      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at)
-       VALUES (?, ?, ?, '', ?, ?) ON CONFLICT (connection_id) DO NOTHING`,
-      connection.connectionId,
-      connection.clientId,
-      connection.clientName,
-      JSON.stringify(connection.scopes),
-      now,
-    );
-    return this.get(connection.connectionId) as Connection;
+    return this.record({ ...connection, redirectUri: "" }, now);
   }
 
   get(connectionId: string): Connection | null {

@@ -9,6 +9,7 @@
  * stale list seen by many tools/list calls is fetched once.
  */
 import type { CanonicalCall, ClassifiedCall } from "../grants/types";
+import type { Coded } from "../lib/errors";
 import { callUpstreamTool, listUpstreamTools, type UpstreamCallResult } from "./client/mcp-client";
 import type { CredentialFailure, ServerCredentials } from "./credentials";
 import type { UpstreamServer, UpstreamStore } from "./store";
@@ -20,10 +21,10 @@ export const TOOLS_TTL_MS = 15 * 60_000;
 const READ_CAP_BYTES = 4 * 1024 * 1024;
 
 export type UpstreamCallFailure =
-  | { ok: false; code: "not_found"; reason: "server" | "tool" }
+  | Coded<"upstreamCall", "not_found", { ok: false; reason: "server" | "tool" }>
   | CredentialFailure
-  | { ok: false; code: "invalid_request"; reason: string }
-  | { ok: false; code: "denied"; reason: string; access: "read" | "write"; call: CanonicalCall };
+  | Coded<"upstreamCall", "invalid_request", { ok: false; reason: string }>
+  | Coded<"upstreamCall", "denied", { ok: false; reason: string; access: "read" | "write"; call: CanonicalCall }>;
 
 export type UpstreamCallOutcome =
   | { ok: true; result: UpstreamCallResult; truncated: boolean; access: "read" | "write"; grantId: string }

@@ -9,6 +9,7 @@
  * parsing fails the whole configuration on any doubt.
  */
 import { z } from "zod";
+import type { Coded, ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { parseEndpoint } from "./client/endpoint";
 
@@ -17,7 +18,7 @@ export const SERVER_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,23}$/;
 /** Names that would read like Countersign itself. */
 const RESERVED = new Set(["countersign", "mcp", "oauth", "callback"]);
 
-export type ServerNameError = "name_invalid" | "name_reserved";
+export type ServerNameError = Extract<ErrorCode<"server">, "name_invalid" | "name_reserved">;
 
 /** Check a server name; `providerIds` are the deployment's provider ids, which a name may not take. */
 export function checkServerName(name: string, providerIds: readonly string[]): ServerNameError | null {
@@ -43,10 +44,8 @@ export interface CatalogueServer {
   clientSecret?: string;
 }
 
-export interface CatalogueError {
-  code: "mcp_servers_invalid";
-  message: string;
-}
+/** A bad MCP_SERVERS entry stops the deployment, so its code is configuration's. */
+export type CatalogueError = Coded<"config", "mcp_servers_invalid", { message: string }>;
 
 const Entry = z.strictObject({
   name: z.string().max(64),

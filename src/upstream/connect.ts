@@ -13,6 +13,7 @@
  */
 import type { Config } from "../config";
 import { beginConnect, finishConnect, type McpConnectTransaction } from "../connections/transaction";
+import type { ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 import { hasControlCharacters } from "../lib/text";
 import type { UserSession } from "../session/user-session";
@@ -38,27 +39,23 @@ export interface OwnClient {
   clientSecret: string;
 }
 
-export type StartFailure =
-  | "probe_failed"
-  | "resource_unusable"
-  | "authorization_server_unusable"
-  | "client_invalid"
-  | "registration_failed"
-  | "sign_in_unusable";
+/** Which hop of the start failed; the result's `code` is that hop's own code. */
+export type StartFailure = ErrorCode<"connectStart">;
 
 export type StartResult =
   | { kind: "authorize"; url: string; cookie: string }
   | { kind: "not_oauth"; server: string }
-  | { kind: "failed"; failure: StartFailure; code: string };
+  | { kind: "failed"; failure: StartFailure; code: ErrorCode };
 
-export type FinishFailure = "link_invalid" | "server_changed" | "not_granted" | "exchange_failed";
+/** Which check of the callback failed; the result's `code` is that check's own code. */
+export type FinishFailure = ErrorCode<"connectFinish">;
 
-export type FinishResult = { ok: true; server: string } | { ok: false; failure: FinishFailure; code: string };
+export type FinishResult = { ok: true; server: string } | { ok: false; failure: FinishFailure; code: ErrorCode };
 
 const MAX_CLIENT_ID_LENGTH = 512;
 const MAX_SECRET_LENGTH = 4096;
 
-const failed = (failure: StartFailure, code: string): StartResult => ({ kind: "failed", failure, code });
+const failed = (failure: StartFailure, code: ErrorCode): StartResult => ({ kind: "failed", failure, code });
 
 /** Start an OAuth connection of one of the person's servers: the authorization URL and the binding cookie. */
 export async function startOAuth(context: ConnectContext, found: ServerView, own: OwnClient): Promise<StartResult> {
@@ -166,7 +163,7 @@ export async function finishOAuth(context: ConnectContext, request: Request): Pr
   const { config, session, userId } = context;
   const finished = await finishConnect(config, context.kv, request, userId, (hash) => session.claimConnectState(hash));
   if (!finished.ok || !finished.value.mcp) {
-    const reason = finished.ok ? "transaction_invalid" : finished.error;
+    const reason: ErrorCode<"transaction"> = finished.ok ? "transaction_invalid" : finished.error;
     log.warn("upstream.callback_rejected", { reason });
     return { ok: false, failure: "link_invalid", code: reason };
   }

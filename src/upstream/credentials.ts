@@ -11,6 +11,7 @@
  * renews only when the rejected token is still the newest (else the newer one is used); a
  * refreshed token's `obtainedAt` is max(now, old + 1), so the stale-read guard always sees it.
  */
+import type { Coded } from "../lib/errors";
 import { log } from "../lib/log";
 import type { Result } from "../lib/result";
 import type { VaultKeyring } from "../vault/keys";
@@ -36,8 +37,8 @@ export interface CredentialsEnv {
 
 /** Why no request could be sent with the server's credential. */
 export type CredentialFailure =
-  | { ok: false; code: "not_connected" | "reauth_required" }
-  | { ok: false; code: "upstream_unavailable"; reason: string };
+  | Coded<"upstreamCall", "not_connected" | "reauth_required", { ok: false }>
+  | Coded<"upstreamCall", "upstream_unavailable", { ok: false; reason: string }>;
 
 /** Headers for one request; `obtainedAt` is the token's time (0 for a server without auth). */
 export type Credential = { ok: true; headers: Record<string, string>; obtainedAt: number } | CredentialFailure;

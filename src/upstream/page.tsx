@@ -4,6 +4,7 @@
  * remove), the reads the person accepts, and a form to add a server. Server URLs are shown as
  * text, never as links; nothing an upstream sent (metadata endpoints, tool text) becomes a link.
  */
+import { CsrfField, PostButton, SubmitRow } from "../web/forms";
 import type { ServerView as UpstreamServer } from "./store";
 import { cleanText } from "./tools";
 
@@ -13,31 +14,6 @@ const STATUS_TEXT: Record<UpstreamServer["status"], string> = {
   reauth_required: "reconnect needed",
   error: "not reachable",
 };
-
-function Hidden({ csrf }: { csrf: string }) {
-  return <input type="hidden" name="csrf" value={csrf} />;
-}
-
-function PostButton({
-  action,
-  csrf,
-  label,
-  primary,
-}: {
-  action: string;
-  csrf: string;
-  label: string;
-  primary?: boolean;
-}) {
-  return (
-    <form class="inline" method="post" action={action}>
-      <Hidden csrf={csrf} />
-      <button class={primary ? "primary" : undefined} type="submit">
-        {label}
-      </button>
-    </form>
-  );
-}
 
 function Connect({ server, csrf, base }: { server: UpstreamServer; csrf: string; base: string }) {
   if (server.status === "connected" && server.auth !== "unknown") return null;
@@ -53,16 +29,12 @@ function Connect({ server, csrf, base }: { server: UpstreamServer; csrf: string;
         <details>
           <summary>Use an API key instead</summary>
           <form method="post" action={`${base}/api-key`}>
-            <Hidden csrf={csrf} />
+            <CsrfField csrf={csrf} />
             <label for={`mcp-key-${server.name}`}>API key</label>
             <input id={`mcp-key-${server.name}`} type="password" name="api_key" autocomplete="off" required />
             <label for={`mcp-header-${server.name}`}>Header</label>
             <input id={`mcp-header-${server.name}`} type="text" name="header" value="Authorization" required />
-            <div class="actions">
-              <button class="primary" type="submit">
-                Save key
-              </button>
-            </div>
+            <SubmitRow label="Save key" />
           </form>
         </details>
       </>
@@ -80,16 +52,12 @@ function Connect({ server, csrf, base }: { server: UpstreamServer; csrf: string;
         <details>
           <summary>Use a client you registered yourself</summary>
           <form method="post" action={`${base}/connect`}>
-            <Hidden csrf={csrf} />
+            <CsrfField csrf={csrf} />
             <label for={`mcp-client-${server.name}`}>Client ID</label>
             <input id={`mcp-client-${server.name}`} type="text" name="client_id" autocomplete="off" required />
             <label for={`mcp-secret-${server.name}`}>Client secret (optional)</label>
             <input id={`mcp-secret-${server.name}`} type="password" name="client_secret" autocomplete="off" />
-            <div class="actions">
-              <button class="primary" type="submit">
-                Connect with this client
-              </button>
-            </div>
+            <SubmitRow label="Connect with this client" />
           </form>
         </details>
       ) : null}
@@ -129,7 +97,7 @@ function Reads({
       </ul>
       {server.source === "user" && claimed.length > 0 ? (
         <form method="post" action={`${base}/reads`}>
-          <Hidden csrf={csrf} />
+          <CsrfField csrf={csrf} />
           <p class="muted">
             Tools below say they only read. Tick the ones you trust to run under a read approval; all others always need
             write approval.
@@ -142,9 +110,7 @@ function Reads({
               </span>
             </label>
           ))}
-          <div class="actions">
-            <button type="submit">Save reads</button>
-          </div>
+          <SubmitRow label="Save reads" primary={false} />
         </form>
       ) : null}
     </details>
@@ -189,7 +155,7 @@ export function McpServersSection({ rows, csrf, focus }: { rows: ServerRow[]; cs
         })}
       </ul>
       <form method="post" action="/connections/mcp/add">
-        <Hidden csrf={csrf} />
+        <CsrfField csrf={csrf} />
         <label for="mcp-add-name">Name</label>
         <input id="mcp-add-name" type="text" name="name" placeholder="linear" autocomplete="off" required />
         <label for="mcp-add-url">Server URL</label>
@@ -201,11 +167,7 @@ export function McpServersSection({ rows, csrf, focus }: { rows: ServerRow[]; cs
           autocomplete="off"
           required
         />
-        <div class="actions">
-          <button class="primary" type="submit">
-            Add server
-          </button>
-        </div>
+        <SubmitRow label="Add server" />
       </form>
     </div>
   );

@@ -12,6 +12,7 @@
  * (by the caller's `authorize`) before anything is sent; removal revokes upstream only after the
  * row was found in this person's own object, and purges vault records, row and session.
  */
+import type { ErrorCode } from "../lib/errors";
 import { log } from "../lib/log";
 import type { VaultSecret } from "../vault/store";
 import { type Authorize, ServerCalls, type UpstreamCallOutcome } from "./calls";
@@ -29,7 +30,7 @@ export interface UpstreamEnv extends CredentialsEnv {
   background: (work: Promise<unknown>) => void;
 }
 
-export type AddServerError = "name_invalid" | "name_reserved" | "name_taken" | "url_invalid" | "too_many_servers";
+export type AddServerError = ErrorCode<"server">;
 
 /** The most servers a person may add (catalogue servers do not count). */
 export const MAX_USER_SERVERS = 20;

@@ -13,6 +13,7 @@
  *   reauth-required and forgets it; it is never retried here.
  * - Secrets leave only as the `secret` of a successful result; no reason carries token text.
  */
+import type { Coded } from "../lib/errors";
 import type { VaultSecret, VaultStore } from "./store";
 
 /** Refresh this long before an access token expires. */
@@ -30,9 +31,9 @@ export type Refreshed = { ok: true; secret: VaultSecret } | { ok: false; reauth:
 
 export type TokenResult =
   | { ok: true; secret: VaultSecret }
-  | { ok: false; code: "not_connected" }
-  | { ok: false; code: "reauth_required"; reason: string }
-  | { ok: false; code: "unavailable"; reason: string };
+  | Coded<"tokenCache", "not_connected", { ok: false }>
+  | Coded<"tokenCache", "reauth_required", { ok: false; reason: string }>
+  | Coded<"tokenCache", "unavailable", { ok: false; reason: string }>;
 
 /** The owning feature's side of the cache: its records, its SQL state and its token endpoint. */
 export interface TokenSource<K extends string> {

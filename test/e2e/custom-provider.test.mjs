@@ -343,9 +343,9 @@ describe("custom provider acme with the v2 MCP client", { timeout: 300_000 }, ()
     assert.ok(ms < CALL_TIMEOUT_MS + 10_000, `the call took ${ms} ms`);
     const body = toolErrorBody(result);
     assert.equal(body.error.code, "provider_unavailable", JSON.stringify(body));
-    assert.equal(body.error.reason, "upstream_timeout");
+    assert.equal(body.error.reason, "provider_timeout");
     for (let i = 0; i < 20 && api.openDrips() > 0; i++) await sleep(250);
-    assert.equal(api.openDrips(), 0, "the upstream connection was closed");
+    assert.equal(api.openDrips(), 0, "the connection to the provider was closed");
   });
 
   test("Disconnect on /connections: the next call is not_connected and the grant is gone", STEP, async () => {

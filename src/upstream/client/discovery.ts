@@ -11,18 +11,12 @@
  * §3.3), which stops a mix-up between servers; a redirect, timeout or oversized document ends
  * discovery instead of falling through to the next well-known URL.
  */
+import type { ErrorCode } from "../../lib/errors";
 import { err, ok, type Result } from "../../lib/result";
 import { type EndpointErrorCode, type EndpointOptions, parseEndpoint } from "./endpoint";
 import { fetchJson, type SafeFetchErrorCode, type UpstreamOptions } from "./safe-fetch";
 
-export type DiscoveryErrorCode =
-  | SafeFetchErrorCode
-  | "metadata_not_found"
-  | "metadata_unavailable"
-  | "metadata_invalid"
-  | "resource_mismatch"
-  | "issuer_mismatch"
-  | "pkce_unsupported";
+export type DiscoveryErrorCode = SafeFetchErrorCode | ErrorCode<"discovery">;
 
 export interface DiscoveryError {
   code: DiscoveryErrorCode;

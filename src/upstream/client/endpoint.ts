@@ -11,18 +11,13 @@
  * newlines, so checking only the parsed form would let them through to a log line or a link.
  */
 
+import type { ErrorCode } from "../../lib/errors";
 import { err, ok, type Result } from "../../lib/result";
 import { classifyHost } from "../../providers/ssrf";
 
 export const MAX_ENDPOINT_LENGTH = 2048;
 
-export type EndpointErrorCode =
-  | "scheme_not_allowed"
-  | "address_not_allowed"
-  | "userinfo_present"
-  | "fragment_present"
-  | "unsafe_characters"
-  | "invalid_url";
+export type EndpointErrorCode = ErrorCode<"endpoint">;
 
 export interface EndpointError {
   code: EndpointErrorCode;

@@ -3,25 +3,18 @@
  * error (raised inside an operation, returned by the client) and the registered OAuth error
  * codes a token or registration endpoint may answer with. Types and pure helpers only.
  */
-import type { EndpointErrorCode } from "./endpoint";
+import type { ErrorCode } from "../../lib/errors";
+import type { SafeFetchErrorCode } from "./safe-fetch";
 import type { BearerChallenge } from "./www-authenticate";
 
-export type McpClientErrorCode =
-  | EndpointErrorCode
-  /** The upstream answered 401 or 403 (token missing, expired or revoked). */
-  | "unauthorized"
-  | "timeout"
-  | "unreachable"
-  | "redirect_refused"
-  | "too_large"
-  /** The transport tried to fetch another origin (a legacy SSE `endpoint` event pointing elsewhere). */
-  | "origin_mismatch"
-  /** Neither Streamable HTTP nor legacy SSE answered like MCP. */
-  | "not_mcp"
-  /** A JSON-RPC error or a malformed answer from upstream. */
-  | "protocol_error"
-  /** Reserved; JSON-RPC errors of tools/call are `protocol_error`, `isError` results are ok results. */
-  | "tool_error";
+/**
+ * A URL gate or fetch code, or one of MCP's own: `unauthorized` (the upstream answered 401 or
+ * 403: token missing, expired or revoked), `origin_mismatch` (the transport tried to fetch
+ * another origin, e.g. a legacy SSE `endpoint` event pointing elsewhere), `not_mcp` (neither
+ * Streamable HTTP nor legacy SSE answered like MCP), `protocol_error` (a JSON-RPC error, of
+ * tools/call too, or a malformed answer). A tool result with `isError` is an ok result.
+ */
+export type McpClientErrorCode = SafeFetchErrorCode | ErrorCode<"mcpClient">;
 
 export interface McpClientError {
   code: McpClientErrorCode;

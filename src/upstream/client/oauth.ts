@@ -13,6 +13,7 @@
 
 import { randomToken } from "../../lib/crypto";
 import { toBase64Url } from "../../lib/encoding";
+import type { Coded, ErrorCode } from "../../lib/errors";
 import { err, ok, type Result } from "../../lib/result";
 import type { AuthorizationServer } from "./discovery";
 import { type EndpointError, type EndpointOptions, parseEndpoint } from "./endpoint";
@@ -20,12 +21,7 @@ import { oauthErrorCode } from "./errors";
 import type { UpstreamClient } from "./registration";
 import { fetchJson, type SafeFetchErrorCode, type UpstreamOptions } from "./safe-fetch";
 
-export type TokenErrorCode =
-  | SafeFetchErrorCode
-  | "invalid_grant"
-  | "token_endpoint_error"
-  | "token_response_invalid"
-  | "token_type_unsupported";
+export type TokenErrorCode = SafeFetchErrorCode | ErrorCode<"upstreamToken">;
 
 export interface TokenError {
   code: TokenErrorCode;
@@ -43,12 +39,15 @@ export interface TokenSet {
 }
 
 export type CallbackError =
-  | { code: "authorization_denied" }
-  | { code: "authorization_error"; error?: string }
-  | { code: "issuer_mismatch" }
-  | { code: "callback_invalid" };
+  | Coded<"upstreamCallback", "authorization_denied">
+  | Coded<"upstreamCallback", "authorization_error", { error?: string }>
+  | Coded<"upstreamCallback", "issuer_mismatch">
+  | Coded<"upstreamCallback", "callback_invalid">;
 
 type Server = Pick<AuthorizationServer, "issuer" | "tokenEndpointAuthMethodsSupported">;
+/** What a token request needs of the authorization server. */
+type TokenServer = Server & Pick<AuthorizationServer, "tokenEndpoint">;
+type TokenOptions = UpstreamOptions & { now: number };
 
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 6749 Appendix A: token characters; we also refuse spaces so a token fits one header value. */
@@ -170,13 +169,16 @@ function parseTokens(
   return ok(tokens);
 }
 
+/** One token request: the grant's own parameters, plus the RFC 8707 `resource` every one of them names. */
 async function tokenRequest(
-  as: Server & Pick<AuthorizationServer, "tokenEndpoint">,
+  as: TokenServer,
   client: UpstreamClient,
-  form: URLSearchParams,
-  options: UpstreamOptions & { now: number },
+  grant: Record<string, string>,
+  resource: string,
+  options: TokenOptions,
   previousRefresh?: string,
 ): Promise<Result<TokenSet, TokenError>> {
+  const form = new URLSearchParams({ ...grant, resource });
   const headers: Record<string, string> = {
     "Content-Type": "application/x-www-form-urlencoded",
     Accept: "application/json",
@@ -207,37 +209,31 @@ export interface CodeExchange {
 
 /** Exchange an authorization code and its PKCE verifier for tokens bound to `resource`. */
 export function exchangeCode(
-  as: Server & Pick<AuthorizationServer, "tokenEndpoint">,
+  as: TokenServer,
   exchange: CodeExchange,
-  options: UpstreamOptions & { now: number },
+  options: TokenOptions,
 ): Promise<Result<TokenSet, TokenError>> {
-  const form = new URLSearchParams({
-    grant_type: "authorization_code",
-    code: exchange.code,
-    redirect_uri: exchange.redirectUri,
-    code_verifier: exchange.codeVerifier,
-    resource: exchange.resource,
-  });
-  return tokenRequest(as, exchange.client, form, options);
+  const { code, redirectUri, codeVerifier } = exchange;
+  const grant = { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: codeVerifier };
+  return tokenRequest(as, exchange.client, grant, exchange.resource, options);
 }
 
 /** Use a refresh token; when the server does not rotate it, the old one is kept in the result. */
 export function refresh(
-  as: Server & Pick<AuthorizationServer, "tokenEndpoint">,
+  as: TokenServer,
   request: { client: UpstreamClient; refreshToken: string; resource: string; scope?: string },
-  options: UpstreamOptions & { now: number },
+  options: TokenOptions,
 ): Promise<Result<TokenSet, TokenError>> {
-  const form = new URLSearchParams({
+  const grant = {
     grant_type: "refresh_token",
     refresh_token: request.refreshToken,
-    resource: request.resource,
-  });
-  if (request.scope) form.set("scope", request.scope);
-  return tokenRequest(as, request.client, form, options, request.refreshToken);
+    ...(request.scope ? { scope: request.scope } : {}),
+  };
+  return tokenRequest(as, request.client, grant, request.resource, options, request.refreshToken);
 }
 
 export type RevokeError = {
-  code: SafeFetchErrorCode | "revocation_unsupported" | "revocation_failed";
+  code: SafeFetchErrorCode | ErrorCode<"revocation">;
   status?: number;
 };
 

@@ -8,6 +8,7 @@
  * open cannot hold us; the challenge is returned as parsed text and its `resource_metadata` is
  * vetted later by discovery, never fetched here.
  */
+import type { Coded } from "../../lib/errors";
 import { err, ok, type Result } from "../../lib/result";
 import { type SafeFetchError, safeFetch, UPSTREAM_TIMEOUT_MS, type UpstreamOptions } from "./safe-fetch";
 import { type BearerChallenge, parseWwwAuthenticate } from "./www-authenticate";
@@ -21,8 +22,8 @@ export type ProbeOutcome =
 
 export type ProbeError =
   | SafeFetchError
-  | { code: "probe_failed"; status: number }
-  | { code: "not_mcp"; status: number };
+  | Coded<"probe", "probe_failed", { status: number }>
+  | Coded<"probe", "not_mcp", { status: number }>;
 
 /** MCP 2025-06-18 Streamable HTTP: a session id is visible ASCII; anything else is dropped. */
 const SESSION_ID = /^[\x21-\x7e]{1,256}$/;

@@ -9,6 +9,7 @@
  * plain `client_id` and, when it lists redirect URIs, ours among them; the registration
  * endpoint is fetched through `safeFetch` (vetted, no redirects); no secret in any error.
  */
+import type { ErrorCode } from "../../lib/errors";
 import { err, ok, type Result } from "../../lib/result";
 import type { AuthorizationServer } from "./discovery";
 import { oauthErrorCode } from "./errors";
@@ -43,11 +44,7 @@ export interface RegistrationConfig {
   clientSecret?: string;
 }
 
-export type RegistrationErrorCode =
-  | SafeFetchErrorCode
-  | "registration_unsupported"
-  | "registration_failed"
-  | "registration_invalid";
+export type RegistrationErrorCode = SafeFetchErrorCode | ErrorCode<"registration">;
 
 export interface RegistrationError {
   code: RegistrationErrorCode;

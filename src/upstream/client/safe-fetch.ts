@@ -11,7 +11,7 @@
  * (decompressed) body are read. Errors carry a code and at most a status, never a body, header
  * or URL, so a token in a request or response cannot leak through them.
  */
-import { guardedFetch } from "../../http/guarded-fetch";
+import { type FetchFailure, guardedFetch } from "../../http/guarded-fetch";
 import { ok, type Result } from "../../lib/result";
 import type { FetchLike } from "../../lib/streams";
 import { isJsonObject } from "../../providers/strict-json";
@@ -19,7 +19,8 @@ import { type EndpointErrorCode, parseEndpoint } from "./endpoint";
 
 export type { FetchLike } from "../../lib/streams";
 
-export type SafeFetchErrorCode = EndpointErrorCode | "timeout" | "unreachable" | "redirect_refused" | "too_large";
+/** The URL gate's refusal, or the guarded fetch's failure. */
+export type SafeFetchErrorCode = EndpointErrorCode | FetchFailure["code"];
 
 export interface SafeFetchError {
   code: SafeFetchErrorCode;

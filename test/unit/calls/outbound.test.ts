@@ -67,20 +67,20 @@ describe("sendCall", () => {
     const started = Date.now();
     const result = await sendCall(request, async () => new Response(drip), { timeoutMs: 200 });
     clearInterval(timer);
-    expect(!result.ok && result.error.code).toBe("upstream_timeout");
+    expect(!result.ok && result.error.code).toBe("provider_timeout");
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it("gives up on an upstream that never answers, even if it ignores the abort signal", async () => {
+  it("gives up on a provider that never answers, even if it ignores the abort signal", async () => {
     const result = await sendCall(request, () => new Promise<Response>(() => {}), { timeoutMs: 100 });
-    expect(result).toEqual({ ok: false, error: { code: "upstream_timeout" } });
+    expect(result).toEqual({ ok: false, error: { code: "provider_timeout" } });
   });
 
-  it("reports an unreachable upstream without details", async () => {
+  it("reports an unreachable provider without details", async () => {
     const result = await sendCall(request, async () => {
       throw new TypeError("connect ECONNREFUSED 10.0.0.1 Bearer secret");
     });
-    expect(result).toEqual({ ok: false, error: { code: "upstream_unreachable" } });
+    expect(result).toEqual({ ok: false, error: { code: "provider_unreachable" } });
   });
 
   it("never sends a body with GET", async () => {

@@ -127,12 +127,12 @@ describe("TokenCache.fresh", () => {
 
   it("answers unavailable for a passing refusal, keeps the credential, and tries again next time", async () => {
     const { cache, states, log } = setup({
-      answer: async () => ({ ok: false, reauth: false, reason: "upstream_timeout" }),
+      answer: async () => ({ ok: false, reauth: false, reason: "provider_timeout" }),
     });
     states.set("github", { reauthRequired: false, tokenObtainedAt: NOW });
     await cache.store("github", secret(NOW, NOW));
-    expect(await cache.fresh("github", NOW)).toEqual({ ok: false, code: "unavailable", reason: "upstream_timeout" });
-    expect(await cache.fresh("github", NOW)).toEqual({ ok: false, code: "unavailable", reason: "upstream_timeout" });
+    expect(await cache.fresh("github", NOW)).toEqual({ ok: false, code: "unavailable", reason: "provider_timeout" });
+    expect(await cache.fresh("github", NOW)).toEqual({ ok: false, code: "unavailable", reason: "provider_timeout" });
     expect(log.refreshes).toBe(2);
     expect(log.marked).toEqual([]);
   });
