@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { csrfToken } from "../approvals/link";
-import { endSession } from "../identity/session-cookie";
+import { endSignIn } from "../identity/signin-cookie";
 import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
 import type { WebBindings, WebEnv } from "../web/context";
@@ -106,6 +106,6 @@ activityRoutes.post("/activity/delete", async (c) => {
   const tokens = await revokeOAuthGrants(c.env, user.userId);
   await sessionFor(c.env.SESSION, user.userId).purge();
   log.info("activity.account_deleted", { userId: user.userId, tokens });
-  c.header("Set-Cookie", endSession());
+  c.header("Set-Cookie", endSignIn());
   return c.html(<MessagePage title="Deleted" message="Every app is disconnected and your data here is erased." />);
 });

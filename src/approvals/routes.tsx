@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Config } from "../config";
 import type { AccessLevel } from "../grants/types";
-import { readSession } from "../identity/session-cookie";
+import { readSignIn } from "../identity/signin-cookie";
 import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
 import { sessionFor } from "../session/user-session";
@@ -48,7 +48,7 @@ approvalRoutes.get("/approve/:id", async (c) => {
   const config = c.get("config");
   const id = c.req.param("id");
   const token = c.req.query("t") ?? "";
-  const user = await readSession(config, c.req.raw, Date.now());
+  const user = await readSignIn(config, c.req.raw, Date.now());
   if (!user) return signInRedirect(c, id, token);
   if (!token) return notFound(c);
   const session = sessionFor(c.env.SESSION, user.userId);
@@ -66,7 +66,7 @@ approvalRoutes.get("/approve/:id", async (c) => {
 approvalRoutes.post("/approve/:id", async (c) => {
   const config = c.get("config");
   const id = c.req.param("id");
-  const user = await readSession(config, c.req.raw, Date.now());
+  const user = await readSignIn(config, c.req.raw, Date.now());
   if (!user) {
     return c.html(
       <MessagePage title="Sign in first" message="Open the approval link again to sign in." code="sign_in_required" />,

@@ -15,7 +15,7 @@ import { MessagePage } from "../web/layout";
 import { CSP } from "../web/security";
 import { ConsentPage } from "./consent-page";
 import type { AuthProps } from "./props";
-import { readSession } from "./session-cookie";
+import { readSignIn } from "./signin-cookie";
 import type { SignedInUser } from "./user";
 
 interface UpstreamData {
@@ -85,7 +85,7 @@ authorizeRoutes.get("/authorize", async (c) => {
     const authRequest = await oauth.parseAuthRequest(c.req.raw);
     // Stored by beginConsent below: only scopes we grant ever reach the page or a token.
     authRequest.scope = grantableScopes(authRequest.scope);
-    const user = await readSession(config, c.req.raw, Date.now());
+    const user = await readSignIn(config, c.req.raw, Date.now());
     if (user) {
       const remembered = await sessionFor(c.env.SESSION, user.userId).consentCovers(
         { clientId: authRequest.clientId, redirectUri: authRequest.redirectUri, resource: config.resource },
@@ -119,7 +119,7 @@ authorizeRoutes.post("/authorize", async (c) => {
     const approved = await oauth.approveConsent(c.req.raw, handle);
     approved.request.scope = approved.request.scope.filter((scope) => ticked.has(scope));
     const remember = form.get("remember") === "yes";
-    const user = await readSession(config, c.req.raw, Date.now());
+    const user = await readSignIn(config, c.req.raw, Date.now());
     if (user) return await complete(c, approved.request, user, remember, approved.headers);
     const data: UpstreamData = { remember };
     const { state, headers } = await oauth.beginUpstream(approved.request, { data, headers: approved.headers });
@@ -134,7 +134,7 @@ authorizeRoutes.post("/authorize", async (c) => {
 authorizeRoutes.get("/authorize/resume", async (c) => {
   const config = c.get("config");
   try {
-    const user = await readSession(config, c.req.raw, Date.now());
+    const user = await readSignIn(config, c.req.raw, Date.now());
     if (!user) {
       const back = `/authorize/resume?${new URLSearchParams({ state: c.req.query("state") ?? "" })}`;
       return c.redirect(`/signin?${new URLSearchParams({ return_to: back })}`, 302);

@@ -12,7 +12,7 @@ import { SubmitRow } from "../web/forms";
 import { Layout, MessagePage } from "../web/layout";
 import { refusalPage } from "../web/refusal";
 import { clearSignInCookie, finishOidcSignIn, startOidcSignIn } from "./oidc";
-import { endSession, startSession } from "./session-cookie";
+import { endSignIn, startSignIn } from "./signin-cookie";
 import { makeUser } from "./user";
 
 const EmailSchema = z.string().trim().toLowerCase().pipe(z.email()).pipe(z.string().max(254));
@@ -68,7 +68,7 @@ signInRoutes.post("/signin/dev", async (c) => {
     return c.html(<DevSignInPage returnTo={returnTo} error="Enter a valid email address." />, 400);
   }
   const user = await makeUser({ issuer: config.signIn.issuer, subject: email.data, email: email.data });
-  c.header("Set-Cookie", await startSession(config, user, Date.now()));
+  c.header("Set-Cookie", await startSignIn(config, user, Date.now()));
   log.info("signin.dev", { userId: user.userId });
   return c.redirect(returnTo, 302);
 });
@@ -85,12 +85,12 @@ signInRoutes.get("/signin/callback", async (c) => {
       code: finished.error,
     });
   }
-  c.header("Set-Cookie", await startSession(config, finished.value.user, Date.now()), { append: true });
+  c.header("Set-Cookie", await startSignIn(config, finished.value.user, Date.now()), { append: true });
   log.info("signin.oidc", { userId: finished.value.user.userId });
   return c.redirect(finished.value.returnTo, 302);
 });
 
 signInRoutes.post("/signout", (c) => {
-  c.header("Set-Cookie", endSession());
+  c.header("Set-Cookie", endSignIn());
   return c.html(<MessagePage title="Signed out" message="You are signed out of Countersign on this browser." />);
 });

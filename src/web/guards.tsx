@@ -4,7 +4,7 @@
  * page's scope, see approvals/link.ts). Both answer with a page, never with details.
  */
 import { csrfToken } from "../approvals/link";
-import { readSession } from "../identity/session-cookie";
+import { readSignIn } from "../identity/signin-cookie";
 import type { SignedInUser } from "../identity/user";
 import { timingSafeEqual } from "../lib/crypto";
 import type { WebContext } from "./context";
@@ -12,7 +12,7 @@ import { MessagePage } from "./layout";
 
 /** The signed-in person; otherwise a redirect to sign in (GET) or a 403 page (POST). */
 export async function requireUser(c: WebContext): Promise<SignedInUser | Response> {
-  const user = await readSession(c.get("config"), c.req.raw, Date.now());
+  const user = await readSignIn(c.get("config"), c.req.raw, Date.now());
   if (user) return user;
   if (c.req.method === "GET") {
     const back = `${c.req.path}${new URL(c.req.url).search}`;
