@@ -66,10 +66,12 @@ describe("the pending cap across connections of one person", () => {
     const before = await stored(userId);
     expect(before.pendingByConnection.map((row) => row.n).sort()).toEqual([6, 7, 7]);
     for (const asker of [connections[2], idle]) {
+      // A one-call request, so the kind here is the one name both renames keep ("call").
       const over = await tool((asker as typeof idle).token, "request_elevated_access", {
-        kind: "session",
-        providers: ["github"],
-        duration_minutes: 45,
+        kind: "call",
+        method: "POST",
+        url: "https://api.github.com/repos/a/b/issues",
+        body: '{"title":"one more"}',
         reason: "one more",
       });
       expect(over.error?.code).toBe("rate_limited");
