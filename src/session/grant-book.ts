@@ -310,9 +310,8 @@ export class GrantBook {
   /** End the open grants that name a provider or upstream server the person disconnected. */
   async endNaming(name: string): Promise<void> {
     const now = Date.now();
-    for (const grant of grantsNaming(this.#grants.open(), name)) {
+    for (const grant of grantsNaming(this.#grants.open(), name))
       this.apply(revoke(grant, now), "revoked", "human", now);
-    }
     await this.schedule();
   }
   /** The open grants as the activity page shows them: pending and live, at `now`. */
