@@ -4,6 +4,13 @@
  * server-side in KV under the SHA-256 of `state`, and the browser holds only that hash in a
  * `__Host-` cookie, so a callback replayed in another browser, or twice, is refused. The state is
  * burned on every callback path, success or failure. Users are keyed by (iss, sub).
+ *
+ * KV has no atomic take: callbacks replayed in parallel can all read the transaction before its
+ * delete lands. So the state is also claimed, once, in the signed-in person's Durable Object
+ * (`claim`, the same table as the connect callbacks') before a session is issued: exactly one
+ * callback per state signs in; every other answers `transaction_expired`, like a later replay.
+ * Each racer may still have redeemed its code at the IdP, which refuses a code used twice
+ * (RFC 6749 §4.1.2); the tokens we got are dropped unused.
  */
 import * as oauth from "oauth4webapi";
 import type { Config } from "../config";
@@ -87,13 +94,17 @@ export async function startOidcSignIn(
 /** The Set-Cookie that clears the binding cookie; sent on every callback response. */
 export const clearSignInCookie = () => clearCookie(SIGNIN_COOKIE);
 
-/** Finish an OIDC sign-in at the callback. The state is burned whatever the outcome. */
+/** Claim a state hash once in the person's Durable Object: true for the first claim only. */
+export type ClaimSignInState = (userId: string, stateHash: string) => Promise<boolean>;
+
+/** Finish an OIDC sign-in at the callback. The state is burned whatever the outcome, and claimed once. */
 export async function finishOidcSignIn(
   config: Config,
   signIn: OidcConfig,
   kv: KVNamespace,
   request: Request,
   now: number,
+  claim: ClaimSignInState,
 ): Promise<Result<{ user: SignedInUser; returnTo: string }, OidcFailure>> {
   const url = new URL(request.url);
   const state = url.searchParams.get("state");
@@ -124,6 +135,7 @@ export async function finishOidcSignIn(
   } catch {
     return err("callback_invalid");
   }
+  let user: SignedInUser;
   try {
     const response = await oauth.authorizationCodeGrantRequest(
       as,
@@ -143,9 +155,11 @@ export async function finishOidcSignIn(
     }
     const email = typeof claims.email === "string" && claims.email_verified !== false ? claims.email : undefined;
     const name = typeof claims.name === "string" ? claims.name : undefined;
-    const user = await makeUser({ issuer: signIn.issuer, subject: claims.sub, email, name });
-    return ok({ user, returnTo: transaction.returnTo });
+    user = await makeUser({ issuer: signIn.issuer, subject: claims.sub, email, name });
   } catch {
     return err("token_exchange_failed");
   }
+  // Outside the try: a failing Durable Object is a 500, not a refused sign-in.
+  if (!(await claim(user.userId, stateHash))) return err("transaction_expired");
+  return ok({ user, returnTo: transaction.returnTo });
 }

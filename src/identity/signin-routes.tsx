@@ -1,12 +1,14 @@
 /**
  * Sign-in pages: the embedded dev sign-in (only when configured, only on loopback) and the
- * OpenID Connect redirect and callback. Both end by setting the sealed session cookie and
- * returning to a same-origin path.
+ * OpenID Connect redirect and callback. Both end by setting the sealed sign-in cookie and
+ * returning to a same-origin path. The callback claims its state in the person's Durable Object
+ * (src/identity/oidc.ts says why), so parallel replays sign in once.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { log } from "../lib/log";
 import { safeReturnTo } from "../lib/return-to";
+import { sessionFor } from "../session/user-session";
 import type { WebEnv } from "../web/context";
 import { SubmitRow } from "../web/forms";
 import { Layout, MessagePage } from "../web/layout";
@@ -77,7 +79,14 @@ signInRoutes.get("/signin/callback", async (c) => {
   const config = c.get("config");
   if (config.signIn.kind !== "oidc") return c.notFound();
   c.header("Set-Cookie", clearSignInCookie(), { append: true });
-  const finished = await finishOidcSignIn(config, config.signIn, c.env.OAUTH_KV, c.req.raw, Date.now());
+  const finished = await finishOidcSignIn(
+    config,
+    config.signIn,
+    c.env.OAUTH_KV,
+    c.req.raw,
+    Date.now(),
+    (userId, hash) => sessionFor(c.env.SESSION, userId).claimConnectState(hash),
+  );
   if (!finished.ok) {
     return refusalPage(c, 400, "signin.oidc_rejected", {
       title: "Sign-in failed",

@@ -73,9 +73,12 @@ export class ProviderAccess {
   async beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
     const provider = this.#registry.byId(call.provider);
     if (!provider) return { ok: false, code: "unknown_provider" };
+    // One clock reading for everything before the credential await; the entries written after
+    // it (a refusal, or `authorizeCall`'s) read the clock again, once each.
+    const now = Date.now();
     // Every refusal lands in the audit log with its reason, like every allowed call.
-    const refuse = (result: Extract<BeginCallResult, { ok: false }>): BeginCallResult => {
-      this.#book.auditRefusal(call, connectionId, requestId, "reason" in result ? result.reason : result.code);
+    const refuse = (result: Extract<BeginCallResult, { ok: false }>, at = now): BeginCallResult => {
+      this.#book.auditRefusal(call, connectionId, requestId, "reason" in result ? result.reason : result.code, at);
       return result;
     };
     const link = this.#links.get(provider.id);
@@ -84,10 +87,10 @@ export class ProviderAccess {
     if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
       return refuse({ ok: false, code: "denied", reason: "wrong_account" });
     }
-    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, Date.now(), requestId);
+    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, now, requestId);
     if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
-    const credential = await this.#credentials.forCall(provider, Date.now());
-    if (!credential.ok) return refuse({ ok: false, code: credential.error.code });
+    const credential = await this.#credentials.forCall(provider, now);
+    if (!credential.ok) return refuse({ ok: false, code: credential.error.code }, Date.now());
     // State may have changed while the credential was refreshed: decide again, atomically with consuming.
     const decision = this.#book.authorizeCall(call, connectionId, requestId);
     if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };

@@ -2,6 +2,11 @@
  * The append-only audit log: who did what to which grant, and when. Nothing here updates or
  * deletes a row; only purging the whole user (account deletion) removes history.
  * Entries never carry tokens, cookies or link secrets.
+ *
+ * Time order: `seq` is the order of events, and `at` never goes backwards along it. An entry
+ * stamped earlier than the newest one (a caller that read the clock before another caller's
+ * entry landed, or a clock moved back) is stored at the newest entry's `at`, so sorting by `seq`
+ * and sorting by `at` never disagree.
  */
 export type AuditEvent =
   | "requested"
@@ -55,9 +60,12 @@ type AuditRow = {
 export class AuditLog {
   constructor(private readonly sql: SqlStorage) {}
 
+  /** Append one entry; its `at` is clamped to the newest entry's, never earlier (see the header). */
   append(entry: Omit<AuditEntry, "seq">): void {
+    // One statement, so the clamp reads the row it follows: nothing can land in between.
     this.sql.exec(
-      "INSERT INTO audit (at, event, actor, grant_id, connection_id, client_name, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO audit (at, event, actor, grant_id, connection_id, client_name, detail)
+       VALUES (MAX(?, COALESCE((SELECT at FROM audit ORDER BY seq DESC LIMIT 1), 0)), ?, ?, ?, ?, ?, ?)`,
       entry.at,
       entry.event,
       entry.actor,

@@ -4,7 +4,7 @@
  * deadline. Policy comes from src/grants (pure); this class persists, audits and wakes waiters.
  * Every state change runs synchronously between reading and writing SQL, so concurrent RPCs to
  * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
- * request grant) see exactly one winner.
+ * call grant) see exactly one winner.
  */
 import { decide } from "../grants/decide";
 import { countRequest, grantsNaming, pendingCapReached, type RequestWindow, requestKey } from "../grants/rules";
@@ -115,10 +115,16 @@ export class GrantBook {
     this.#waiters.clear();
   }
 
-  /** Audit a refused call with its reason. */
-  auditRefusal(call: ClassifiedCall, connectionId: string, requestId: string | undefined, reason: string): void {
+  /** Audit a refused call with its reason, stamped `at` (the clock reading its decision used). */
+  auditRefusal(
+    call: ClassifiedCall,
+    connectionId: string,
+    requestId: string | undefined,
+    reason: string,
+    at = Date.now(),
+  ): void {
     this.#audit.append({
-      at: Date.now(),
+      at,
       event: "call_denied",
       actor: "agent",
       grantId: requestId ?? null,
@@ -290,7 +296,7 @@ export class GrantBook {
     if (id !== undefined && targets.length === 0) return null;
     const revoked: Grant[] = [];
     for (const grant of targets) {
-      const changed = this.apply(revoke(grant, now), "revoked", "agent");
+      const changed = this.apply(revoke(grant, now), "revoked", "agent", now);
       if (changed) revoked.push(changed);
     }
     await this.schedule();
@@ -300,7 +306,8 @@ export class GrantBook {
   async revokeByOwner(id: string): Promise<Grant | null> {
     const grant = this.#grants.get(id);
     if (!grant) return null;
-    const changed = this.apply(revoke(grant, Date.now()), "revoked", "human");
+    const now = Date.now();
+    const changed = this.apply(revoke(grant, now), "revoked", "human", now);
     await this.schedule();
     return changed ?? this.#current(id);
   }
@@ -310,12 +317,13 @@ export class GrantBook {
    */
   endForConnection(connectionId: string, actor: "human" | "system"): void {
     const now = Date.now();
-    for (const grant of this.#grants.open(connectionId)) this.apply(revoke(grant, now), "revoked", actor);
+    for (const grant of this.#grants.open(connectionId)) this.apply(revoke(grant, now), "revoked", actor, now);
   }
   /** End the open grants that name a provider or upstream server the person disconnected. */
   async endNaming(name: string): Promise<void> {
     const now = Date.now();
-    for (const grant of grantsNaming(this.#grants.open(), name)) this.apply(revoke(grant, now), "revoked", "human");
+    for (const grant of grantsNaming(this.#grants.open(), name))
+      this.apply(revoke(grant, now), "revoked", "human", now);
     await this.schedule();
   }
   /** The open grants as the activity page shows them: pending and live, at `now`. */
@@ -327,18 +335,19 @@ export class GrantBook {
     };
   }
   /**
-   * May this call run now? A request grant is consumed here, before the caller starts the
-   * outbound request, so a second use (or a parallel one) can never also succeed.
+   * May this call run now? A call grant is consumed here, before the caller starts the
+   * outbound request, so a second use (or a parallel one) can never also succeed. The clock is
+   * read once: the decision, the consumption and every entry it writes share that `now`.
    */
   authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
     const now = Date.now();
     const decision = decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId);
     const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
     if (!decision.allow) {
-      this.auditRefusal(call, connectionId, requestId, decision.reason);
+      this.auditRefusal(call, connectionId, requestId, decision.reason, now);
       return { allow: false, reason: decision.reason };
     }
-    if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent");
+    if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent", now);
     this.log("call_allowed", "agent", decision.grant, now, base);
     return { allow: true, grantId: decision.grant.id, kind: decision.grant.kind };
   }
@@ -354,10 +363,16 @@ export class GrantBook {
     this.log("expired", "system", expired, now, {});
     this.#notify(expired);
   }
-  apply(result: ReturnType<typeof revoke>, event: AuditEvent, actor: "agent" | "human" | "system"): Grant | null {
+  /** Persist a transition's result and audit it at `at`, the reading the transition was judged at. */
+  apply(
+    result: ReturnType<typeof revoke>,
+    event: AuditEvent,
+    actor: "agent" | "human" | "system",
+    at: number,
+  ): Grant | null {
     if (!result.ok) return null;
     this.#grants.update(result.value);
-    this.log(event, actor, result.value, Date.now(), {});
+    this.log(event, actor, result.value, at, {});
     this.#notify(result.value);
     return result.value;
   }

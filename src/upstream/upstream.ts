@@ -185,8 +185,9 @@ export class Upstream {
   ): Promise<UpstreamCallView> {
     const outcome = await this.#servers.call(name, tool, args, (call, phase) => {
       if (phase === "preview") {
-        const preview = decide(this.#book.candidates(connectionId), call, connectionId, Date.now());
-        if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason);
+        const now = Date.now();
+        const preview = decide(this.#book.candidates(connectionId), call, connectionId, now);
+        if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason, now);
         return preview.allow ? { allow: true, grantId: preview.grant.id } : { allow: false, reason: preview.reason };
       }
       const decision = this.#book.authorizeCall(call, connectionId);

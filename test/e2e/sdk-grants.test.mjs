@@ -1,6 +1,6 @@
 // Grants end to end, each claim once per SDK client (v1 @modelcontextprotocol/sdk and v2
 // @modelcontextprotocol/client): ask for access, the person approves through the fetch-based
-// browser (same user's session cookie, hidden t and csrf, our Origin), check_access_request sees
+// browser (same user's sign-in cookie, hidden t and csrf, our Origin), check_access_request sees
 // it; re-POST is a 409; revoke_access ends it; a one-call request; and the input errors (unknown
 // provider, bad durations, unknown id). One dev server; each SDK signs in as its own person.
 import assert from "node:assert/strict";

@@ -74,7 +74,7 @@ describe("security, black-box against wrangler dev", { timeout: 240_000 }, () =>
       });
       await res.arrayBuffer();
       assert.equal(res.status, 403, `Origin ${origin ?? "(none)"} is refused`);
-      assert.deepEqual(res.headers.getSetCookie(), [], "no session cookie is set");
+      assert.deepEqual(res.headers.getSetCookie(), [], "no sign-in cookie is set");
     }
   });
 
