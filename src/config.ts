@@ -47,7 +47,7 @@ export interface Config {
 export interface PushConfig {
   /** base64url of the VAPID private scalar; the public key is derived from it. */
   privateKey: string;
-  /** RFC 8292 `sub`: VAPID_SUBJECT, else PUBLIC_URL. */
+  /** RFC 8292 `sub`: VAPID_SUBJECT, else PUBLIC_URL when https, else a dev mailto:. */
   subject: string;
 }
 
@@ -231,7 +231,9 @@ function parsePush(env: ConfigEnv, publicOrigin: string): Result<PushConfig | nu
       message: "VAPID_PRIVATE_KEY must be the 32-byte P-256 private key in base64url (43 characters)",
     });
   }
-  const subject = env.VAPID_SUBJECT?.trim() || publicOrigin;
+  // RFC 8292 §2.1 wants a mailto: or https: contact; a dev server on http://localhost has neither.
+  const fallback = publicOrigin.startsWith("https:") ? publicOrigin : "mailto:countersign@localhost";
+  const subject = env.VAPID_SUBJECT?.trim() || fallback;
   if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/.test(subject)) {
     return err({ code: "vapid_subject_invalid", message: "VAPID_SUBJECT must be a mailto: or https: URI" });
   }

@@ -113,9 +113,15 @@ const MANIFEST = {
 export const appShellRoutes = new Hono<WebEnv>();
 
 const asset =
-  (body: string | Uint8Array, type: string, cache = "public, max-age=3600") =>
+  (body: string | Uint8Array, type: string, cache = "public, max-age=3600", extra: Record<string, string> = {}) =>
   () =>
-    new Response(body, { headers: { "Content-Type": type, "Cache-Control": cache } });
+    new Response(body, { headers: { "Content-Type": type, "Cache-Control": cache, ...extra } });
+
+/**
+ * A worker runs under the CSP its own script was served with, not the page's: it may fetch our
+ * origin (the shell it caches, the navigations it passes on) and show our icon, nothing else.
+ */
+const WORKER_CSP = "default-src 'none'; connect-src 'self'; img-src 'self'";
 
 appShellRoutes.get("/manifest.webmanifest", asset(JSON.stringify(MANIFEST), "application/manifest+json"));
 appShellRoutes.get("/assets/icon.svg", asset(ICON_SVG, "image/svg+xml"));
@@ -123,7 +129,10 @@ appShellRoutes.get("/assets/icon-192.png", asset(ICON_192_PNG, "image/png"));
 appShellRoutes.get("/assets/icon-512.png", asset(ICON_512_PNG, "image/png"));
 appShellRoutes.get("/assets/app.js", asset(PAGE_SCRIPT, "text/javascript; charset=utf-8"));
 // Always revalidated, so a fixed worker reaches every phone at its next visit.
-appShellRoutes.get("/sw.js", asset(SERVICE_WORKER, "text/javascript; charset=utf-8", "no-cache"));
+appShellRoutes.get(
+  "/sw.js",
+  asset(SERVICE_WORKER, "text/javascript; charset=utf-8", "no-cache", { "Content-Security-Policy": WORKER_CSP }),
+);
 appShellRoutes.get("/offline", (c) =>
   c.html(
     <MessagePage
