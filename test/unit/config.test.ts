@@ -66,6 +66,14 @@ describe("parseConfig", () => {
     ["a fractional grant cap", { GRANT_MAX_MINUTES: "7.5" }, "grant_max_invalid"],
     ["a grant cap that is not a number", { GRANT_MAX_MINUTES: "forever" }, "grant_max_invalid"],
     ["a short vault key", { VAULT_KEYS: "k1:c2hvcnQ" }, "vault_keys_invalid"],
+    ["a VAPID key of 31 bytes", { VAPID_PRIVATE_KEY: "A".repeat(41) }, "vapid_key_invalid"],
+    ["a VAPID key that is not base64url", { VAPID_PRIVATE_KEY: `${"A".repeat(42)}=` }, "vapid_key_invalid"],
+    ["a VAPID key in PEM", { VAPID_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----" }, "vapid_key_invalid"],
+    [
+      "a VAPID subject that is not mailto: or https:",
+      { VAPID_PRIVATE_KEY: "A".repeat(43), VAPID_SUBJECT: "http://ops.example" },
+      "vapid_subject_invalid",
+    ],
     ["custom providers that are not JSON", { CUSTOM_PROVIDERS: "{nope" }, "custom_providers_invalid"],
     [
       "a loopback custom provider outside dev mode",
@@ -88,6 +96,23 @@ describe("parseConfig", () => {
       }
     });
   }
+
+  it("turns push on only with a VAPID key, and takes the subject from VAPID_SUBJECT or PUBLIC_URL", () => {
+    const off = parseConfig(base);
+    expect(off.ok && off.value.push).toBeNull();
+    const key = "A".repeat(42) + "E";
+    const on = parseConfig({ ...base, VAPID_PRIVATE_KEY: key });
+    expect(on.ok && on.value.push).toEqual({ privateKey: key, subject: "https://countersign.example" });
+    const contact = parseConfig({ ...base, VAPID_PRIVATE_KEY: key, VAPID_SUBJECT: "mailto:ops@example.com" });
+    expect(contact.ok && contact.value.push?.subject).toBe("mailto:ops@example.com");
+    const dev = parseConfig({
+      ...base,
+      PUBLIC_URL: "http://localhost:8787",
+      DEV_SIGNIN: "enabled",
+      VAPID_PRIVATE_KEY: key,
+    });
+    expect(dev.ok && dev.value.push?.subject).toBe("mailto:countersign@localhost");
+  });
 
   it("parses extra MCP origins as lower-case hostnames", () => {
     const result = parseConfig({ ...base, MCP_ALLOWED_ORIGINS: " Inspector.Example , ,tools.example" });
