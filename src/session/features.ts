@@ -29,9 +29,10 @@ export class PersonFeatures {
   #providers: ProviderAccess | null = null;
   #upstream: Upstream | null = null;
 
+  /** `env` is read through the object each time, as `this.env` is (tests swap it on the instance). */
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly env: Env,
+    private readonly bindings: () => Env,
   ) {
     const sql = ctx.storage.sql;
     const grants = new GrantStore(sql);
@@ -56,7 +57,7 @@ export class PersonFeatures {
   }
 
   get config(): Config {
-    const config = loadConfig(this.env);
+    const config = loadConfig(this.bindings());
     if (!config.ok) throw new Error(`configuration invalid: ${config.error.code}`);
     return config.value;
   }
@@ -76,7 +77,7 @@ export class PersonFeatures {
     this.#providers = new ProviderAccess({
       registry: config.registry,
       links,
-      credentials: new Credentials(links, this.env.VAULT_KV, config.vault, this.env, this.userId),
+      credentials: new Credentials(links, this.bindings().VAULT_KV, config.vault, this.bindings(), this.userId),
       book: this.book,
       audit: this.audit,
     });
@@ -92,7 +93,7 @@ export class PersonFeatures {
       book: this.book,
       audit: this.audit,
       env: {
-        kv: this.env.VAULT_KV,
+        kv: this.bindings().VAULT_KV,
         keyring: config.vault,
         allowLoopback: config.upstreamLoopback,
         catalogue: config.mcpServers,

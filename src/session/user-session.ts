@@ -32,7 +32,7 @@ export class UserSession extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
-    this.#f = new PersonFeatures(ctx, env);
+    this.#f = new PersonFeatures(ctx, () => this.env);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
   }
 

@@ -64,10 +64,16 @@ describe("migrate", () => {
 
   it("renames stored one-call grants to kind call, so they still consume and coalesce", async () => {
     await inObject(async (sql, storage) => {
+      // Rebuild the object as it stood just before the rename: every step before it, no later one.
+      const rename = MIGRATIONS.findIndex((step) => step.includes("SET kind = 'call'"));
+      expect(rename).toBeGreaterThan(0);
+      await storage.deleteAll();
+      sql.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+      sql.exec("INSERT INTO schema_version (version) VALUES (?)", rename);
+      for (const step of MIGRATIONS.slice(0, rename)) sql.exec(step);
       const now = Date.now();
       insertLegacy(sql, "req_live", "approved", now);
       insertLegacy(sql, "req_wait", "pending", now);
-      sql.exec("UPDATE schema_version SET version = ?", MIGRATIONS.length - 1);
       migrate(sql);
 
       expect(version(sql)).toBe(MIGRATIONS.length);
