@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   tool: [
     "access_required",
     "access_denied",
+    "refused_by_rule",
     "expired",
     "not_found",
     "rate_limited",
@@ -38,6 +39,7 @@ export const ERROR_CODES = {
     "custom_providers_invalid",
     "upstream_loopback_not_local",
     "mcp_servers_invalid",
+    "rule_max_invalid",
   ],
   /** Sign-in through the OIDC provider (src/identity/oidc.ts). */
   signin: [

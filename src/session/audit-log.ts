@@ -19,7 +19,11 @@ export type AuditEvent =
   | "server_added"
   | "server_connected"
   | "server_disconnected"
-  | "server_removed";
+  | "server_removed"
+  | "rule_created"
+  | "rule_removed"
+  | "rule_expired"
+  | "extended";
 
 export type AuditActor = "agent" | "human" | "system";
 

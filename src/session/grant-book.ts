@@ -6,8 +6,9 @@
  * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
  * request grant) see exactly one winner.
  */
-import { decide } from "../grants/decide";
+import { type Decision as CallDecision, decide } from "../grants/decide";
 import { countRequest, grantsNaming, pendingCapReached, type RequestWindow, requestKey } from "../grants/rules";
+import { neverRuleFor, type StandingRule } from "../grants/standing-rules";
 import {
   type ApprovalInput,
   approve,
@@ -40,7 +41,7 @@ export interface AccessRequestInput {
 
 export type AccessRequestResult =
   | { ok: true; grant: Grant; coalesced: boolean }
-  | { ok: false; code: "rate_limited"; message: string };
+  | { ok: false; code: "rate_limited" | "refused_by_rule"; message: string };
 
 export type Decision = { kind: "approve"; input: ApprovalInput } | { kind: "deny"; note: string | null };
 
@@ -49,7 +50,23 @@ export type DecideResult =
   | { ok: false; code: "not_found" }
   | { ok: false; code: "conflict" | "expired" | "invalid"; grant: Grant; message: string };
 
-export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
+/** What allowed a call: a grant (`grantId`, `kind`) or a standing rule (`ruleId`), never both. */
+export type CallAuthorization =
+  | { allow: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null }
+  | { allow: false; reason: string };
+
+/** The person's standing rules as the book consults them (StandingRuleStore). */
+export interface RuleSource {
+  live(now: number): StandingRule[];
+  nextDeadline(): number | null;
+}
+
+/** How far "+15 min" moves a live grant's end. */
+export const EXTEND_STEP_MS = 15 * 60_000;
+
+export type ExtendResult =
+  | { ok: true; grant: Grant }
+  | { ok: false; code: "not_found" | "not_live" | "not_extendable" | "at_limit" };
 
 /** Grants expired per SQL batch by the alarm. */
 const EXPIRY_BATCH = 500;
@@ -68,12 +85,21 @@ export class GrantBook {
   readonly #audit: AuditLog;
   readonly #storage: DurableObjectStorage;
   readonly #policy: () => GrantPolicy;
+  /** Standing rules join the call decision and the alarm; none when not given (unit tests). */
+  readonly #rules: RuleSource | null;
 
-  constructor(grants: GrantStore, audit: AuditLog, storage: DurableObjectStorage, policy: () => GrantPolicy) {
+  constructor(
+    grants: GrantStore,
+    audit: AuditLog,
+    storage: DurableObjectStorage,
+    policy: () => GrantPolicy,
+    rules: RuleSource | null = null,
+  ) {
     this.#grants = grants;
     this.#audit = audit;
     this.#storage = storage;
     this.#policy = policy;
+    this.#rules = rules;
   }
 
   /** Open grants of a connection, or of everyone. */
@@ -125,6 +151,15 @@ export class GrantBook {
     // Counted before coalescing, as before: a looping agent's duplicates use up its window too.
     const counted = countRequest(this.#windows.get(input.connectionId), now);
     this.#windows.set(input.connectionId, counted.window);
+    // The person said never: no request is made, so nothing is stored and nothing is asked.
+    const never = neverRuleFor(this.#rules?.live(now) ?? [], input.providers, input.level, input.connectionId, now);
+    if (never) {
+      return {
+        ok: false,
+        code: "refused_by_rule",
+        message: `The person set a standing rule that never allows ${never.level === "read" ? "any access to" : "writes to"} ${never.target}. Do not ask for it.`,
+      };
+    }
     if (duplicate && effectiveStatus(duplicate, now) === "pending") {
       // Not a state change, so no audit row: a looping agent cannot grow the log this way.
       return { ok: true, grant: publicGrant(duplicate), coalesced: true };
@@ -320,15 +355,33 @@ export class GrantBook {
    */
   authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
     const now = Date.now();
-    const decision = decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId);
+    const decision = this.preview(call, connectionId, requestId, now);
     const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
     if (!decision.allow) {
       this.auditRefusal(call, connectionId, requestId, decision.reason);
       return { allow: false, reason: decision.reason };
     }
+    if (decision.rule) {
+      // Allowed by a standing rule: audited with the rule's id, no grant involved.
+      this.#audit.append({
+        at: now,
+        event: "call_allowed",
+        actor: "agent",
+        grantId: null,
+        connectionId,
+        clientName: null,
+        detail: { ...base, rule: decision.rule.id },
+      });
+      return { allow: true, grantId: null, ruleId: decision.rule.id, kind: null };
+    }
     if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent");
     this.log("call_allowed", "agent", decision.grant, now, base);
-    return { allow: true, grantId: decision.grant.id, kind: decision.grant.kind };
+    return { allow: true, grantId: decision.grant.id, ruleId: null, kind: decision.grant.kind };
+  }
+  /** The call decision at `now` over this connection's grants and the person's rules; no side effect. */
+  preview(call: ClassifiedCall, connectionId: string, requestId?: string, now = Date.now()): CallDecision {
+    const rules = this.#rules?.live(now) ?? [];
+    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, rules);
   }
   candidates(connectionId: string, requestId?: string): StoredGrant[] {
     if (requestId === undefined) return this.#grants.open(connectionId);
@@ -369,9 +422,47 @@ export class GrantBook {
       detail,
     });
   }
-  /** One alarm, at the earliest open deadline; none when nothing is open. */
+  /**
+   * The person gives a live broad grant 15 more minutes, never past GRANT_MAX_MINUTES from now.
+   * A call grant is one exact call and is not extended; a grant already at the limit is refused.
+   */
+  async extendByOwner(id: string): Promise<ExtendResult> {
+    const grant = this.#grants.get(id);
+    if (!grant) return { ok: false, code: "not_found" };
+    const now = Date.now();
+    if (!isLive(grant, now)) return { ok: false, code: "not_live" };
+    if (grant.kind !== "broad" || grant.expiresAt === null || grant.decidedAt === null) {
+      return { ok: false, code: "not_extendable" };
+    }
+    const expiresAt = Math.min(grant.expiresAt + EXTEND_STEP_MS, now + this.#policy().maxDurationSeconds * 1000);
+    if (expiresAt <= grant.expiresAt) return { ok: false, code: "at_limit" };
+    const extended: StoredGrant = {
+      ...grant,
+      expiresAt,
+      durationSeconds: Math.ceil((expiresAt - grant.decidedAt) / 1000),
+    };
+    this.#grants.update(extended);
+    this.log("extended", "human", extended, now, { from: grant.expiresAt, to: expiresAt });
+    await this.schedule();
+    return { ok: true, grant: publicGrant(extended) };
+  }
+  /** "Revoke everything": every pending and live grant of every connection ends, by the person. */
+  async revokeAllByOwner(): Promise<Grant[]> {
+    const now = Date.now();
+    const revoked: Grant[] = [];
+    for (const grant of this.#grants.open()) {
+      const changed = this.apply(revoke(grant, now), "revoked", "human");
+      if (changed) revoked.push(changed);
+    }
+    await this.schedule();
+    return revoked;
+  }
+  /** One alarm, at the earliest open deadline of a grant or a standing rule; none when nothing is open. */
   async schedule(): Promise<void> {
-    const next = this.#grants.nextDeadline();
+    const deadlines = [this.#grants.nextDeadline(), this.#rules?.nextDeadline() ?? null].filter(
+      (at): at is number => at !== null,
+    );
+    const next = deadlines.length === 0 ? null : Math.min(...deadlines);
     const current = await this.#storage.getAlarm();
     if (next === null) {
       if (current !== null) await this.#storage.deleteAlarm();

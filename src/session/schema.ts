@@ -98,6 +98,21 @@ export const MIGRATIONS: readonly string[] = [
   `UPDATE grants SET kind = 'call', request_key = '["call"' || substr(request_key, 11)
      WHERE kind = 'request' AND substr(request_key, 1, 10) = '["request"';
    UPDATE grants SET kind = 'call' WHERE kind = 'request';`,
+  // Standing rules: the person's allow ("don't ask me again") and never rules, each with an end.
+  `CREATE TABLE standing_rules (
+     id TEXT PRIMARY KEY,
+     connection_id TEXT,
+     target TEXT NOT NULL,
+     level TEXT NOT NULL,
+     effect TEXT NOT NULL,
+     source TEXT NOT NULL,
+     grant_id TEXT,
+     created_at INTEGER NOT NULL,
+     ends_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     end_reason TEXT
+   );
+   CREATE INDEX standing_rules_live ON standing_rules (ends_at) WHERE ended_at IS NULL;`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../config";
+import type { RuleInput, StandingRule } from "../grants/standing-rules";
 import type { ClassifiedCall, Grant } from "../grants/types";
 import { type BeginCallResult, ProviderAccess } from "../providers/access";
 import { Credentials } from "../providers/credentials";
@@ -21,10 +22,11 @@ import { type AuditDetail, AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
 import { ConnectClaims } from "./connect-claims";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
-import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
+import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision, ExtendResult } from "./grant-book";
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
 import { migrate } from "./schema";
+import { type CreateRuleResult, StandingRuleStore } from "./standing-rule-store";
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -32,6 +34,7 @@ export class UserSession extends DurableObject<Env> {
   readonly #connections: ClientConnections;
   readonly #audit: AuditLog;
   readonly #claims: ConnectClaims;
+  readonly #rules: StandingRuleStore;
   /** The name this object was reached by: `idFromName(userId)`, read once. */
   readonly #name: string | undefined;
   #providerAccess: ProviderAccess | null = null;
@@ -42,7 +45,14 @@ export class UserSession extends DurableObject<Env> {
     this.#name = ctx.id.name;
     this.#sql = ctx.storage.sql;
     this.#audit = new AuditLog(this.#sql);
-    this.#book = new GrantBook(new GrantStore(this.#sql), this.#audit, ctx.storage, () => this.#config.grantPolicy);
+    this.#rules = new StandingRuleStore(this.#sql, this.#audit);
+    this.#book = new GrantBook(
+      new GrantStore(this.#sql),
+      this.#audit,
+      ctx.storage,
+      () => this.#config.grantPolicy,
+      this.#rules,
+    );
     this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
     this.#claims = new ConnectClaims(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
@@ -143,6 +153,63 @@ export class UserSession extends DurableObject<Env> {
   revokeByOwner(id: string): Promise<Grant | null> {
     return this.#book.revokeByOwner(id);
   }
+  /** "+15 min" from /activity (never past GRANT_MAX_MINUTES from now). */
+  extendByOwner(id: string): Promise<ExtendResult> {
+    return this.#book.extendByOwner(id);
+  }
+  /** "Revoke everything": every open grant of every connection, and every allow rule. */
+  async revokeEverything(): Promise<{ grants: number; rules: number }> {
+    const rules = this.#rules.endAllowRules(Date.now());
+    const grants = await this.#book.revokeAllByOwner();
+    return { grants: grants.length, rules: rules.length };
+  }
+
+  // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
+  /** Only ever called by the person's own pages: no tool reaches this. */
+  async createRule(input: RuleInput): Promise<CreateRuleResult> {
+    const created = this.#rules.create(input, this.#config.ruleMaxHours, Date.now());
+    if (created.ok) await this.#book.schedule();
+    return created;
+  }
+  /**
+   * The approval page's "also allow this for N hours": approve, then an allow rule for this
+   * connection on what was approved, at the approved level. The rule is made from the grant the
+   * book returns, so it can never be wider than the approval.
+   */
+  async decideWithRule(
+    id: string,
+    linkTokenHash: string,
+    decision: Decision,
+    ruleHours: number,
+  ): Promise<{ result: DecideResult; rules: CreateRuleResult[] }> {
+    const result = await this.#book.decide(id, linkTokenHash, decision);
+    if (!result.ok || result.grant.status !== "approved" || result.grant.level === null) return { result, rules: [] };
+    const { grant } = result;
+    const rules = grant.providers.map((target) =>
+      this.#rules.create(
+        {
+          connectionId: grant.connectionId,
+          target,
+          level: grant.level ?? "read",
+          effect: "allow",
+          source: "approval",
+          grantId: grant.id,
+          hours: ruleHours,
+        },
+        this.#config.ruleMaxHours,
+        Date.now(),
+      ),
+    );
+    await this.#book.schedule();
+    return { result, rules };
+  }
+  removeRule(id: string): Promise<StandingRule | null> {
+    const removed = this.#rules.remove(id, Date.now());
+    return this.#book.schedule().then(() => removed);
+  }
+  standingRules(): StandingRule[] {
+    return this.#rules.live(Date.now());
+  }
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
   activity(historyLimit = 100): Activity {
@@ -164,6 +231,7 @@ export class UserSession extends DurableObject<Env> {
   }
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
+    this.#rules.expireDue(Date.now());
     await this.#book.expireDue();
   }
 
@@ -181,7 +249,7 @@ export class UserSession extends DurableObject<Env> {
   beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
     return this.#providers.beginCall(call, connectionId, requestId);
   }
-  recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
+  recordCallOutcome(connectionId: string, grantId: string | null, detail: AuditDetail): void {
     this.#providers.recordOutcome(connectionId, grantId, detail);
   }
 
