@@ -10,6 +10,7 @@ import type { SignedInUser } from "../identity/user";
 import type { Activity } from "../session/activity";
 import type { AuditEntry } from "../session/audit-log";
 import { Layout } from "../web/layout";
+import { ExtendButton, RevokeEverything, type RuleChoices, RulesSection } from "./rules-section";
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
@@ -38,6 +39,7 @@ function GrantRow(props: { grant: Grant; csrf: string; now: number; action: stri
         <input type="hidden" name="csrf" value={csrf} />
         <button type="submit">{action}</button>
       </form>
+      <ExtendButton grant={grant} csrf={csrf} />
     </li>
   );
 }
@@ -70,12 +72,14 @@ export function ActivityPage({
   csrf,
   now,
   names,
+  rules,
 }: {
   user: SignedInUser;
   activity: Activity;
   csrf: string;
   now: number;
   names: ProviderNames;
+  rules: RuleChoices;
 }) {
   const connections = activity.connections.filter((connection) => connection.revokedAt === null);
   return (
@@ -105,6 +109,7 @@ export function ActivityPage({
             ))}
           </ul>
         )}
+        <RevokeEverything csrf={csrf} />
         <h2>Connected apps</h2>
         {connections.length === 0 ? (
           <p class="muted">No apps are connected.</p>
@@ -131,6 +136,7 @@ export function ActivityPage({
           </ul>
         )}
       </div>
+      <RulesSection {...rules} rules={activity.rules} connections={connections} csrf={csrf} now={now} />
       <div class="card">
         <h2>History</h2>
         <p>

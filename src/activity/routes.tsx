@@ -12,8 +12,7 @@ import type { WebBindings, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { ActivityPage } from "./page";
-
-const ACTIVITY_CSRF = "activity";
+import { ACTIVITY_CSRF, ruleChoices, ruleRoutes } from "./rules-routes";
 
 /** Revoke the OAuth grants (MCP client tokens) behind one connection, or all of them. */
 async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?: string): Promise<number> {
@@ -34,15 +33,20 @@ async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?
 }
 
 export const activityRoutes = new Hono<WebEnv>();
+activityRoutes.route("/", ruleRoutes);
 
 activityRoutes.get("/activity", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const activity = await sessionFor(c.env.SESSION, user.userId).activity();
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const activity = await session.activity();
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
   const config = c.get("config");
   const names = (id: string) => config.registry.byId(id)?.name ?? id;
-  return c.html(<ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} names={names} />);
+  const rules = await ruleChoices(config, session);
+  return c.html(
+    <ActivityPage user={user} activity={activity} csrf={csrf} now={Date.now()} names={names} rules={rules} />,
+  );
 });
 
 activityRoutes.get("/activity/export.json", async (c) => {
@@ -55,6 +59,7 @@ activityRoutes.get("/activity/export.json", async (c) => {
     user: { id: user.userId, email: user.email ?? null },
     connections: data.connections,
     grants: data.grants,
+    rules: data.rules,
     audit: data.audit,
   });
 });

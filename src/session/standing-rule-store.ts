@@ -53,7 +53,13 @@ const fromRow = (row: RuleRow): StandingRule => ({
 
 export type CreateRuleResult =
   | { ok: true; rule: StandingRule }
-  | { ok: false; code: RuleInputError["code"] | "too_many_rules" };
+  | { ok: false; code: RuleInputError["code"] | "too_many_rules" | "unknown_connection" | "unknown_target" };
+
+/** What a rule from the /activity form may name: the person's live connections and targets. */
+export interface KnownNames {
+  connections: string[];
+  targets: string[];
+}
 
 /** A fresh, unguessable rule id. */
 export const newRuleId = () => `rule_${randomToken(16)}`;
@@ -93,8 +99,16 @@ export class StandingRuleStore {
     return this.sql.exec<RuleRow>("SELECT * FROM standing_rules ORDER BY created_at DESC").toArray().map(fromRow);
   }
 
-  /** The person makes a rule (checked by `makeRule`, capped), audited as theirs. */
-  create(input: RuleInput, maxHours: number, now: number): CreateRuleResult {
+  /**
+   * The person makes a rule (checked by `makeRule`, capped), audited as theirs. With `known`,
+   * the connection and target must be among the person's own (the /activity form's free input);
+   * an approval's rule names its grant's connection and approved providers, known already.
+   */
+  create(input: RuleInput, maxHours: number, now: number, known?: KnownNames): CreateRuleResult {
+    if (known && input.connectionId !== null && !known.connections.includes(input.connectionId)) {
+      return { ok: false, code: "unknown_connection" };
+    }
+    if (known && !known.targets.includes(input.target)) return { ok: false, code: "unknown_target" };
     const made = makeRule(newRuleId(), input, maxHours, now);
     if (!made.ok) return { ok: false, code: made.error.code };
     if (this.live(now).length >= MAX_LIVE_RULES) return { ok: false, code: "too_many_rules" };

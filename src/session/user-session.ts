@@ -167,7 +167,18 @@ export class UserSession extends DurableObject<Env> {
   // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
   /** Only ever called by the person's own pages: no tool reaches this. */
   async createRule(input: RuleInput): Promise<CreateRuleResult> {
-    const created = this.#rules.create(input, this.#config.ruleMaxHours, Date.now());
+    const config = this.#config;
+    const known = {
+      connections: this.#connections
+        .list()
+        .filter((connection) => connection.revokedAt === null)
+        .map((connection) => connection.connectionId),
+      targets: [
+        ...config.registry.all().map((provider) => provider.id),
+        ...this.#upstream.servers().map((server) => server.name),
+      ],
+    };
+    const created = this.#rules.create(input, config.ruleMaxHours, Date.now(), known);
     if (created.ok) await this.#book.schedule();
     return created;
   }
@@ -213,10 +224,10 @@ export class UserSession extends DurableObject<Env> {
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
   activity(historyLimit = 100): Activity {
-    return activityOf(this.#book, this.#connections, this.#audit, historyLimit, Date.now());
+    return activityOf(this.#book, this.#connections, this.#audit, historyLimit, Date.now(), this.#rules);
   }
   exportAll(): PersonExport {
-    return exportOf(this.#book, this.#connections, this.#audit);
+    return exportOf(this.#book, this.#connections, this.#audit, this.#rules);
   }
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(): Promise<void> {
