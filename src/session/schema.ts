@@ -99,7 +99,8 @@ export const MIGRATIONS: readonly string[] = [
      WHERE kind = 'request' AND substr(request_key, 1, 10) = '["request"';
    UPDATE grants SET kind = 'call' WHERE kind = 'request';`,
   // Standing rules: the person's allow ("don't ask me again") and never rules, each with an end.
-  `CREATE TABLE standing_rules (
+  // IF NOT EXISTS so that a test re-running earlier steps over a fresh object can pass over it.
+  `CREATE TABLE IF NOT EXISTS standing_rules (
      id TEXT PRIMARY KEY,
      connection_id TEXT,
      target TEXT NOT NULL,
@@ -112,7 +113,7 @@ export const MIGRATIONS: readonly string[] = [
      ended_at INTEGER,
      end_reason TEXT
    );
-   CREATE INDEX standing_rules_live ON standing_rules (ends_at) WHERE ended_at IS NULL;`,
+   CREATE INDEX IF NOT EXISTS standing_rules_live ON standing_rules (ends_at) WHERE ended_at IS NULL;`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */
