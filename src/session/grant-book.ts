@@ -63,6 +63,8 @@ export interface RuleSource {
 
 /** How far "+15 min" moves a live grant's end. */
 export const EXTEND_STEP_MS = 15 * 60_000;
+/** Below this gain, "+15 min" is refused as `at_limit`. */
+const EXTEND_MIN_GAIN_MS = 60_000;
 
 export type ExtendResult =
   | { ok: true; grant: Grant }
@@ -424,7 +426,8 @@ export class GrantBook {
   }
   /**
    * The person gives a live broad grant 15 more minutes, never past GRANT_MAX_MINUTES from now.
-   * A call grant is one exact call and is not extended; a grant already at the limit is refused.
+   * A call grant is one exact call and is not extended; a grant that would gain under a minute
+   * (it already runs about as long as allowed from now) is refused as `at_limit`.
    */
   async extendByOwner(id: string): Promise<ExtendResult> {
     const grant = this.#grants.get(id);
@@ -435,7 +438,8 @@ export class GrantBook {
       return { ok: false, code: "not_extendable" };
     }
     const expiresAt = Math.min(grant.expiresAt + EXTEND_STEP_MS, now + this.#policy().maxDurationSeconds * 1000);
-    if (expiresAt <= grant.expiresAt) return { ok: false, code: "at_limit" };
+    // Less than a minute more is no real extension (a grant approved for the maximum just now).
+    if (expiresAt - grant.expiresAt < EXTEND_MIN_GAIN_MS) return { ok: false, code: "at_limit" };
     const extended: StoredGrant = {
       ...grant,
       expiresAt,
