@@ -14,6 +14,7 @@ import { resetFetchRoutes, seenAt } from "../helpers/fetch-router";
 import { askSession, decideOnPage, tool } from "../helpers/grants";
 import { mcpJson, mcpRequest, signedInClient } from "../helpers/oauth";
 import { callApi, connectOAuth, fakeApi, fakeTokenEndpoint } from "../helpers/providers";
+import { FakeUpstream, MCP_ORIGIN, serverAction, signedInPerson } from "../helpers/upstream";
 
 const GH = "https://api.github.com";
 const READ = { method: "GET", url: `${GH}/user` };
@@ -316,5 +317,41 @@ describe("/activity: +15 min and Revoke everything", () => {
       { effect: "never", end_reason: null },
     ]);
     expect((await callApi(who.token, READ)).error?.code).toBe("access_required");
+  });
+});
+
+describe("standing rules on an upstream MCP server", () => {
+  it("allow and never rules decide upstream tool calls exactly as provider calls", async () => {
+    const upstream = new FakeUpstream().install();
+    upstream.auth = { kind: "none" };
+    const base = await signedInPerson(idp, "rules-up");
+    await tool(base.token, "add_mcp_server", { name: "notes", url: `${MCP_ORIGIN}/mcp` });
+    expect((await serverAction(base, "notes", "reads", { tools: ["read_notes"] })).status).toBe(303);
+    const config = loadConfig(env);
+    if (!config.ok) throw new Error("config");
+    const who = { ...base, csrf: await csrfToken(config.value, base.userId, "activity") };
+    const post = (fields: Record<string, string>) =>
+      who.browser.post("/activity/rules", {
+        csrf: who.csrf,
+        connection: "all",
+        target: "notes",
+        hours: "8",
+        ...fields,
+      });
+
+    expect((await tool(who.token, "notes__read_notes", {})).error?.code).toBe("access_required");
+    expect((await post({ rule: "allow-read" })).status).toBe(303);
+    const read = await tool(who.token, "notes__read_notes", {});
+    expect(read.error).toBeUndefined();
+    expect((await tool(who.token, "notes__write_note", {})).error?.code).toBe("access_required");
+    expect(upstream.calls.map((call) => call.tool)).toEqual(["read_notes"]);
+    const allowed = await rows(who.userId, "SELECT grant_id, detail FROM audit WHERE event = 'call_allowed'");
+    expect(allowed.map((entry) => [entry.grant_id, JSON.parse(entry.detail as string).rule])).toEqual([
+      [null, expect.stringMatching(/^rule_/)],
+    ]);
+
+    expect((await post({ rule: "never-read" })).status).toBe(303);
+    expect((await tool(who.token, "notes__read_notes", {})).error?.code).toBe("refused_by_rule");
+    expect(upstream.calls).toHaveLength(1);
   });
 });
