@@ -10,7 +10,7 @@ import type { Config } from "../config";
 import { hourChoices } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";
 import { log } from "../lib/log";
-import type { ExtendResult } from "../session/grant-book";
+import type { ExtendResult } from "../session/owner-actions";
 import type { CreateRuleResult } from "../session/standing-rule-store";
 import { sessionFor, type UserSession } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";

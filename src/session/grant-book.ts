@@ -1,14 +1,14 @@
 /**
  * The grant book of one user: asking, deciding, waiting, revoking, expiring and the call
  * decision, over the `grants` and `audit` tables, with the one alarm aimed at the earliest open
- * deadline. Policy comes from src/grants (pure); this class persists, audits and wakes waiters.
+ * deadline (of a grant or, through the rules seam, a standing rule). Policy comes from src/grants
+ * (pure); this class persists, audits and wakes waiters (decision-waiters.ts).
  * Every state change runs synchronously between reading and writing SQL, so concurrent RPCs to
  * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
  * request grant) see exactly one winner.
  */
 import { type Decision as CallDecision, decide } from "../grants/decide";
 import { countRequest, grantsNaming, pendingCapReached, type RequestWindow, requestKey } from "../grants/rules";
-import { neverRuleFor, type StandingRule } from "../grants/standing-rules";
 import {
   type ApprovalInput,
   approve,
@@ -22,7 +22,9 @@ import {
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { timingSafeEqual } from "../lib/crypto";
 import type { AuditDetail, AuditEvent, AuditLog } from "./audit-log";
+import { DecisionWaiters } from "./decision-waiters";
 import type { GrantStore, StoredGrant } from "./grant-store";
+import type { StandingRuleStore } from "./standing-rule-store";
 
 export interface AccessRequestInput {
   /** Fresh id and link-token hash from the caller; used only when no duplicate is pending. */
@@ -41,7 +43,7 @@ export interface AccessRequestInput {
 
 export type AccessRequestResult =
   | { ok: true; grant: Grant; coalesced: boolean }
-  | { ok: false; code: "rate_limited" | "refused_by_rule"; message: string };
+  | { ok: false; code: "rate_limited"; message: string };
 
 export type Decision = { kind: "approve"; input: ApprovalInput } | { kind: "deny"; note: string | null };
 
@@ -55,20 +57,8 @@ export type CallAuthorization =
   | { allow: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null }
   | { allow: false; reason: string };
 
-/** The person's standing rules as the book consults them (StandingRuleStore). */
-export interface RuleSource {
-  live(now: number): StandingRule[];
-  nextDeadline(): number | null;
-}
-
-/** How far "+15 min" moves a live grant's end. */
-export const EXTEND_STEP_MS = 15 * 60_000;
-/** Below this gain, "+15 min" is refused as `at_limit`. */
-const EXTEND_MIN_GAIN_MS = 60_000;
-
-export type ExtendResult =
-  | { ok: true; grant: Grant }
-  | { ok: false; code: "not_found" | "not_live" | "not_extendable" | "at_limit" };
+/** The person's standing rules, as the call decision and the alarm consult them (optional in unit tests). */
+type RuleSource = Pick<StandingRuleStore, "live" | "nextDeadline" | "auditAllowed">;
 
 /** Grants expired per SQL batch by the alarm. */
 const EXPIRY_BATCH = 500;
@@ -80,14 +70,13 @@ export function publicGrant(grant: StoredGrant): Grant {
 }
 
 export class GrantBook {
-  readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
+  readonly #waiters = new DecisionWaiters();
   /** Per-connection request windows, in memory: enough to blunt floods from one client. */
   readonly #windows = new Map<string, RequestWindow>();
   readonly #grants: GrantStore;
   readonly #audit: AuditLog;
   readonly #storage: DurableObjectStorage;
   readonly #policy: () => GrantPolicy;
-  /** Standing rules join the call decision and the alarm; none when not given (unit tests). */
   readonly #rules: RuleSource | null;
 
   constructor(
@@ -127,8 +116,7 @@ export class GrantBook {
 
   /** Release every waiting check (account deletion): they now find nothing. */
   releaseWaiters(): void {
-    for (const [, waiters] of this.#waiters) for (const waiter of [...waiters]) waiter({} as Grant);
-    this.#waiters.clear();
+    this.#waiters.releaseAll();
   }
 
   /** Audit a refused call with its reason. */
@@ -153,15 +141,6 @@ export class GrantBook {
     // Counted before coalescing, as before: a looping agent's duplicates use up its window too.
     const counted = countRequest(this.#windows.get(input.connectionId), now);
     this.#windows.set(input.connectionId, counted.window);
-    // The person said never: no request is made, so nothing is stored and nothing is asked.
-    const never = neverRuleFor(this.#rules?.live(now) ?? [], input.providers, input.level, input.connectionId, now);
-    if (never) {
-      return {
-        ok: false,
-        code: "refused_by_rule",
-        message: `The person set a standing rule that never allows ${never.level === "read" ? "any access to" : "writes to"} ${never.target}. Do not ask for it.`,
-      };
-    }
     if (duplicate && effectiveStatus(duplicate, now) === "pending") {
       // Not a state change, so no audit row: a looping agent cannot grow the log this way.
       return { ok: true, grant: publicGrant(duplicate), coalesced: true };
@@ -280,19 +259,7 @@ export class GrantBook {
     const current = this.getForConnection(id, connectionId);
     if (current?.status !== "pending" || timeoutMs <= 0) return current;
     const deadline = Math.min(timeoutMs, Math.max(0, current.pendingExpiresAt - Date.now()) + 50);
-    return new Promise<Grant | null>((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(onDecision);
-        if (waiters.size === 0) this.#waiters.delete(id);
-        resolve(this.getForConnection(id, connectionId));
-      };
-      const onDecision = () => done();
-      const timer = setTimeout(done, deadline);
-      waiters.add(onDecision);
-    });
+    return this.#waiters.wait(id, deadline, () => this.getForConnection(id, connectionId));
   }
   /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
@@ -364,16 +331,7 @@ export class GrantBook {
       return { allow: false, reason: decision.reason };
     }
     if (decision.rule) {
-      // Allowed by a standing rule: audited with the rule's id, no grant involved.
-      this.#audit.append({
-        at: now,
-        event: "call_allowed",
-        actor: "agent",
-        grantId: null,
-        connectionId,
-        clientName: null,
-        detail: { ...base, rule: decision.rule.id },
-      });
+      this.#rules?.auditAllowed(decision.rule, connectionId, base, now);
       return { allow: true, grantId: null, ruleId: decision.rule.id, kind: null };
     }
     if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent");
@@ -382,8 +340,7 @@ export class GrantBook {
   }
   /** The call decision at `now` over this connection's grants and the person's rules; no side effect. */
   preview(call: ClassifiedCall, connectionId: string, requestId?: string, now = Date.now()): CallDecision {
-    const rules = this.#rules?.live(now) ?? [];
-    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, rules);
+    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, this.#rules?.live(now));
   }
   candidates(connectionId: string, requestId?: string): StoredGrant[] {
     if (requestId === undefined) return this.#grants.open(connectionId);
@@ -409,9 +366,7 @@ export class GrantBook {
     return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
   }
   #notify(grant: Grant): void {
-    const waiters = this.#waiters.get(grant.id);
-    if (!waiters) return;
-    for (const waiter of [...waiters]) waiter(grant);
+    this.#waiters.notify(grant.id);
   }
   log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
     this.#audit.append({
@@ -423,43 +378,6 @@ export class GrantBook {
       clientName: grant.clientName,
       detail,
     });
-  }
-  /**
-   * The person gives a live broad grant 15 more minutes, never past GRANT_MAX_MINUTES from now.
-   * A call grant is one exact call and is not extended; a grant that would gain under a minute
-   * (it already runs about as long as allowed from now) is refused as `at_limit`.
-   */
-  async extendByOwner(id: string): Promise<ExtendResult> {
-    const grant = this.#grants.get(id);
-    if (!grant) return { ok: false, code: "not_found" };
-    const now = Date.now();
-    if (!isLive(grant, now)) return { ok: false, code: "not_live" };
-    if (grant.kind !== "broad" || grant.expiresAt === null || grant.decidedAt === null) {
-      return { ok: false, code: "not_extendable" };
-    }
-    const expiresAt = Math.min(grant.expiresAt + EXTEND_STEP_MS, now + this.#policy().maxDurationSeconds * 1000);
-    // Less than a minute more is no real extension (a grant approved for the maximum just now).
-    if (expiresAt - grant.expiresAt < EXTEND_MIN_GAIN_MS) return { ok: false, code: "at_limit" };
-    const extended: StoredGrant = {
-      ...grant,
-      expiresAt,
-      durationSeconds: Math.ceil((expiresAt - grant.decidedAt) / 1000),
-    };
-    this.#grants.update(extended);
-    this.log("extended", "human", extended, now, { from: grant.expiresAt, to: expiresAt });
-    await this.schedule();
-    return { ok: true, grant: publicGrant(extended) };
-  }
-  /** "Revoke everything": every pending and live grant of every connection ends, by the person. */
-  async revokeAllByOwner(): Promise<Grant[]> {
-    const now = Date.now();
-    const revoked: Grant[] = [];
-    for (const grant of this.#grants.open()) {
-      const changed = this.apply(revoke(grant, now), "revoked", "human");
-      if (changed) revoked.push(changed);
-    }
-    await this.schedule();
-    return revoked;
   }
   /** One alarm, at the earliest open deadline of a grant or a standing rule; none when nothing is open. */
   async schedule(): Promise<void> {

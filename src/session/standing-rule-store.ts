@@ -14,6 +14,7 @@ import {
   isRuleLive,
   MAX_LIVE_RULES,
   makeRule,
+  neverRuleFor,
   type RuleEnd,
   type RuleInput,
   type RuleInputError,
@@ -21,7 +22,7 @@ import {
 } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";
 import { randomToken } from "../lib/crypto";
-import type { AuditActor, AuditEvent, AuditLog } from "./audit-log";
+import type { AuditActor, AuditDetail, AuditEvent, AuditLog } from "./audit-log";
 
 type RuleRow = {
   id: string;
@@ -60,6 +61,9 @@ export interface KnownNames {
   connections: string[];
   targets: string[];
 }
+
+/** An access request a never rule refused (the shape of the grant book's refusals). */
+export type RefusedAsk = { ok: false; code: "refused_by_rule"; message: string };
 
 /** A fresh, unguessable rule id. */
 export const newRuleId = () => `rule_${randomToken(16)}`;
@@ -156,6 +160,34 @@ export class StandingRuleStore {
       .map(fromRow);
     for (const rule of due) this.#end(rule, "expired", "system", now);
     return due.length;
+  }
+
+  /**
+   * The ask a never rule covers (any named target at the asked level), refused before anything
+   * is stored: the book is not called, so no request, no audit entry and nothing for the person.
+   */
+  refuseAsk(targets: string[], level: AccessLevel, connectionId: string, now: number): RefusedAsk | null {
+    const never = neverRuleFor(this.live(now), targets, level, connectionId, now);
+    if (!never) return null;
+    const what = never.level === "read" ? "any access to" : "writes to";
+    return {
+      ok: false,
+      code: "refused_by_rule",
+      message: `The person set a standing rule that never allows ${what} ${never.target}. Do not ask for it.`,
+    };
+  }
+
+  /** A call an allow rule let through: `call_allowed` with the rule's id and no grant. */
+  auditAllowed(rule: StandingRule, connectionId: string, call: AuditDetail, now: number): void {
+    this.audit.append({
+      at: now,
+      event: "call_allowed",
+      actor: "agent",
+      grantId: null,
+      connectionId,
+      clientName: null,
+      detail: { ...call, rule: rule.id },
+    });
   }
 
   /** When the alarm must next run for a rule: the earliest end of an open rule, or null. */

@@ -22,11 +22,12 @@ import { type AuditDetail, AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
 import { ConnectClaims } from "./connect-claims";
 import { type Connection, ConnectionStore, type ConsentKey, type NewConnection } from "./connection-store";
-import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision, ExtendResult } from "./grant-book";
+import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
+import { type ExtendResult, OwnerActions } from "./owner-actions";
 import { migrate } from "./schema";
-import { type CreateRuleResult, StandingRuleStore } from "./standing-rule-store";
+import { type CreateRuleResult, type RefusedAsk, StandingRuleStore } from "./standing-rule-store";
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -35,6 +36,7 @@ export class UserSession extends DurableObject<Env> {
   readonly #audit: AuditLog;
   readonly #claims: ConnectClaims;
   readonly #rules: StandingRuleStore;
+  readonly #owner: OwnerActions;
   /** The name this object was reached by: `idFromName(userId)`, read once. */
   readonly #name: string | undefined;
   #providerAccess: ProviderAccess | null = null;
@@ -45,14 +47,11 @@ export class UserSession extends DurableObject<Env> {
     this.#name = ctx.id.name;
     this.#sql = ctx.storage.sql;
     this.#audit = new AuditLog(this.#sql);
+    const grants = new GrantStore(this.#sql);
+    const policy = () => this.#config.grantPolicy;
     this.#rules = new StandingRuleStore(this.#sql, this.#audit);
-    this.#book = new GrantBook(
-      new GrantStore(this.#sql),
-      this.#audit,
-      ctx.storage,
-      () => this.#config.grantPolicy,
-      this.#rules,
-    );
+    this.#book = new GrantBook(grants, this.#audit, ctx.storage, policy, this.#rules);
+    this.#owner = new OwnerActions(grants, this.#book, this.#rules, policy);
     this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
     this.#claims = new ConnectClaims(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
@@ -131,8 +130,10 @@ export class UserSession extends DurableObject<Env> {
   }
 
   // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
-  requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
-    return this.#book.requestAccess(input);
+  /** A never rule refuses first, in the same turn, so a refused ask stores nothing. */
+  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult | RefusedAsk> {
+    const refused = this.#rules.refuseAsk(input.providers, input.level, input.connectionId, Date.now());
+    return refused ?? this.#book.requestAccess(input);
   }
   viewRequest(id: string, linkTokenHash: string): Grant | null {
     return this.#book.viewRequest(id, linkTokenHash);
@@ -155,13 +156,11 @@ export class UserSession extends DurableObject<Env> {
   }
   /** "+15 min" from /activity (never past GRANT_MAX_MINUTES from now). */
   extendByOwner(id: string): Promise<ExtendResult> {
-    return this.#book.extendByOwner(id);
+    return this.#owner.extend(id);
   }
   /** "Revoke everything": every open grant of every connection, and every allow rule. */
-  async revokeEverything(): Promise<{ grants: number; rules: number }> {
-    const rules = this.#rules.endAllowRules(Date.now());
-    const grants = await this.#book.revokeAllByOwner();
-    return { grants: grants.length, rules: rules.length };
+  revokeEverything(): Promise<{ grants: number; rules: number }> {
+    return this.#owner.revokeEverything();
   }
 
   // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──

@@ -5,11 +5,13 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { EXTEND_STEP_MS } from "../../../src/grants/extension";
 import { MAX_LIVE_RULES, type RuleInput } from "../../../src/grants/standing-rules";
 import type { ClassifiedCall } from "../../../src/grants/types";
 import { AuditLog } from "../../../src/session/audit-log";
-import { type AccessRequestInput, EXTEND_STEP_MS, GrantBook } from "../../../src/session/grant-book";
+import { type AccessRequestInput, GrantBook } from "../../../src/session/grant-book";
 import { GrantStore } from "../../../src/session/grant-store";
+import { OwnerActions } from "../../../src/session/owner-actions";
 import { StandingRuleStore } from "../../../src/session/standing-rule-store";
 import type { UserSession } from "../../../src/session/user-session";
 import { POLICY } from "../../helpers/grant-fixtures";
@@ -19,6 +21,7 @@ const LINK = "link-token-hash";
 interface Room {
   book: GrantBook;
   rules: StandingRuleStore;
+  owner: OwnerActions;
   state: DurableObjectState;
   rows: (sql: string) => Record<string, SqlStorageValue>[];
 }
@@ -29,8 +32,10 @@ function inRoom<T>(body: (room: Room) => Promise<T> | T) {
     const sql = state.storage.sql;
     const audit = new AuditLog(sql);
     const rules = new StandingRuleStore(sql, audit);
-    const book = new GrantBook(new GrantStore(sql), audit, state.storage, () => POLICY, rules);
-    return body({ book, rules, state, rows: (query) => sql.exec(query).toArray() });
+    const grants = new GrantStore(sql);
+    const book = new GrantBook(grants, audit, state.storage, () => POLICY, rules);
+    const owner = new OwnerActions(grants, book, rules, () => POLICY);
+    return body({ book, rules, owner, state, rows: (query) => sql.exec(query).toArray() });
   });
   return { stub, result };
 }
@@ -130,16 +135,20 @@ describe("GrantBook with standing rules", () => {
     }).result;
   });
 
-  it("refuses a request a never rule covers with refused_by_rule, storing no request and no audit", async () => {
-    await inRoom(async (room) => {
-      room.rules.create(rule({ effect: "never", level: "write", connectionId: null }), 24, Date.now());
+  it("refuses an ask a never rule covers with refused_by_rule, writing nothing", async () => {
+    await inRoom((room) => {
+      const now = Date.now();
+      room.rules.create(rule({ effect: "never", level: "write", connectionId: null }), 24, now);
       const before = room.rows("SELECT COUNT(*) AS n FROM audit");
-      const asked = await room.book.requestAccess(ask({ providers: ["linear", "github"] }));
-      expect(asked).toMatchObject({ ok: false, code: "refused_by_rule" });
-      expect(room.rows("SELECT * FROM grants")).toEqual([]);
+      expect(room.rules.refuseAsk(["linear", "github"], "write", "conn-a", now)).toMatchObject({
+        ok: false,
+        code: "refused_by_rule",
+      });
       expect(room.rows("SELECT COUNT(*) AS n FROM audit")).toEqual(before);
-      // A read request is not what the rule refuses.
-      expect((await room.book.requestAccess(ask({ level: "read" }))).ok).toBe(true);
+      // A read ask, another target, or a rule that has ended: not what it refuses.
+      expect(room.rules.refuseAsk(["github"], "read", "conn-a", now)).toBeNull();
+      expect(room.rules.refuseAsk(["linear"], "write", "conn-a", now)).toBeNull();
+      expect(room.rules.refuseAsk(["github"], "write", "conn-a", now + 24 * 3_600_000)).toBeNull();
     }).result;
   });
 
@@ -182,7 +191,7 @@ describe("GrantBook.extendByOwner", () => {
   it("adds 15 minutes to a live broad grant, audited as the person", async () => {
     await inRoom(async (room) => {
       const grant = await liveGrant(room);
-      const extended = await room.book.extendByOwner(grant.id);
+      const extended = await room.owner.extend(grant.id);
       expect(extended.ok && extended.grant.expiresAt).toBe((grant.expiresAt as number) + EXTEND_STEP_MS);
       expect(room.rows("SELECT event, actor FROM audit ORDER BY seq DESC LIMIT 1")).toEqual([
         { event: "extended", actor: "human" },
@@ -195,7 +204,7 @@ describe("GrantBook.extendByOwner", () => {
     await inRoom(async (room) => {
       const grant = await liveGrant(room, "broad", POLICY.maxDurationSeconds);
       const before = Date.now();
-      expect(await room.book.extendByOwner(grant.id)).toEqual({ ok: false, code: "at_limit" });
+      expect(await room.owner.extend(grant.id)).toEqual({ ok: false, code: "at_limit" });
       expect(room.rows(`SELECT expires_at FROM grants WHERE id = '${grant.id}'`)).toEqual([
         { expires_at: grant.expiresAt },
       ]);
@@ -206,13 +215,13 @@ describe("GrantBook.extendByOwner", () => {
   it("refuses a call grant, a pending request and an unknown id, changing nothing", async () => {
     await inRoom(async (room) => {
       const oneCall = await liveGrant(room, "call");
-      expect(await room.book.extendByOwner(oneCall.id)).toEqual({ ok: false, code: "not_extendable" });
+      expect(await room.owner.extend(oneCall.id)).toEqual({ ok: false, code: "not_extendable" });
       const pending = await room.book.requestAccess(ask({ providers: ["linear"] }));
-      expect(await room.book.extendByOwner(pending.ok ? pending.grant.id : "")).toEqual({
+      expect(await room.owner.extend(pending.ok ? pending.grant.id : "")).toEqual({
         ok: false,
         code: "not_live",
       });
-      expect(await room.book.extendByOwner("req_nope")).toEqual({ ok: false, code: "not_found" });
+      expect(await room.owner.extend("req_nope")).toEqual({ ok: false, code: "not_found" });
       expect(room.rows("SELECT COUNT(*) AS n FROM audit WHERE event = 'extended'")).toEqual([{ n: 0 }]);
     }).result;
   });
@@ -226,10 +235,7 @@ describe("Revoke everything", () => {
       await room.book.requestAccess(ask({ connectionId: "conn-b" }));
       room.rules.create(rule(), 24, now);
       room.rules.create(rule({ effect: "never", level: "write" }), 24, now);
-      const grants = await room.book.revokeAllByOwner();
-      const rules = room.rules.endAllowRules(Date.now());
-      expect(grants).toHaveLength(2);
-      expect(rules.map((ended) => ended.effect)).toEqual(["allow"]);
+      expect(await room.owner.revokeEverything()).toEqual({ grants: 2, rules: 1 });
       expect(room.rows("SELECT DISTINCT status FROM grants")).toEqual([{ status: "revoked" }]);
       expect(room.rules.live(Date.now()).map((live) => live.effect)).toEqual(["never"]);
     }).result;
