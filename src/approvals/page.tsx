@@ -166,13 +166,16 @@ function StandingRuleChoice({ grant, hours, names }: { grant: Grant; hours: Rule
   const scope =
     grant.kind === "call"
       ? `${grant.requestedLevel === "write" ? "Any read or write" : "Any read"} on ${grant.requestedProviders.map(names).join(", ")}, not only this call.`
-      : "The accounts and the level you approve above.";
+      : "It covers the accounts and the level you approve above.";
   return (
     <div>
+      <p>
+        <strong>Don't ask again</strong> <span class="muted">(optional)</span>
+      </p>
       <label>
         <input type="checkbox" name="standing" value="yes" />
         <span>
-          <strong>Also allow this for </strong>
+          Also allow this for
           <select name="standing_hours" aria-label="How many hours">
             {hours.choices.map((choice) => (
               <option value={String(choice)} selected={choice === hours.preselected}>
@@ -180,7 +183,7 @@ function StandingRuleChoice({ grant, hours, names }: { grant: Grant; hours: Rule
               </option>
             ))}
           </select>
-          <strong> without asking</strong>
+          without asking
         </span>
       </label>
       <p class="muted small">
