@@ -2,8 +2,9 @@
  * A person's access to their providers, as their Durable Object runs it: connecting and
  * disconnecting a credential, and everything before and after one outbound call. Before a call,
  * in this order: the provider is connected (and, per account, to the call's host), a live grant
- * of the calling connection (or a standing rule) covers it, a fresh credential exists, and then the grant decision is
- * taken again atomically with consuming a call grant, so nothing is sent on a stale decision.
+ * of the calling connection (or a standing rule of the person) covers it, a fresh credential
+ * exists, and then the decision is taken again atomically with consuming a call grant, so
+ * nothing is sent on a stale decision.
  * Every refusal and every outcome is audited; tokens leave only as the headers of one allowed call.
  */
 import type { ClassifiedCall, GrantKind } from "../grants/types";
