@@ -65,6 +65,10 @@ describe("parseConfig", () => {
     ["a grant cap over a day", { GRANT_MAX_MINUTES: "1441" }, "grant_max_invalid"],
     ["a fractional grant cap", { GRANT_MAX_MINUTES: "7.5" }, "grant_max_invalid"],
     ["a grant cap that is not a number", { GRANT_MAX_MINUTES: "forever" }, "grant_max_invalid"],
+    ["a rule cap of 0 hours", { RULE_MAX_HOURS: "0" }, "rule_max_invalid"],
+    ["a rule cap over a week", { RULE_MAX_HOURS: "169" }, "rule_max_invalid"],
+    ["a fractional rule cap", { RULE_MAX_HOURS: "1.5" }, "rule_max_invalid"],
+    ["a rule cap that is not a number", { RULE_MAX_HOURS: "always" }, "rule_max_invalid"],
     ["a short vault key", { VAULT_KEYS: "k1:c2hvcnQ" }, "vault_keys_invalid"],
     ["custom providers that are not JSON", { CUSTOM_PROVIDERS: "{nope" }, "custom_providers_invalid"],
     [
@@ -88,6 +92,13 @@ describe("parseConfig", () => {
       }
     });
   }
+
+  it("caps standing rules at 24 hours unless RULE_MAX_HOURS says otherwise", () => {
+    expect(parseConfig(base)).toMatchObject({ ok: true, value: { ruleMaxHours: 24 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "" })).toMatchObject({ ok: true, value: { ruleMaxHours: 24 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "168" })).toMatchObject({ ok: true, value: { ruleMaxHours: 168 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "1" })).toMatchObject({ ok: true, value: { ruleMaxHours: 1 } });
+  });
 
   it("parses extra MCP origins as lower-case hostnames", () => {
     const result = parseConfig({ ...base, MCP_ALLOWED_ORIGINS: " Inspector.Example , ,tools.example" });
