@@ -267,6 +267,44 @@ describe("the approval page's 'also allow this'", () => {
     expect((await callApi(who.token, WRITE)).error?.code).toBe("access_required");
   });
 
+  it("from a one-call write approval, allows writes on the call's provider for this connection", async () => {
+    const who = await person();
+    const asked = await tool(who.token, "request_elevated_access", { kind: "call", ...WRITE, reason: "one issue" });
+    const url = asked.structured?.approval_url as string;
+    const decided = await decideOnPage(who.browser, url, "approve", { standing: "yes", standing_hours: "1" });
+    expect(decided.status).toBe(200);
+    const made = await rows(who.userId, "SELECT connection_id, target, level, source FROM standing_rules");
+    expect(made).toEqual([{ connection_id: who.connectionId, target: "github", level: "write", source: "approval" }]);
+    // The approved call itself, then another write: both run, the second by the rule.
+    expect((await callApi(who.token, WRITE)).structured?.grant_id).toBe(asked.structured?.request_id);
+    const other = await callApi(who.token, { ...WRITE, body: '{"title":"another"}' });
+    expect(other.structured?.rule_id).toBe(await onlyRuleId(who.userId));
+    expect(seenAt(GH)).toHaveLength(2);
+  });
+
+  it("refuses a forged or cross-site approval carrying the box, storing no rule", async () => {
+    const who = await person();
+    const asked = await askSession(who.token, { providers: ["github"], level: "write" });
+    const id = new URL(asked.approval_url).pathname.split("/").pop() as string;
+    const t = new URL(asked.approval_url).searchParams.get("t") as string;
+    const fields = {
+      t,
+      decision: "approve",
+      providers: "github",
+      level: "write",
+      standing: "yes",
+      standing_hours: "8",
+    };
+    expect((await who.browser.post(`/approve/${id}`, fields)).status).toBe(403);
+    expect((await who.browser.post(`/approve/${id}`, { ...fields, csrf: "forged" })).status).toBe(403);
+    const page = await who.browser.get(`/approve/${id}?t=${encodeURIComponent(t)}`);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1] as string;
+    const crossSite = await who.browser.post(`/approve/${id}`, { ...fields, csrf }, { Origin: "https://evil.test" });
+    expect(crossSite.status).toBe(403);
+    expect(await rows(who.userId, "SELECT status FROM grants")).toEqual([{ status: "pending" }]);
+    expect(await rows(who.userId, "SELECT * FROM standing_rules")).toEqual([]);
+  });
+
   it("refuses hours that are not offered, deciding nothing", async () => {
     const who = await person();
     const asked = await askSession(who.token, { providers: ["github"], level: "read" });
