@@ -25,7 +25,7 @@ import { type Connection, ConnectionStore, type ConsentKey, type NewConnection }
 import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
-import { type ExtendResult, OwnerActions } from "./owner-actions";
+import { type ApprovedWithRule, type ExtendResult, OwnerActions } from "./owner-actions";
 import { migrate } from "./schema";
 import { type CreateRuleResult, type RefusedAsk, StandingRuleStore } from "./standing-rule-store";
 
@@ -51,7 +51,7 @@ export class UserSession extends DurableObject<Env> {
     const policy = () => this.#config.grantPolicy;
     this.#rules = new StandingRuleStore(this.#sql, this.#audit);
     this.#book = new GrantBook(grants, this.#audit, ctx.storage, policy, this.#rules);
-    this.#owner = new OwnerActions(grants, this.#book, this.#rules, policy);
+    this.#owner = new OwnerActions(grants, this.#book, this.#rules, policy, () => this.#config.ruleMaxHours);
     this.#connections = new ClientConnections(new ConnectionStore(this.#sql), this.#book, this.#audit);
     this.#claims = new ConnectClaims(this.#sql);
     ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
@@ -186,32 +186,8 @@ export class UserSession extends DurableObject<Env> {
    * connection on what was approved, at the approved level. The rule is made from the grant the
    * book returns, so it can never be wider than the approval.
    */
-  async decideWithRule(
-    id: string,
-    linkTokenHash: string,
-    decision: Decision,
-    ruleHours: number,
-  ): Promise<{ result: DecideResult; rules: CreateRuleResult[] }> {
-    const result = await this.#book.decide(id, linkTokenHash, decision);
-    if (!result.ok || result.grant.status !== "approved" || result.grant.level === null) return { result, rules: [] };
-    const { grant } = result;
-    const rules = grant.providers.map((target) =>
-      this.#rules.create(
-        {
-          connectionId: grant.connectionId,
-          target,
-          level: grant.level ?? "read",
-          effect: "allow",
-          source: "approval",
-          grantId: grant.id,
-          hours: ruleHours,
-        },
-        this.#config.ruleMaxHours,
-        Date.now(),
-      ),
-    );
-    await this.#book.schedule();
-    return { result, rules };
+  decideWithRule(id: string, linkTokenHash: string, decision: Decision, ruleHours: number): Promise<ApprovedWithRule> {
+    return this.#owner.decideWithRule(id, linkTokenHash, decision, ruleHours);
   }
   removeRule(id: string): Promise<StandingRule | null> {
     const removed = this.#rules.remove(id, Date.now());

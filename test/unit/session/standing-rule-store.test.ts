@@ -34,7 +34,13 @@ function inRoom<T>(body: (room: Room) => Promise<T> | T) {
     const rules = new StandingRuleStore(sql, audit);
     const grants = new GrantStore(sql);
     const book = new GrantBook(grants, audit, state.storage, () => POLICY, rules);
-    const owner = new OwnerActions(grants, book, rules, () => POLICY);
+    const owner = new OwnerActions(
+      grants,
+      book,
+      rules,
+      () => POLICY,
+      () => 24,
+    );
     return body({ book, rules, owner, state, rows: (query) => sql.exec(query).toArray() });
   });
   return { stub, result };
