@@ -30,6 +30,8 @@ export interface Config {
   extraMcpOrigins: string[];
   /** How long requests stay pending and how long the human may grant authority. */
   grantPolicy: GrantPolicy;
+  /** The longest a standing rule may last, in hours (RULE_MAX_HOURS, default 24). */
+  ruleMaxHours: number;
   /** Dev mode: dev sign-in on a loopback PUBLIC_URL; enables the demo provider and loopback custom providers. */
   devMode: boolean;
   /** Master keys of the token vault (first = current). */
@@ -65,6 +67,7 @@ export type ConfigEnv = Pick<
 > & {
   OIDC_CLIENT_SECRET?: string;
   GRANT_MAX_MINUTES?: string;
+  RULE_MAX_HOURS?: string;
   VAULT_KEYS?: string;
   CUSTOM_PROVIDERS?: string;
   MCP_SERVERS?: string;
@@ -84,6 +87,12 @@ function parseGrantPolicy(raw: string | undefined): GrantPolicy | null {
     maxDurationSeconds: minutes * 60,
     durationChoices: DURATION_CHOICES_MINUTES.filter((choice) => choice <= minutes).map((choice) => choice * 60),
   };
+}
+
+/** RULE_MAX_HOURS: whole hours from 1 to 168 (a week), 24 when unset. */
+function parseRuleMaxHours(raw: string | undefined): number | null {
+  const hours = raw === undefined || raw === "" ? 24 : Number(raw);
+  return Number.isInteger(hours) && hours >= 1 && hours <= 168 ? hours : null;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -171,6 +180,13 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
       message: 'unexpected "GRANT_MAX_MINUTES" value: use whole minutes from 5 to 1440',
     });
   }
+  const ruleMaxHours = parseRuleMaxHours(env.RULE_MAX_HOURS);
+  if (ruleMaxHours === null) {
+    return err({
+      code: "rule_max_invalid",
+      message: 'unexpected "RULE_MAX_HOURS" value: use whole hours from 1 to 168',
+    });
+  }
   const vault = parseVaultKeys(env.VAULT_KEYS);
   if (!vault.ok) return err({ code: "vault_keys_invalid", message: vault.error.message });
   const devMode = signIn.kind === "dev";
@@ -196,6 +212,7 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     cookieSecret: secret,
     extraMcpOrigins,
     grantPolicy,
+    ruleMaxHours,
     devMode,
     vault: vault.value,
   };

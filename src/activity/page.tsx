@@ -12,6 +12,7 @@ import { NotifySection } from "../notify/section";
 import type { Activity } from "../session/activity";
 import type { AuditEntry } from "../session/audit-log";
 import { Layout } from "../web/layout";
+import { ExtendButton, RevokeEverything, type RuleChoices, RulesSection } from "./rules-section";
 
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
@@ -40,6 +41,7 @@ function GrantRow(props: { grant: Grant; csrf: string; now: number; action: stri
         <input type="hidden" name="csrf" value={csrf} />
         <button type="submit">{action}</button>
       </form>
+      <ExtendButton grant={grant} csrf={csrf} />
     </li>
   );
 }
@@ -73,6 +75,7 @@ export function ActivityPage({
   csrf,
   now,
   names,
+  rules,
 }: {
   user: SignedInUser;
   activity: Activity;
@@ -80,6 +83,7 @@ export function ActivityPage({
   csrf: string;
   now: number;
   names: ProviderNames;
+  rules: RuleChoices;
 }) {
   const connections = activity.connections.filter((connection) => connection.revokedAt === null);
   return (
@@ -109,6 +113,7 @@ export function ActivityPage({
             ))}
           </ul>
         )}
+        <RevokeEverything csrf={csrf} />
         <h2>Connected apps</h2>
         {connections.length === 0 ? (
           <p class="muted">No apps are connected.</p>
@@ -136,6 +141,7 @@ export function ActivityPage({
         )}
       </div>
       <NotifySection view={notify} csrf={csrf} />
+      <RulesSection {...rules} rules={activity.rules} connections={connections} csrf={csrf} now={now} />
       <div class="card">
         <h2>History</h2>
         <p>

@@ -12,9 +12,7 @@ import type { WebBindings, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { ActivityPage } from "./page";
-
-/** The CSRF scope of every form on /activity, this file's and the notification settings'. */
-export const ACTIVITY_CSRF = "activity";
+import { ACTIVITY_CSRF, ruleChoices, ruleRoutes } from "./rules-routes";
 
 /** Revoke the OAuth grants (MCP client tokens) behind one connection, or all of them. */
 async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?: string): Promise<number> {
@@ -35,6 +33,7 @@ async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?
 }
 
 export const activityRoutes = new Hono<WebEnv>();
+activityRoutes.route("/", ruleRoutes);
 
 activityRoutes.get("/activity", async (c) => {
   const user = await requireUser(c);
@@ -44,8 +43,17 @@ activityRoutes.get("/activity", async (c) => {
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
   const config = c.get("config");
   const names = (id: string) => config.registry.byId(id)?.name ?? id;
+  const rules = await ruleChoices(config, session);
   return c.html(
-    <ActivityPage user={user} activity={activity} notify={notify} csrf={csrf} now={Date.now()} names={names} />,
+    <ActivityPage
+      user={user}
+      activity={activity}
+      notify={notify}
+      csrf={csrf}
+      now={Date.now()}
+      names={names}
+      rules={rules}
+    />,
   );
 });
 
@@ -59,6 +67,7 @@ activityRoutes.get("/activity/export.json", async (c) => {
     user: { id: user.userId, email: user.email ?? null },
     connections: data.connections,
     grants: data.grants,
+    rules: data.rules,
     audit: data.audit,
   });
 });

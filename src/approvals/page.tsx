@@ -151,6 +151,49 @@ function BroadChoices({ grant, policy, names }: { grant: Grant; policy: GrantPol
   );
 }
 
+/** The hours a standing rule may be made for from this page (RULE_MAX_HOURS caps them). */
+export interface RuleHours {
+  choices: number[];
+  preselected: number;
+}
+
+const hoursLabel = (hours: number) => (hours === 1 ? "1 hour" : `${hours} hours`);
+
+/**
+ * "Also allow this without asking": unticked by default. The rule it makes is cut from what is
+ * approved (the ticked accounts at the chosen level), so it is never wider than the approval.
+ */
+function StandingRuleChoice({ grant, hours, names }: { grant: Grant; hours: RuleHours; names: ProviderNames }) {
+  const scope =
+    grant.kind === "call"
+      ? `${grant.requestedLevel === "write" ? "Any read or write" : "Any read"} on ${grant.requestedProviders.map(names).join(", ")}, not only this call.`
+      : "It covers the accounts and the level you approve above.";
+  return (
+    <div>
+      <p>
+        <strong>Don't ask again</strong> <span class="muted">(optional)</span>
+      </p>
+      <label>
+        <input type="checkbox" name="standing" value="yes" />
+        <span>
+          Also allow this for
+          <select name="standing_hours" aria-label="How many hours">
+            {hours.choices.map((choice) => (
+              <option value={String(choice)} selected={choice === hours.preselected}>
+                {hoursLabel(choice)}
+              </option>
+            ))}
+          </select>
+          without asking
+        </span>
+      </label>
+      <p class="muted small">
+        For <span class="mono">{showText(grant.clientName, 80)}</span> only. {scope} You can remove it on Activity.
+      </p>
+    </div>
+  );
+}
+
 export interface ApprovalPageProps {
   grant: Grant;
   token: string;
@@ -158,12 +201,13 @@ export interface ApprovalPageProps {
   policy: GrantPolicy;
   now: number;
   names: ProviderNames;
+  ruleHours: RuleHours;
   /** Why the last submission was refused, shown above the form. */
   error?: string;
 }
 
 /** The decision form for a pending request. */
-export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: ApprovalPageProps) {
+export function ApprovalPage({ grant, token, csrf, policy, now, names, ruleHours, error }: ApprovalPageProps) {
   const left = Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000));
   return (
     <Layout title="Approve access">
@@ -188,6 +232,7 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, error }: 
             </label>
           </p>
           <textarea id="note" name="note" maxlength={1000} rows={3} />
+          <StandingRuleChoice grant={grant} hours={ruleHours} names={names} />
           <p class="muted">This request expires in {showDuration(left)} if you do nothing.</p>
           <DecisionButtons deny="Deny" approve="Approve" />
         </form>
@@ -208,11 +253,14 @@ export function OutcomePage({
   now,
   names,
   message,
+  ruleNote,
 }: {
   grant: Grant;
   now: number;
   names: ProviderNames;
   message?: string;
+  /** What the "also allow" box added: the rules made, or why none was. */
+  ruleNote?: string;
 }) {
   const what =
     grant.kind === "call" && grant.call
@@ -233,6 +281,7 @@ export function OutcomePage({
         </p>
         {grant.status === "approved" ? <p>Access ends in {showDuration(secondsLeft(grant, now))}.</p> : null}
         {grant.note ? <p class="muted">Your note: {showText(grant.note, 1000)}</p> : null}
+        {ruleNote ? <p class="muted">{ruleNote}</p> : null}
         <p>
           <a href="/activity">See all activity</a>
         </p>

@@ -2,14 +2,17 @@
  * /approve/<id>?t=<token>: the person's decision. GET only renders (link previews and mail
  * scanners change nothing); POST decides, and needs our Origin, the CSRF token, the link token
  * and a signed-in owner. The request is looked up only in the signed-in user's own Durable
- * Object, so anyone else sees exactly what a non-existent request looks like.
+ * Object, so anyone else sees exactly what a non-existent request looks like. Ticking "also allow
+ * this for N hours" makes standing allow rules from the approved grant, in the same RPC.
  */
 import { Hono } from "hono";
 import type { Config } from "../config";
+import { hourChoices } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";
 import { readSignIn } from "../identity/signin-cookie";
 import { timingSafeEqual } from "../lib/crypto";
 import { log } from "../lib/log";
+import type { Decision } from "../session/grant-book";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
@@ -32,6 +35,15 @@ async function providerNames(c: WebContext, config: Config, userId: string): Pro
 
 const NOT_FOUND_TITLE = "Request not found";
 const NOT_FOUND_MESSAGE = "This approval link is not valid for your account. Ask the assistant for a new one.";
+
+/** What the standing-rule box added, in words for the outcome page; undefined when unticked. */
+function ruleNote(rules: { ok: boolean; code?: string }[], hours: number): string | undefined {
+  if (rules.length === 0) return undefined;
+  if (rules.every((rule) => rule.ok)) return `Also allowed without asking for ${hours} h. Remove it on Activity.`;
+  return rules.some((rule) => !rule.ok && rule.code === "too_many_rules")
+    ? "No standing rule was added: you already have as many as allowed. Remove one on Activity."
+    : "No standing rule was added for some of these accounts.";
+}
 
 function notFound(c: WebContext) {
   return c.html(<MessagePage title={NOT_FOUND_TITLE} message={NOT_FOUND_MESSAGE} code="not_found" />, 404);
@@ -59,7 +71,15 @@ approvalRoutes.get("/approve/:id", async (c) => {
   if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={names} />);
   const csrf = await csrfToken(config, user.userId, id);
   return c.html(
-    <ApprovalPage grant={grant} token={token} csrf={csrf} policy={config.grantPolicy} now={now} names={names} />,
+    <ApprovalPage
+      grant={grant}
+      token={token}
+      csrf={csrf}
+      policy={config.grantPolicy}
+      now={now}
+      names={names}
+      ruleHours={hourChoices(config.ruleMaxHours)}
+    />,
   );
 });
 
@@ -118,9 +138,16 @@ approvalRoutes.post("/approve/:id", async (c) => {
     );
   }
   const level: AccessLevel = levelField;
-  const result = await session.decide(
-    id,
-    tokenHash,
+  const ruleHours = hourChoices(config.ruleMaxHours);
+  const standing = decision === "approve" && form.get("standing") === "yes";
+  const hours = Number(form.get("standing_hours") ?? ruleHours.preselected);
+  if (standing && !ruleHours.choices.includes(hours)) {
+    return c.html(
+      <MessagePage title="Choose how long" message='unexpected "standing_hours" value' code="invalid_hours" />,
+      400,
+    );
+  }
+  const chosen: Decision =
     decision === "deny"
       ? { kind: "deny", note }
       : {
@@ -131,13 +158,18 @@ approvalRoutes.post("/approve/:id", async (c) => {
             durationSeconds: grant.kind === "call" ? grant.requestedDurationSeconds : duration,
             note,
           },
-        },
-  );
+        };
+  const decided = standing
+    ? await session.decideWithRule(id, tokenHash, chosen, hours)
+    : { result: await session.decide(id, tokenHash, chosen), rules: [] };
+  const result = decided.result;
   const now = Date.now();
   const names = await providerNames(c, config, user.userId);
   if (result.ok) {
     log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
-    return c.html(<OutcomePage grant={result.grant} now={now} names={names} />);
+    return c.html(
+      <OutcomePage grant={result.grant} now={now} names={names} ruleNote={ruleNote(decided.rules, hours)} />,
+    );
   }
   if (result.code === "not_found") return notFound(c);
   if (result.code === "invalid") {
@@ -151,6 +183,7 @@ approvalRoutes.post("/approve/:id", async (c) => {
         policy={config.grantPolicy}
         now={now}
         names={names}
+        ruleHours={ruleHours}
         error={result.message}
       />,
       400,

@@ -1,8 +1,14 @@
 /**
- * The decision: may this call run, and under which grant? Pure: no `this`, no I/O, no clock.
- * Given one connection's grants and a classified call, it allows via exactly one grant or denies
- * with a reason code. A grant only ever serves the MCP client connection that asked for it.
+ * The decision: may this call run, and under which grant or standing rule? Pure: no `this`, no
+ * I/O, no clock. Given one connection's grants, the person's standing rules and a classified
+ * call, it allows via exactly one grant or rule, or denies with a reason code. A grant only ever
+ * serves the MCP client connection that asked for it; a rule serves its connection or all.
+ *
+ * Order: a live never rule covering the call refuses first (`refused_by_rule`), whatever is
+ * granted; then grants decide as they always have; only when no grant allows does a live allow
+ * rule let the call run. With `requestId`, only that grant can allow (rules still refuse).
  */
+import { allowRuleFor, neverRuleFor, type StandingRule } from "./standing-rules";
 import { effectiveStatus, isLive } from "./transitions";
 import type { ClassifiedCall, Grant } from "./types";
 
@@ -16,9 +22,13 @@ export type DenyReason =
   | "revoked"
   | "wrong_provider"
   | "read_only"
-  | "call_mismatch";
+  | "call_mismatch"
+  | "refused_by_rule";
 
-export type Decision = { allow: true; grant: Grant; consume: boolean } | { allow: false; reason: DenyReason };
+export type Decision =
+  | { allow: true; grant: Grant; consume: boolean; rule?: undefined }
+  | { allow: true; rule: StandingRule; grant?: undefined; consume: false }
+  | { allow: false; reason: DenyReason; rule?: StandingRule };
 
 const covers = (grant: Grant, call: ClassifiedCall) =>
   grant.kind === "broad" &&
@@ -40,8 +50,9 @@ function explicit(grant: Grant | undefined, call: ClassifiedCall, connectionId: 
 }
 
 /**
- * Decide a call. With `requestId`, only that grant can allow it. Without, a live broad grant
- * covering the provider and access level wins; else a live call grant for this exact call.
+ * Decide a call. A never rule refuses first. With `requestId`, only that grant can allow it.
+ * Without, a live broad grant covering the provider and access level wins; else a live call
+ * grant for this exact call; else a live allow rule on the provider at the call's level.
  */
 export function decide(
   grants: readonly Grant[],
@@ -49,6 +60,22 @@ export function decide(
   connectionId: string,
   now: number,
   requestId?: string,
+  rules: readonly StandingRule[] = [],
+): Decision {
+  const never = neverRuleFor(rules, [call.provider], call.access, connectionId, now);
+  if (never) return { allow: false, reason: "refused_by_rule", rule: never };
+  const byGrant = decideByGrants(grants, call, connectionId, now, requestId);
+  if (byGrant.allow || requestId !== undefined) return byGrant;
+  const allow = allowRuleFor(rules, call.provider, call.access, connectionId, now);
+  return allow ? { allow: true, rule: allow, consume: false } : byGrant;
+}
+
+function decideByGrants(
+  grants: readonly Grant[],
+  call: ClassifiedCall,
+  connectionId: string,
+  now: number,
+  requestId: string | undefined,
 ): Decision {
   if (requestId !== undefined) {
     return explicit(

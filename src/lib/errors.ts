@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   tool: [
     "access_required",
     "access_denied",
+    "refused_by_rule",
     "expired",
     "not_found",
     "rate_limited",
@@ -40,6 +41,7 @@ export const ERROR_CODES = {
     "mcp_servers_invalid",
     "vapid_key_invalid",
     "vapid_subject_invalid",
+    "rule_max_invalid",
   ],
   /** Sign-in through the OIDC provider (src/identity/oidc.ts). */
   signin: [

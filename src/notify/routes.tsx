@@ -6,7 +6,7 @@
  * names its stable code and stores nothing.
  */
 import { Hono } from "hono";
-import { ACTIVITY_CSRF } from "../activity/routes";
+import { ACTIVITY_CSRF } from "../activity/rules-routes";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";

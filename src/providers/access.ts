@@ -2,11 +2,11 @@
  * A person's access to their providers, as their Durable Object runs it: connecting and
  * disconnecting a credential, and everything before and after one outbound call. Before a call,
  * in this order: the provider is connected (and, per account, to the call's host), a live grant
- * of the calling connection covers it, a fresh credential exists, and then the grant decision is
- * taken again atomically with consuming a call grant, so nothing is sent on a stale decision.
+ * of the calling connection (or a standing rule of the person) covers it, a fresh credential
+ * exists, and then the decision is taken again atomically with consuming a call grant, so
+ * nothing is sent on a stale decision.
  * Every refusal and every outcome is audited; tokens leave only as the headers of one allowed call.
  */
-import { decide } from "../grants/decide";
 import type { ClassifiedCall, GrantKind } from "../grants/types";
 import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
 import type { GrantBook } from "../session/grant-book";
@@ -16,7 +16,7 @@ import type { ProviderLink, ProviderLinkStore } from "./links";
 import { ownsHost, type Registry } from "./registry";
 
 export type BeginCallResult =
-  | { ok: true; grantId: string; kind: GrantKind; headers: Record<string, string> }
+  | { ok: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null; headers: Record<string, string> }
   | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
   | { ok: false; code: "denied"; reason: string };
 
@@ -87,7 +87,7 @@ export class ProviderAccess {
     if (link.accountHost !== null && new URL(call.call.url).hostname !== link.accountHost) {
       return refuse({ ok: false, code: "denied", reason: "wrong_account" });
     }
-    const preview = decide(this.#book.candidates(connectionId, requestId), call, connectionId, now, requestId);
+    const preview = this.#book.preview(call, connectionId, requestId, now);
     if (!preview.allow) return refuse({ ok: false, code: "denied", reason: preview.reason });
     const credential = await this.#credentials.forCall(provider, now);
     if (!credential.ok) return refuse({ ok: false, code: credential.error.code }, Date.now());
@@ -95,11 +95,11 @@ export class ProviderAccess {
     const decision = this.#book.authorizeCall(call, connectionId, requestId);
     if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
     const headers = provider.credentialHeaders(credential.secret.accessToken);
-    return { ok: true, grantId: decision.grantId, kind: decision.kind, headers };
+    return { ok: true, grantId: decision.grantId, ruleId: decision.ruleId, kind: decision.kind, headers };
   }
 
   /** What became of an allowed call (status and size, never the body or a token). */
-  recordOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
+  recordOutcome(connectionId: string, grantId: string | null, detail: AuditDetail): void {
     this.#audit.append({
       at: Date.now(),
       event: "call_completed",

@@ -28,7 +28,11 @@ export type AuditEvent =
   | "device_added"
   | "device_removed"
   | "webhook_set"
-  | "webhook_removed";
+  | "webhook_removed"
+  | "rule_created"
+  | "rule_removed"
+  | "rule_expired"
+  | "extended";
 
 export type AuditActor = "agent" | "human" | "system";
 

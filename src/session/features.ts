@@ -19,6 +19,8 @@ import { ConnectClaims } from "./connect-claims";
 import { ConnectionStore } from "./connection-store";
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
+import { OwnerActions } from "./owner-actions";
+import { StandingRuleStore } from "./standing-rule-store";
 
 export class PersonFeatures {
   readonly audit: AuditLog;
@@ -26,6 +28,8 @@ export class PersonFeatures {
   readonly connections: ClientConnections;
   readonly claims: ConnectClaims;
   readonly notifier: Notifier;
+  readonly rules: StandingRuleStore;
+  readonly owner: OwnerActions;
   #providers: ProviderAccess | null = null;
   #upstream: Upstream | null = null;
 
@@ -38,13 +42,12 @@ export class PersonFeatures {
     const grants = new GrantStore(sql);
     const notifications = new NotifyStore(sql);
     this.audit = new AuditLog(sql);
-    this.book = new GrantBook(
-      grants,
-      this.audit,
-      ctx.storage,
-      () => this.config.grantPolicy,
-      () => [notifications.nextDeadline()],
-    );
+    const policy = () => this.config.grantPolicy;
+    this.rules = new StandingRuleStore(sql, this.audit);
+    this.book = new GrantBook(grants, this.audit, ctx.storage, policy, this.rules, () => [
+      notifications.nextDeadline(),
+    ]);
+    this.owner = new OwnerActions(grants, this.book, this.rules, policy, () => this.config.ruleMaxHours);
     this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
     this.claims = new ConnectClaims(sql);
     this.notifier = new Notifier({

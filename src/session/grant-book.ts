@@ -1,12 +1,13 @@
 /**
  * The grant book of one user: asking, deciding, waiting, revoking, expiring and the call
  * decision, over the `grants` and `audit` tables, with the one alarm aimed at the earliest open
- * deadline. Policy comes from src/grants (pure); this class persists, audits and wakes waiters.
+ * deadline (of a grant or, through the rules seam, a standing rule). Policy comes from src/grants
+ * (pure); this class persists, audits and wakes waiters (decision-waiters.ts).
  * Every state change runs synchronously between reading and writing SQL, so concurrent RPCs to
  * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
  * call grant) see exactly one winner.
  */
-import { decide } from "../grants/decide";
+import { type Decision as CallDecision, decide } from "../grants/decide";
 import { countRequest, grantsNaming, pendingCapReached, type RequestWindow, requestKey } from "../grants/rules";
 import {
   type ApprovalInput,
@@ -21,7 +22,9 @@ import {
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { timingSafeEqual } from "../lib/crypto";
 import type { AuditDetail, AuditEvent, AuditLog } from "./audit-log";
+import { DecisionWaiters } from "./decision-waiters";
 import type { GrantStore, StoredGrant } from "./grant-store";
+import type { StandingRuleStore } from "./standing-rule-store";
 
 export interface AccessRequestInput {
   /** Fresh id and link-token hash from the caller; used only when no duplicate is pending. */
@@ -49,7 +52,13 @@ export type DecideResult =
   | { ok: false; code: "not_found" }
   | { ok: false; code: "conflict" | "expired" | "invalid"; grant: Grant; message: string };
 
-export type CallAuthorization = { allow: true; grantId: string; kind: GrantKind } | { allow: false; reason: string };
+/** What allowed a call: a grant (`grantId`, `kind`) or a standing rule (`ruleId`), never both. */
+export type CallAuthorization =
+  | { allow: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null }
+  | { allow: false; reason: string };
+
+/** The person's standing rules, as the call decision and the alarm consult them (optional in unit tests). */
+type RuleSource = Pick<StandingRuleStore, "live" | "nextDeadline" | "auditAllowed">;
 
 /** Grants expired per SQL batch by the alarm. */
 const EXPIRY_BATCH = 500;
@@ -61,30 +70,34 @@ export function publicGrant(grant: StoredGrant): Grant {
 }
 
 export class GrantBook {
-  readonly #waiters = new Map<string, Set<(grant: Grant) => void>>();
+  readonly #waiters = new DecisionWaiters();
   /** Per-connection request windows, in memory: enough to blunt floods from one client. */
   readonly #windows = new Map<string, RequestWindow>();
   readonly #grants: GrantStore;
   readonly #audit: AuditLog;
   readonly #storage: DurableObjectStorage;
   readonly #policy: () => GrantPolicy;
+  readonly #rules: RuleSource | null;
   readonly #otherDeadlines: () => (number | null)[];
 
   /**
-   * `otherDeadlines`: what else in this object the one alarm must wake for (deliveries owed to
-   * the person's devices), so that aiming it at the grants' next deadline never skips them.
+   * `rules`: the person's standing rules, joined to every call decision. `otherDeadlines`: what
+   * else in this object the one alarm must wake for (deliveries owed to the person's devices),
+   * so that aiming it at the grants' next deadline never skips them.
    */
   constructor(
     grants: GrantStore,
     audit: AuditLog,
     storage: DurableObjectStorage,
     policy: () => GrantPolicy,
+    rules: RuleSource | null = null,
     otherDeadlines: () => (number | null)[] = () => [],
   ) {
     this.#grants = grants;
     this.#audit = audit;
     this.#storage = storage;
     this.#policy = policy;
+    this.#rules = rules;
     this.#otherDeadlines = otherDeadlines;
   }
 
@@ -111,8 +124,7 @@ export class GrantBook {
 
   /** Release every waiting check (account deletion): they now find nothing. */
   releaseWaiters(): void {
-    for (const [, waiters] of this.#waiters) for (const waiter of [...waiters]) waiter({} as Grant);
-    this.#waiters.clear();
+    this.#waiters.releaseAll();
   }
 
   /** Audit a refused call with its reason, stamped `at` (the clock reading its decision used). */
@@ -261,19 +273,7 @@ export class GrantBook {
     const current = this.getForConnection(id, connectionId);
     if (current?.status !== "pending" || timeoutMs <= 0) return current;
     const deadline = Math.min(timeoutMs, Math.max(0, current.pendingExpiresAt - Date.now()) + 50);
-    return new Promise<Grant | null>((resolve) => {
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(onDecision);
-        if (waiters.size === 0) this.#waiters.delete(id);
-        resolve(this.getForConnection(id, connectionId));
-      };
-      const onDecision = () => done();
-      const timer = setTimeout(done, deadline);
-      waiters.add(onDecision);
-    });
+    return this.#waiters.wait(id, deadline, () => this.getForConnection(id, connectionId));
   }
   /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
@@ -341,15 +341,23 @@ export class GrantBook {
    */
   authorizeCall(call: ClassifiedCall, connectionId: string, requestId?: string): CallAuthorization {
     const now = Date.now();
-    const decision = decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId);
+    const decision = this.preview(call, connectionId, requestId, now);
     const base = { method: call.call.method, url: call.call.url, provider: call.provider, access: call.access };
     if (!decision.allow) {
       this.auditRefusal(call, connectionId, requestId, decision.reason, now);
       return { allow: false, reason: decision.reason };
     }
+    if (decision.rule) {
+      this.#rules?.auditAllowed(decision.rule, connectionId, base, now);
+      return { allow: true, grantId: null, ruleId: decision.rule.id, kind: null };
+    }
     if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent", now);
     this.log("call_allowed", "agent", decision.grant, now, base);
-    return { allow: true, grantId: decision.grant.id, kind: decision.grant.kind };
+    return { allow: true, grantId: decision.grant.id, ruleId: null, kind: decision.grant.kind };
+  }
+  /** The call decision at `now` over this connection's grants and the person's rules; no side effect. */
+  preview(call: ClassifiedCall, connectionId: string, requestId?: string, now = Date.now()): CallDecision {
+    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, this.#rules?.live(now));
   }
   candidates(connectionId: string, requestId?: string): StoredGrant[] {
     if (requestId === undefined) return this.#grants.open(connectionId);
@@ -381,9 +389,7 @@ export class GrantBook {
     return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
   }
   #notify(grant: Grant): void {
-    const waiters = this.#waiters.get(grant.id);
-    if (!waiters) return;
-    for (const waiter of [...waiters]) waiter(grant);
+    this.#waiters.notify(grant.id);
   }
   log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
     this.#audit.append({
@@ -396,10 +402,14 @@ export class GrantBook {
       detail,
     });
   }
-  /** One alarm, at the earliest open deadline; none when nothing is open. */
+  /** One alarm, at the earliest open deadline of a grant or a standing rule; none when nothing is open. */
   async schedule(): Promise<void> {
-    const deadlines = [this.#grants.nextDeadline(), ...this.#otherDeadlines()].filter((at) => at !== null);
-    const next = deadlines.length > 0 ? Math.min(...deadlines) : null;
+    const deadlines = [
+      this.#grants.nextDeadline(),
+      this.#rules?.nextDeadline() ?? null,
+      ...this.#otherDeadlines(),
+    ].filter((at): at is number => at !== null);
+    const next = deadlines.length === 0 ? null : Math.min(...deadlines);
     const current = await this.#storage.getAlarm();
     if (next === null) {
       if (current !== null) await this.#storage.deleteAlarm();

@@ -127,6 +127,22 @@ export const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX deliveries_due ON deliveries (next_at);`,
+  // Standing rules: the person's allow ("don't ask me again") and never rules, each with an end.
+  // IF NOT EXISTS so that a test re-running earlier steps over a fresh object can pass over it.
+  `CREATE TABLE IF NOT EXISTS standing_rules (
+     id TEXT PRIMARY KEY,
+     connection_id TEXT,
+     target TEXT NOT NULL,
+     level TEXT NOT NULL,
+     effect TEXT NOT NULL,
+     source TEXT NOT NULL,
+     grant_id TEXT,
+     created_at INTEGER NOT NULL,
+     ends_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     end_reason TEXT
+   );
+   CREATE INDEX IF NOT EXISTS standing_rules_live ON standing_rules (ends_at) WHERE ended_at IS NULL;`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

@@ -6,6 +6,7 @@
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { RuleInput, StandingRule } from "../grants/standing-rules";
 import type { ClassifiedCall, Grant } from "../grants/types";
 import { log } from "../lib/log";
 import type { Result } from "../lib/result";
@@ -23,7 +24,9 @@ import type { AuditDetail } from "./audit-log";
 import type { Connection, ConsentKey, NewConnection } from "./connection-store";
 import { PersonFeatures } from "./features";
 import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
+import type { ApprovedWithRule, ExtendResult } from "./owner-actions";
 import { migrate } from "./schema";
+import type { CreateRuleResult, RefusedAsk } from "./standing-rule-store";
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -61,8 +64,13 @@ export class UserSession extends DurableObject<Env> {
   }
 
   // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
-  /** A new pending request is owed to the person's devices; the alarm sends it, after this answer. */
-  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
+  /**
+   * A never rule refuses first, in the same turn, so a refused ask stores nothing. A new pending
+   * request is owed to the person's devices; the alarm sends it, after this answer.
+   */
+  async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult | RefusedAsk> {
+    const refused = this.#f.rules.refuseAsk(input.providers, input.level, input.connectionId, Date.now());
+    if (refused) return refused;
     const result = await this.#f.book.requestAccess(input);
     if (!result.ok || result.coalesced) return result;
     this.#f.notifier.announce(result.grant, Date.now());
@@ -88,13 +96,55 @@ export class UserSession extends DurableObject<Env> {
   revokeByOwner(id: string): Promise<Grant | null> {
     return this.#f.book.revokeByOwner(id);
   }
+  /** "+15 min" from /activity (never past GRANT_MAX_MINUTES from now). */
+  extendByOwner(id: string): Promise<ExtendResult> {
+    return this.#f.owner.extend(id);
+  }
+  /** "Revoke everything": every open grant of every connection, and every allow rule. */
+  revokeEverything(): Promise<{ grants: number; rules: number }> {
+    return this.#f.owner.revokeEverything();
+  }
+
+  // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
+  /** Only ever called by the person's own pages: no tool reaches this. */
+  async createRule(input: RuleInput): Promise<CreateRuleResult> {
+    const config = this.#f.config;
+    const known = {
+      connections: this.#f.connections
+        .list()
+        .filter((connection) => connection.revokedAt === null)
+        .map((connection) => connection.connectionId),
+      targets: [
+        ...config.registry.all().map((provider) => provider.id),
+        ...this.#f.upstream.servers().map((server) => server.name),
+      ],
+    };
+    const created = this.#f.rules.create(input, config.ruleMaxHours, Date.now(), known);
+    if (created.ok) await this.#f.book.schedule();
+    return created;
+  }
+  /**
+   * The approval page's "also allow this for N hours": approve, then an allow rule for this
+   * connection on what was approved, at the approved level. The rule is made from the grant the
+   * book returns, so it can never be wider than the approval.
+   */
+  decideWithRule(id: string, linkTokenHash: string, decision: Decision, ruleHours: number): Promise<ApprovedWithRule> {
+    return this.#f.owner.decideWithRule(id, linkTokenHash, decision, ruleHours);
+  }
+  removeRule(id: string): Promise<StandingRule | null> {
+    const removed = this.#f.rules.remove(id, Date.now());
+    return this.#f.book.schedule().then(() => removed);
+  }
+  standingRules(): StandingRule[] {
+    return this.#f.rules.live(Date.now());
+  }
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────
   activity(historyLimit = 100): Activity {
-    return activityOf(this.#f.book, this.#f.connections, this.#f.audit, historyLimit, Date.now());
+    return activityOf(this.#f.book, this.#f.connections, this.#f.audit, historyLimit, Date.now(), this.#f.rules);
   }
   exportAll(): PersonExport {
-    return exportOf(this.#f.book, this.#f.connections, this.#f.audit);
+    return exportOf(this.#f.book, this.#f.connections, this.#f.audit, this.#f.rules);
   }
   /** Delete everything: account deletion. Waiters are released, the alarm is cancelled. */
   async purge(): Promise<void> {
@@ -109,8 +159,9 @@ export class UserSession extends DurableObject<Env> {
   }
   /** Send what is owed, expire what is due; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
-    // A delivery's failure must never stop grants from expiring.
+    // A delivery's failure must never stop rules and grants from expiring.
     await this.#f.notifier.deliverDue(Date.now()).catch((error) => log.error("notify.deliver_failed", { error }));
+    this.#f.rules.expireDue(Date.now());
     await this.#f.book.expireDue();
   }
 
@@ -145,7 +196,7 @@ export class UserSession extends DurableObject<Env> {
   beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
     return this.#f.providers.beginCall(call, connectionId, requestId);
   }
-  recordCallOutcome(connectionId: string, grantId: string, detail: AuditDetail): void {
+  recordCallOutcome(connectionId: string, grantId: string | null, detail: AuditDetail): void {
     this.#f.providers.recordOutcome(connectionId, grantId, detail);
   }
 

@@ -27,14 +27,24 @@ export type UpstreamCallFailure =
   | Coded<"upstreamCall", "denied", { ok: false; reason: string; access: "read" | "write"; call: CanonicalCall }>;
 
 export type UpstreamCallOutcome =
-  | { ok: true; result: UpstreamCallResult; truncated: boolean; access: "read" | "write"; grantId: string }
+  | {
+      ok: true;
+      result: UpstreamCallResult;
+      truncated: boolean;
+      access: "read" | "write";
+      grantId: string | null;
+      ruleId: string | null;
+    }
   | UpstreamCallFailure;
 
-/** The decision for one classified call: allow (consuming a call grant) or deny with a reason. */
+/**
+ * The decision for one classified call: allow (consuming a call grant) by a grant or a standing
+ * rule (exactly one of the two ids is set), or deny with a reason.
+ */
 export type Authorize = (
   call: ClassifiedCall,
   phase: "preview" | "commit",
-) => { allow: true; grantId: string } | { allow: false; reason: string };
+) => { allow: true; grantId: string | null; ruleId: string | null } | { allow: false; reason: string };
 
 /** How this module finds a server the person can use (the lifecycle's visibility rules). */
 export interface ServerLookup {
@@ -106,6 +116,7 @@ export class ServerCalls {
       truncated: capped.truncated,
       access: classified.access,
       grantId: decision.grantId,
+      ruleId: decision.ruleId,
     };
   }
 

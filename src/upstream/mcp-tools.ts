@@ -80,6 +80,12 @@ function failure(outcome: UpstreamCallFailure, server: string, tool: string, con
       const request = coveringRequest(server, tool, outcome.access, outcome.call);
       if (outcome.reason === "denied")
         return toolError("access_denied", "The person denied this request. Do not retry it.");
+      if (outcome.reason === "refused_by_rule") {
+        return toolError("refused_by_rule", `The person set a standing rule that never allows this on "${server}".`, {
+          access: outcome.access,
+          provider: server,
+        });
+      }
       return toolError(
         "access_required",
         `${outcome.access === "read" ? "Reading" : "Writing"} through "${server}" needs the person's approval. Ask first.`,

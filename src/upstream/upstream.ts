@@ -5,11 +5,10 @@
  * one per instance, for the one person it is named after, and delegates to it.
  *
  * Invariants: the person's id is fixed at construction (the Durable Object's name), never taken
- * from a caller; a tool call is decided with the same function as provider calls and a request
- * grant is consumed before anything is sent; audit entries carry server, tool and outcome, never
+ * from a caller; a tool call is decided with the same function (grants, then standing rules) as
+ * provider calls and a call grant is consumed before anything is sent; audit entries carry server, tool and outcome, never
  * tokens, arguments or results; a disconnect ends every open grant naming the server.
  */
-import { decide } from "../grants/decide";
 import type { ClassifiedCall } from "../grants/types";
 import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
 import type { GrantBook } from "../session/grant-book";
@@ -42,7 +41,9 @@ export type UpstreamCallView =
       isError: boolean;
       truncated: boolean;
       access: "read" | "write";
-      grantId: string;
+      /** What allowed the call: a grant or a standing rule, exactly one of the two. */
+      grantId: string | null;
+      ruleId: string | null;
     }
   | UpstreamCallFailure;
 
@@ -186,12 +187,15 @@ export class Upstream {
     const outcome = await this.#servers.call(name, tool, args, (call, phase) => {
       if (phase === "preview") {
         const now = Date.now();
-        const preview = decide(this.#book.candidates(connectionId), call, connectionId, now);
+        const preview = this.#book.preview(call, connectionId, undefined, now);
         if (!preview.allow) this.#book.auditRefusal(call, connectionId, undefined, preview.reason, now);
-        return preview.allow ? { allow: true, grantId: preview.grant.id } : { allow: false, reason: preview.reason };
+        if (!preview.allow) return { allow: false, reason: preview.reason };
+        return { allow: true, grantId: preview.grant?.id ?? null, ruleId: preview.rule?.id ?? null };
       }
       const decision = this.#book.authorizeCall(call, connectionId);
-      return decision.allow ? { allow: true, grantId: decision.grantId } : { allow: false, reason: decision.reason };
+      return decision.allow
+        ? { allow: true, grantId: decision.grantId, ruleId: decision.ruleId }
+        : { allow: false, reason: decision.reason };
     });
     if (outcome.ok) {
       this.#audit.append({
@@ -206,6 +210,7 @@ export class Upstream {
           tool,
           outcome: outcome.result.isError ? "tool_error" : "sent",
           truncated: outcome.truncated,
+          ...(outcome.ruleId ? { rule: outcome.ruleId } : {}),
         },
       });
       return {
@@ -217,6 +222,7 @@ export class Upstream {
         truncated: outcome.truncated,
         access: outcome.access,
         grantId: outcome.grantId,
+        ruleId: outcome.ruleId,
       };
     }
     if (outcome.code !== "denied") {

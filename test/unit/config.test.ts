@@ -65,6 +65,10 @@ describe("parseConfig", () => {
     ["a grant cap over a day", { GRANT_MAX_MINUTES: "1441" }, "grant_max_invalid"],
     ["a fractional grant cap", { GRANT_MAX_MINUTES: "7.5" }, "grant_max_invalid"],
     ["a grant cap that is not a number", { GRANT_MAX_MINUTES: "forever" }, "grant_max_invalid"],
+    ["a rule cap of 0 hours", { RULE_MAX_HOURS: "0" }, "rule_max_invalid"],
+    ["a rule cap over a week", { RULE_MAX_HOURS: "169" }, "rule_max_invalid"],
+    ["a fractional rule cap", { RULE_MAX_HOURS: "1.5" }, "rule_max_invalid"],
+    ["a rule cap that is not a number", { RULE_MAX_HOURS: "always" }, "rule_max_invalid"],
     ["a short vault key", { VAULT_KEYS: "k1:c2hvcnQ" }, "vault_keys_invalid"],
     ["a VAPID key of 31 bytes", { VAPID_PRIVATE_KEY: "A".repeat(41) }, "vapid_key_invalid"],
     ["a VAPID key that is not base64url", { VAPID_PRIVATE_KEY: `${"A".repeat(42)}=` }, "vapid_key_invalid"],
@@ -112,6 +116,13 @@ describe("parseConfig", () => {
       VAPID_PRIVATE_KEY: key,
     });
     expect(dev.ok && dev.value.push?.subject).toBe("mailto:countersign@localhost");
+  });
+
+  it("caps standing rules at 24 hours unless RULE_MAX_HOURS says otherwise", () => {
+    expect(parseConfig(base)).toMatchObject({ ok: true, value: { ruleMaxHours: 24 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "" })).toMatchObject({ ok: true, value: { ruleMaxHours: 24 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "168" })).toMatchObject({ ok: true, value: { ruleMaxHours: 168 } });
+    expect(parseConfig({ ...base, RULE_MAX_HOURS: "1" })).toMatchObject({ ok: true, value: { ruleMaxHours: 1 } });
   });
 
   it("parses extra MCP origins as lower-case hostnames", () => {

@@ -1,6 +1,7 @@
 /**
  * `call_integration_api`: make one HTTP call to a connected provider with the person's token,
- * only when a live grant of this connection covers it. The URL is parsed once; SSRF, provider,
+ * only when a live grant of this connection, or a standing rule of the person, covers it (a
+ * never rule refuses it with `refused_by_rule` whatever is granted). The URL is parsed once; SSRF, provider,
  * classification and the grant decision all run before anything is sent; a call grant is
  * consumed before the fetch starts. Redirects are not followed; time and size are capped.
  */
@@ -28,7 +29,9 @@ const Output = z.object({
   provider: z.string(),
   access: z.enum(["read", "write"]),
   operation: z.string(),
-  grant_id: z.string(),
+  /** What allowed the call: the grant, or the person's standing rule (then no grant_id). */
+  grant_id: z.string().optional(),
+  rule_id: z.string().optional(),
 });
 
 /** The largest body request_elevated_access accepts for a one-call approval. */
@@ -42,6 +45,9 @@ const ACCESS_HINT: Record<string, string> = {
   not_found: "No such approval for this connection.",
   pending: "The person has not decided this request yet; call check_access_request with wait_seconds.",
 };
+
+/** Facts about what allowed a call, for the audit entry of its outcome. */
+const allowedBy = (ruleId: string | null): Record<string, string> => (ruleId ? { rule: ruleId } : {});
 
 function prepareError(error: PrepareError) {
   switch (error.code) {
@@ -145,6 +151,13 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
             }
             if (reason === "denied")
               return toolError("access_denied", "The person denied this request. Do not retry it.");
+            if (reason === "refused_by_rule") {
+              return toolError(
+                "refused_by_rule",
+                `The person set a standing rule that never allows this on ${provider.name}. Do not ask for it.`,
+                { access: classified.access, provider: provider.id },
+              );
+            }
             if (reason === "expired" || reason === "consumed" || reason === "revoked") {
               return toolError(
                 "expired",
@@ -177,7 +190,10 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
         body: canonical.body,
       });
       if (!sent.ok) {
-        await session.recordCallOutcome(props.connectionId, begun.grantId, { outcome: sent.error.code });
+        await session.recordCallOutcome(props.connectionId, begun.grantId, {
+          outcome: sent.error.code,
+          ...allowedBy(begun.ruleId),
+        });
         return toolError(
           "provider_unavailable",
           `The provider did not answer in time or at all (${sent.error.code}).`,
@@ -192,6 +208,7 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
         status: response.status,
         bytes: response.bytes,
         truncated: response.truncated,
+        ...allowedBy(begun.ruleId),
       });
       const output = {
         status: response.status,
@@ -201,7 +218,8 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
         provider: provider.id,
         access: classified.access,
         operation,
-        grant_id: begun.grantId,
+        ...(begun.grantId ? { grant_id: begun.grantId } : {}),
+        ...(begun.ruleId ? { rule_id: begun.ruleId } : {}),
       };
       const preview = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
       return toolResult(output, `${response.status} from ${provider.name} (${operation})\n${preview.slice(0, 4000)}`);

@@ -40,7 +40,7 @@ describe("decide without request_id", () => {
     it(`${outcome === "allow" ? "allows" : "denies"} ${label}`, () => {
       const decision = decide(grants, classified, "c_1", NOW);
       if (outcome === "allow") {
-        expect(decision.allow && decision.grant.id).toBe(grantId);
+        expect(decision.allow && decision.grant?.id).toBe(grantId);
       } else {
         expect(!decision.allow && decision.reason).toBe(outcome);
       }
@@ -54,7 +54,7 @@ describe("decide without request_id", () => {
       "c_1",
       NOW,
     );
-    expect(broad.allow && [broad.grant.id, broad.consume]).toEqual(["g_b", false]);
+    expect(broad.allow && [broad.grant?.id, broad.consume]).toEqual(["g_b", false]);
     const exact = decide([oneCall], call("github", "write"), "c_1", NOW);
     expect(exact.allow && exact.consume).toBe(true);
   });
@@ -94,7 +94,7 @@ describe("decide with request_id", () => {
 
   it("allows the named grant only", () => {
     const decision = decide([readGithub, oneCall], call("github", "write", "fp-a"), "c_1", NOW, "g_call");
-    expect(decision.allow && decision.grant.id).toBe("g_call");
+    expect(decision.allow && decision.grant?.id).toBe("g_call");
   });
 
   it("decides among 10 000 grants", () => {
@@ -106,6 +106,6 @@ describe("decide with request_id", () => {
       }),
     );
     const decision = decide(many, call("github", "read"), "c_other", NOW);
-    expect(decision.allow && decision.grant.id).toBe("g_9999");
+    expect(decision.allow && decision.grant?.id).toBe("g_9999");
   });
 });
