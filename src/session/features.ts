@@ -13,6 +13,7 @@ import { Credentials } from "../providers/credentials";
 import { ProviderLinkStore } from "../providers/links";
 import { UpstreamStore } from "../upstream/store";
 import { Upstream } from "../upstream/upstream";
+import { Alarm } from "./alarm";
 import { AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
 import { ConnectClaims } from "./connect-claims";
@@ -44,9 +45,13 @@ export class PersonFeatures {
     this.audit = new AuditLog(sql);
     const policy = () => this.config.grantPolicy;
     this.rules = new StandingRuleStore(sql, this.audit);
-    this.book = new GrantBook(grants, this.audit, ctx.storage, policy, this.rules, () => [
-      notifications.nextDeadline(),
+    const rules = this.rules;
+    const alarm = new Alarm(ctx.storage, [
+      grants.nextDeadline.bind(grants),
+      () => rules.nextDeadline(),
+      () => notifications.nextDeadline(),
     ]);
+    this.book = new GrantBook(grants, this.audit, alarm, policy, rules);
     this.owner = new OwnerActions(grants, this.book, this.rules, policy, () => this.config.ruleMaxHours);
     this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
     this.claims = new ConnectClaims(sql);

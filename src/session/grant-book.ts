@@ -1,7 +1,7 @@
 /**
  * The grant book of one user: asking, deciding, waiting, revoking, expiring and the call
- * decision, over the `grants` and `audit` tables, with the one alarm aimed at the earliest open
- * deadline (of a grant or, through the rules seam, a standing rule). Policy comes from src/grants
+ * decision, over the `grants` and `audit` tables; it re-aims the object's one alarm (alarm.ts)
+ * after every change. Policy comes from src/grants
  * (pure); this class persists, audits and wakes waiters (decision-waiters.ts).
  * Every state change runs synchronously between reading and writing SQL, so concurrent RPCs to
  * the Durable Object that owns it (20 parallel approvals, approve racing deny, two uses of one
@@ -21,9 +21,10 @@ import {
 } from "../grants/transitions";
 import type { AccessLevel, CanonicalCall, ClassifiedCall, Grant, GrantKind, GrantPolicy } from "../grants/types";
 import { timingSafeEqual } from "../lib/crypto";
+import type { Alarm } from "./alarm";
 import type { AuditDetail, AuditEvent, AuditLog } from "./audit-log";
 import { DecisionWaiters } from "./decision-waiters";
-import type { GrantStore, StoredGrant } from "./grant-store";
+import { type GrantStore, publicGrant, type StoredGrant } from "./grant-store";
 import type { StandingRuleStore } from "./standing-rule-store";
 
 export interface AccessRequestInput {
@@ -58,16 +59,10 @@ export type CallAuthorization =
   | { allow: false; reason: string };
 
 /** The person's standing rules, as the call decision and the alarm consult them (optional in unit tests). */
-type RuleSource = Pick<StandingRuleStore, "live" | "nextDeadline" | "auditAllowed">;
+type RuleSource = Pick<StandingRuleStore, "live" | "auditAllowed">;
 
 /** Grants expired per SQL batch by the alarm. */
 const EXPIRY_BATCH = 500;
-
-/** Strip storage-only fields before a grant leaves the object. */
-export function publicGrant(grant: StoredGrant): Grant {
-  const { linkTokenHash: _hash, requestKey: _key, ...rest } = grant;
-  return rest;
-}
 
 export class GrantBook {
   readonly #waiters = new DecisionWaiters();
@@ -75,30 +70,23 @@ export class GrantBook {
   readonly #windows = new Map<string, RequestWindow>();
   readonly #grants: GrantStore;
   readonly #audit: AuditLog;
-  readonly #storage: DurableObjectStorage;
+  readonly #alarm: Alarm;
   readonly #policy: () => GrantPolicy;
   readonly #rules: RuleSource | null;
-  readonly #otherDeadlines: () => (number | null)[];
 
-  /**
-   * `rules`: the person's standing rules, joined to every call decision. `otherDeadlines`: what
-   * else in this object the one alarm must wake for (deliveries owed to the person's devices),
-   * so that aiming it at the grants' next deadline never skips them.
-   */
+  /** `rules`: the person's standing rules, joined to every call decision (none in some unit tests). */
   constructor(
     grants: GrantStore,
     audit: AuditLog,
-    storage: DurableObjectStorage,
+    alarm: Alarm,
     policy: () => GrantPolicy,
     rules: RuleSource | null = null,
-    otherDeadlines: () => (number | null)[] = () => [],
   ) {
     this.#grants = grants;
     this.#audit = audit;
-    this.#storage = storage;
+    this.#alarm = alarm;
     this.#policy = policy;
     this.#rules = rules;
-    this.#otherDeadlines = otherDeadlines;
   }
 
   /** Open grants of a connection, or of everyone. */
@@ -402,19 +390,8 @@ export class GrantBook {
       detail,
     });
   }
-  /** One alarm, at the earliest open deadline of a grant or a standing rule; none when nothing is open. */
-  async schedule(): Promise<void> {
-    const deadlines = [
-      this.#grants.nextDeadline(),
-      this.#rules?.nextDeadline() ?? null,
-      ...this.#otherDeadlines(),
-    ].filter((at): at is number => at !== null);
-    const next = deadlines.length === 0 ? null : Math.min(...deadlines);
-    const current = await this.#storage.getAlarm();
-    if (next === null) {
-      if (current !== null) await this.#storage.deleteAlarm();
-      return;
-    }
-    if (current !== next) await this.#storage.setAlarm(next);
+  /** Aim the object's one alarm again (alarm.ts): grants, rules and deliveries all feed it. */
+  schedule(): Promise<void> {
+    return this.#alarm.aim();
   }
 }

@@ -59,6 +59,12 @@ const fromRow = (row: GrantRow): StoredGrant => ({
   requestKey: row.request_key,
 });
 
+/** Strip storage-only fields before a grant leaves the object. */
+export function publicGrant(grant: StoredGrant): Grant {
+  const { linkTokenHash: _hash, requestKey: _key, ...rest } = grant;
+  return rest;
+}
+
 export class GrantStore {
   constructor(private readonly sql: SqlStorage) {}
 

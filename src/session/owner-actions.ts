@@ -15,8 +15,9 @@
 import { type ExtendError, extend } from "../grants/extension";
 import { revoke } from "../grants/transitions";
 import type { Grant, GrantPolicy } from "../grants/types";
-import { type DecideResult, type Decision, type GrantBook, publicGrant } from "./grant-book";
+import type { DecideResult, Decision, GrantBook } from "./grant-book";
 import type { GrantStore } from "./grant-store";
+import { publicGrant } from "./grant-store";
 import type { CreateRuleResult, StandingRuleStore } from "./standing-rule-store";
 
 export type ExtendResult = { ok: true; grant: Grant } | { ok: false; code: ExtendError["code"] | "not_found" };

@@ -7,6 +7,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { REQUESTS_PER_WINDOW } from "../../../src/grants/rules";
 import type { ClassifiedCall, GrantPolicy } from "../../../src/grants/types";
+import { Alarm } from "../../../src/session/alarm";
 import { AuditLog } from "../../../src/session/audit-log";
 import { type AccessRequestInput, GrantBook } from "../../../src/session/grant-book";
 import { GrantStore } from "../../../src/session/grant-store";
@@ -26,7 +27,9 @@ function inBook<T>(body: (room: Room) => Promise<T> | T, policy: Partial<GrantPo
   const stub = env.SESSION.get(env.SESSION.idFromName(`book-${crypto.randomUUID()}`));
   const result = runInDurableObject(stub, (_instance: UserSession, state) => {
     const sql = state.storage.sql;
-    const book = new GrantBook(new GrantStore(sql), new AuditLog(sql), state.storage, () => ({ ...POLICY, ...policy }));
+    const grants = new GrantStore(sql);
+    const alarm = new Alarm(state.storage, [() => grants.nextDeadline()]);
+    const book = new GrantBook(grants, new AuditLog(sql), alarm, () => ({ ...POLICY, ...policy }));
     return body({ book, state, rows: (query) => sql.exec(query).toArray() });
   });
   return { stub, result };

@@ -7,6 +7,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { requestKey } from "../../../src/grants/rules";
 import type { ClassifiedCall } from "../../../src/grants/types";
+import { Alarm } from "../../../src/session/alarm";
 import { AuditLog } from "../../../src/session/audit-log";
 import { GrantBook } from "../../../src/session/grant-book";
 import { GrantStore } from "../../../src/session/grant-store";
@@ -90,7 +91,13 @@ describe("migrate", () => {
         { id: "req_wait", kind: "call", request_key: newKey },
       ]);
 
-      const book = new GrantBook(new GrantStore(sql), new AuditLog(sql), storage, () => POLICY);
+      const grants = new GrantStore(sql);
+      const book = new GrantBook(
+        grants,
+        new AuditLog(sql),
+        new Alarm(storage, [() => grants.nextDeadline()]),
+        () => POLICY,
+      );
       // The migrated pending request still coalesces with the same ask made under the new name.
       const again = await book.requestAccess({
         id: "req_new",

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { EXTEND_STEP_MS } from "../../../src/grants/extension";
 import { MAX_LIVE_RULES, type RuleInput } from "../../../src/grants/standing-rules";
 import type { ClassifiedCall } from "../../../src/grants/types";
+import { Alarm } from "../../../src/session/alarm";
 import { AuditLog } from "../../../src/session/audit-log";
 import { type AccessRequestInput, GrantBook } from "../../../src/session/grant-book";
 import { GrantStore } from "../../../src/session/grant-store";
@@ -33,7 +34,8 @@ function inRoom<T>(body: (room: Room) => Promise<T> | T) {
     const audit = new AuditLog(sql);
     const rules = new StandingRuleStore(sql, audit);
     const grants = new GrantStore(sql);
-    const book = new GrantBook(grants, audit, state.storage, () => POLICY, rules);
+    const alarm = new Alarm(state.storage, [() => grants.nextDeadline(), () => rules.nextDeadline()]);
+    const book = new GrantBook(grants, audit, alarm, () => POLICY, rules);
     const owner = new OwnerActions(
       grants,
       book,

@@ -7,6 +7,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_POLICY } from "../../../src/grants/types";
+import { Alarm } from "../../../src/session/alarm";
 import { AuditLog } from "../../../src/session/audit-log";
 import { GrantBook } from "../../../src/session/grant-book";
 import { GrantStore, type StoredGrant } from "../../../src/session/grant-store";
@@ -36,7 +37,12 @@ function within(body: (parts: Parts) => Promise<unknown>) {
     const sql = state.storage.sql;
     const audit = new AuditLog(sql);
     const grants = new GrantStore(sql);
-    const book = new GrantBook(grants, audit, state.storage, () => DEFAULT_POLICY);
+    const book = new GrantBook(
+      grants,
+      audit,
+      new Alarm(state.storage, [() => grants.nextDeadline()]),
+      () => DEFAULT_POLICY,
+    );
     const store = new UpstreamStore(sql);
     const background: Promise<unknown>[] = [];
     const upstream = new Upstream({
