@@ -11,6 +11,7 @@ import { sessionFor } from "../session/user-session";
 import type { WebBindings, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
+import { SCRIPT_PAGE_CSP } from "../web/security";
 import { ActivityPage } from "./page";
 import { ACTIVITY_CSRF, ruleChoices, ruleRoutes } from "./rules-routes";
 
@@ -44,6 +45,7 @@ activityRoutes.get("/activity", async (c) => {
   const config = c.get("config");
   const names = (id: string) => config.registry.byId(id)?.name ?? id;
   const rules = await ruleChoices(config, session);
+  c.header("Content-Security-Policy", SCRIPT_PAGE_CSP);
   return c.html(
     <ActivityPage
       user={user}

@@ -17,11 +17,12 @@ import { approvalUrl } from "../approvals/link";
 import type { Config } from "../config";
 import type { Grant } from "../grants/types";
 import { mac, randomToken } from "../lib/crypto";
+import { log } from "../lib/log";
 import { err, ok, type Result } from "../lib/result";
 import type { AuditLog } from "../session/audit-log";
 import { requestMessage } from "./message";
 import { type Outcome, type SendContext, sendPush, sendWebhook } from "./send";
-import type { Channel, NotifyStore, PushDevice, Webhook } from "./store";
+import type { Channel, Delivery, NotifyStore, PushDevice, Webhook } from "./store";
 import { MAX_DEVICES, type NotifyError, type SubscriptionKeys } from "./targets";
 import { vapidKeys, vapidPublicKey } from "./vapid";
 
@@ -29,6 +30,8 @@ import { vapidKeys, vapidPublicKey } from "./vapid";
 export const BACKOFF_MS = [30_000, 120_000, 600_000, 1_800_000] as const;
 /** Deliveries sent per alarm run; the rest wait for the next run, right after. */
 const BATCH = 20;
+/** Sent at once: a Worker invocation has at most 6 connections open. */
+const PARALLEL = 6;
 
 export interface NotifierDeps {
   store: NotifyStore;
@@ -64,9 +67,15 @@ export class Notifier {
   /** Owe one delivery per device and webhook for a new pending request. */
   announce(grant: Grant, now: number): void {
     const { store } = this.deps;
-    if (this.deps.config().push) for (const device of store.devices()) store.enqueue(grant.id, "push", device.id, now);
-    const webhook = store.webhook();
-    if (webhook) store.enqueue(grant.id, "webhook", webhook.id, now);
+    try {
+      if (this.deps.config().push)
+        for (const device of store.devices()) store.enqueue(grant.id, "push", device.id, now);
+      const webhook = store.webhook();
+      if (webhook) store.enqueue(grant.id, "webhook", webhook.id, now);
+    } catch (error) {
+      // The request stands whatever happens here: a push never fails it.
+      log.error("notify.announce_failed", { error });
+    }
   }
 
   nextDeadline(): number | null {
@@ -75,30 +84,34 @@ export class Notifier {
 
   /** Send what is due, at most one batch; the caller aims the alarm again afterwards. */
   async deliverDue(now: number): Promise<void> {
+    const due = this.deps.store.due(now, BATCH);
+    // A Worker has 6 connections at once; more would only queue and time out unsent.
+    for (let at = 0; at < due.length; at += PARALLEL) {
+      await Promise.all(due.slice(at, at + PARALLEL).map((delivery) => this.#deliver(delivery, now)));
+    }
+  }
+
+  async #deliver(delivery: Delivery, now: number): Promise<void> {
     const { store } = this.deps;
-    const due = store.due(now, BATCH);
-    await Promise.all(
-      due.map(async (delivery) => {
-        const outcome = await this.#attempt(delivery.grantId, delivery.channel, delivery.targetId, now);
-        if (outcome === null) return store.done(delivery.id);
-        store.recordOutcome(delivery.channel, delivery.targetId, now, statusOf(outcome));
-        if (outcome.kind === "gone") {
-          store.deleteDevice(delivery.targetId);
-          this.#event(
-            "device_removed",
-            "system",
-            { device: delivery.targetId, reason: `status ${outcome.status}` },
-            now,
-          );
-          return;
-        }
-        const wait = BACKOFF_MS[delivery.attempts];
-        if (outcome.kind === "retry" && wait !== undefined) {
-          return store.retryAt(delivery.id, delivery.attempts + 1, now + wait);
-        }
-        store.done(delivery.id);
-      }),
+    const outcome = await this.#attempt(delivery.grantId, delivery.channel, delivery.targetId, now).catch(
+      (error): Outcome => {
+        // A thrown error (a bug, a bad key) is retried with backoff, never left due in the past.
+        log.error("notify.attempt_failed", { channel: delivery.channel, error });
+        return { kind: "retry", reason: "internal_error" };
+      },
     );
+    if (outcome === null) return store.done(delivery.id);
+    store.recordOutcome(delivery.channel, delivery.targetId, now, statusOf(outcome));
+    if (outcome.kind === "gone") {
+      store.deleteDevice(delivery.targetId);
+      this.#event("device_removed", "system", { device: delivery.targetId, reason: `status ${outcome.status}` }, now);
+      return;
+    }
+    const wait = BACKOFF_MS[delivery.attempts];
+    if (outcome.kind === "retry" && wait !== undefined) {
+      return store.retryAt(delivery.id, delivery.attempts + 1, now + wait);
+    }
+    store.done(delivery.id);
   }
 
   /** One try, or null when there is nothing to send any more (target or request gone). */
@@ -166,7 +179,8 @@ export class Notifier {
   async setWebhook(url: string, now: number): Promise<{ webhook: WebhookView; secret: string }> {
     const id = `whk_${randomToken(12)}`;
     this.deps.store.replaceWebhook({ id, url, addedAt: now });
-    this.#event("webhook_set", "human", { url }, now);
+    // Only the origin: a Slack, Discord or ntfy URL is itself a secret (anyone holding it can post).
+    this.#event("webhook_set", "human", { origin: new URL(url).origin }, now);
     return {
       webhook: { id, url, addedAt: now, lastDeliveryAt: null, lastStatus: null },
       secret: await this.#secret(id),

@@ -97,7 +97,7 @@ export async function sendPush(
     built = await buildPushPayload(
       {
         data: { ...message },
-        options: { ttl: Math.max(0, Math.floor(ttlSeconds)), topic: message.request_id.slice(0, 32), urgency: "high" },
+        options: { ttl: Math.max(1, Math.ceil(ttlSeconds)), topic: message.request_id.slice(0, 32), urgency: "high" },
       },
       {
         endpoint: signedEndpoint(device.endpoint),
@@ -112,6 +112,9 @@ export async function sendPush(
   }
   return send(device.endpoint, { headers: built.headers, body: built.body }, true, context);
 }
+
+/** Slack's message escaping: `&`, `<` and `>` are the only control characters of its markup. */
+export const slackEscape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** The webhook's signature header value for `body` sent at `unixSeconds`. */
 export async function webhookSignature(secret: string, unixSeconds: number, body: string): Promise<string> {
@@ -128,8 +131,10 @@ export async function sendWebhook(
   now: number,
   context: SendContext,
 ): Promise<Outcome> {
-  // `text` too, so a Slack or Mattermost incoming webhook shows the message as it is.
-  const body = JSON.stringify({ ...message, text: `${message.title}: ${message.body} ${message.url}` });
+  // `text` too, so a Slack or Mattermost incoming webhook shows the message as it is; escaped
+  // as Slack asks, so assistant text cannot become a link (`<https://…|Approve>`) or a ping.
+  const text = slackEscape(`${message.title}: ${message.body}`);
+  const body = JSON.stringify({ ...message, text: `${text} ${message.url}` });
   const t = Math.floor(now / 1000);
   const headers = {
     "content-type": "application/json",

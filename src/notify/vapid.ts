@@ -23,9 +23,20 @@ const PKCS8_PREFIX = Uint8Array.from([
   0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x27, 0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x20,
 ]);
 
-/** Whether `text` is a usable private scalar: exactly 32 bytes of base64url. */
+/** The order n of P-256: a private scalar is an integer from 1 to n - 1 (SEC 1 §3.2.1). */
+const P256_ORDER = Uint8Array.from([
+  0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa,
+  0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+]);
+
+/** Whether `text` is a usable private scalar: 32 bytes of base64url, from 1 to n - 1. */
 export function isVapidPrivateKey(text: string): boolean {
-  return fromBase64Url(text)?.length === 32;
+  const d = fromBase64Url(text);
+  if (d?.length !== 32 || d.every((byte) => byte === 0)) return false;
+  for (let i = 0; i < 32; i++) {
+    if (d[i] !== P256_ORDER[i]) return (d[i] as number) < (P256_ORDER[i] as number);
+  }
+  return false;
 }
 
 const derived = new Map<string, Promise<string>>();

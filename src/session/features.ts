@@ -51,10 +51,6 @@ export class PersonFeatures {
       () => rules.nextDeadline(),
       () => notifications.nextDeadline(),
     ]);
-    this.book = new GrantBook(grants, this.audit, alarm, policy, rules);
-    this.owner = new OwnerActions(grants, this.book, this.rules, policy, () => this.config.ruleMaxHours);
-    this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
-    this.claims = new ConnectClaims(sql);
     this.notifier = new Notifier({
       store: notifications,
       audit: this.audit,
@@ -62,6 +58,11 @@ export class PersonFeatures {
       config: () => this.config,
       userId: () => this.userId,
     });
+    const notifier = this.notifier;
+    this.book = new GrantBook(grants, this.audit, alarm, policy, rules, (grant, now) => notifier.announce(grant, now));
+    this.owner = new OwnerActions(grants, this.book, this.rules, policy, () => this.config.ruleMaxHours);
+    this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
+    this.claims = new ConnectClaims(sql);
   }
 
   get config(): Config {
@@ -75,6 +76,18 @@ export class PersonFeatures {
     const name = this.ctx.id.name;
     if (name === undefined) throw new Error("UserSession must be reached by idFromName(userId)");
     return name;
+  }
+
+  /** What a rule made on /activity may name: the person's live connections and their targets. */
+  ruleScope(): { connections: string[]; targets: string[] } {
+    const live = this.connections.list().filter((connection) => connection.revokedAt === null);
+    return {
+      connections: live.map((connection) => connection.connectionId),
+      targets: [
+        ...this.config.registry.all().map((provider) => provider.id),
+        ...this.upstream.servers().map((server) => server.name),
+      ],
+    };
   }
 
   /** The person's provider access, built once (its credentials are bound to this person). */

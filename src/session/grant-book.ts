@@ -68,42 +68,34 @@ export class GrantBook {
   readonly #waiters = new DecisionWaiters();
   /** Per-connection request windows, in memory: enough to blunt floods from one client. */
   readonly #windows = new Map<string, RequestWindow>();
-  readonly #grants: GrantStore;
-  readonly #audit: AuditLog;
-  readonly #alarm: Alarm;
-  readonly #policy: () => GrantPolicy;
-  readonly #rules: RuleSource | null;
-
-  /** `rules`: the person's standing rules, joined to every call decision (none in some unit tests). */
+  /**
+   * `rules`: the person's standing rules, joined to every call decision (none in some unit tests).
+   * `announce`: told of each new pending request in the step that stores it (the notifier).
+   */
   constructor(
-    grants: GrantStore,
-    audit: AuditLog,
-    alarm: Alarm,
-    policy: () => GrantPolicy,
-    rules: RuleSource | null = null,
-  ) {
-    this.#grants = grants;
-    this.#audit = audit;
-    this.#alarm = alarm;
-    this.#policy = policy;
-    this.#rules = rules;
-  }
+    private readonly grants: GrantStore,
+    private readonly audit: AuditLog,
+    private readonly alarm: Alarm,
+    private readonly policy: () => GrantPolicy,
+    private readonly rules: RuleSource | null = null,
+    private readonly announce: (grant: Grant, now: number) => void = () => {},
+  ) {}
 
   /** Open grants of a connection, or of everyone. */
   open(connectionId?: string): StoredGrant[] {
-    return this.#grants.open(connectionId);
+    return this.grants.open(connectionId);
   }
 
   /** Recent grants of any status (export). */
   recent(limit: number): Grant[] {
-    return this.#grants.recent(limit).map(publicGrant);
+    return this.grants.recent(limit).map(publicGrant);
   }
 
   /** Expire everything due, in batches; idempotent; then aim the alarm at the next deadline. */
   async expireDue(): Promise<void> {
     const now = Date.now();
     for (;;) {
-      const due = this.#grants.due(now, EXPIRY_BATCH);
+      const due = this.grants.due(now, EXPIRY_BATCH);
       for (const grant of due) this.expireOne(grant, now);
       if (due.length < EXPIRY_BATCH) break;
     }
@@ -123,7 +115,7 @@ export class GrantBook {
     reason: string,
     at = Date.now(),
   ): void {
-    this.#audit.append({
+    this.audit.append({
       at,
       event: "call_denied",
       actor: "agent",
@@ -137,9 +129,9 @@ export class GrantBook {
   /** The agent asks. Duplicates from the same connection coalesce; floods are refused. */
   async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult> {
     const now = Date.now();
-    const policy = this.#policy();
+    const policy = this.policy();
     const key = requestKey(input);
-    const duplicate = this.#grants.pendingDuplicate(input.connectionId, key);
+    const duplicate = this.grants.pendingDuplicate(input.connectionId, key);
     // Counted before coalescing, as before: a looping agent's duplicates use up its window too.
     const counted = countRequest(this.#windows.get(input.connectionId), now);
     this.#windows.set(input.connectionId, counted.window);
@@ -147,7 +139,7 @@ export class GrantBook {
       // Not a state change, so no audit row: a looping agent cannot grow the log this way.
       return { ok: true, grant: publicGrant(duplicate), coalesced: true };
     }
-    if (pendingCapReached(this.#grants.countPending(now), policy)) {
+    if (pendingCapReached(this.grants.countPending(now), policy)) {
       return {
         ok: false,
         code: "rate_limited",
@@ -185,36 +177,37 @@ export class GrantBook {
       linkTokenHash: input.linkTokenHash,
       requestKey: key,
     };
-    this.#grants.insert(grant);
+    this.grants.insert(grant);
     this.log("requested", "agent", grant, now, {
       kind: grant.kind,
       level: grant.requestedLevel,
       providers: grant.requestedProviders,
       ...(grant.call ? { method: grant.call.method, url: grant.call.url } : {}),
     });
+    this.announce(publicGrant(grant), now);
     await this.schedule();
     return { ok: true, grant: publicGrant(grant), coalesced: false };
   }
   /** A grant as the agent's connection sees it; null when it is not this connection's. */
   getForConnection(id: string, connectionId: string): Grant | null {
-    const grant = this.#grants.get(id);
+    const grant = this.grants.get(id);
     if (!grant || grant.connectionId !== connectionId) return null;
     return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
   }
   /** A grant as the approval page sees it: only with the right link token. */
   viewRequest(id: string, linkTokenHash: string): Grant | null {
-    const grant = this.#grants.get(id);
+    const grant = this.grants.get(id);
     if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return null;
     return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
   }
   /** The person approves or denies through the approval link. Exactly one decision wins. */
   async decide(id: string, linkTokenHash: string, decision: Decision): Promise<DecideResult> {
-    const grant = this.#grants.get(id);
+    const grant = this.grants.get(id);
     if (!grant || !timingSafeEqual(grant.linkTokenHash, linkTokenHash)) return { ok: false, code: "not_found" };
     const now = Date.now();
     const result =
       decision.kind === "approve"
-        ? approve(grant, decision.input, this.#policy(), now)
+        ? approve(grant, decision.input, this.policy(), now)
         : deny(grant, decision.note, now);
     if (!result.ok) {
       if (result.error.code === "expired") {
@@ -241,7 +234,7 @@ export class GrantBook {
           : "You can only narrow what was asked for: fewer accounts, read instead of write, a listed duration.";
       return { ok: false, code: "invalid", grant: this.#current(id), message };
     }
-    this.#grants.update(result.value);
+    this.grants.update(result.value);
     const updated = result.value;
     this.log(decision.kind === "approve" ? "approved" : "denied", "human", updated, now, {
       providers: updated.providers,
@@ -266,7 +259,7 @@ export class GrantBook {
   /** Live (approved, unexpired) grants of one connection. */
   authority(connectionId: string): Grant[] {
     const now = Date.now();
-    return this.#grants
+    return this.grants
       .open(connectionId)
       .filter((grant) => isLive(grant, now))
       .map(publicGrant);
@@ -279,8 +272,8 @@ export class GrantBook {
     const now = Date.now();
     const targets =
       id === undefined
-        ? this.#grants.open(connectionId)
-        : [this.#grants.get(id)].filter((grant): grant is StoredGrant => grant?.connectionId === connectionId);
+        ? this.grants.open(connectionId)
+        : [this.grants.get(id)].filter((grant): grant is StoredGrant => grant?.connectionId === connectionId);
     if (id !== undefined && targets.length === 0) return null;
     const revoked: Grant[] = [];
     for (const grant of targets) {
@@ -292,7 +285,7 @@ export class GrantBook {
   }
   /** The person revokes a grant from the activity page. */
   async revokeByOwner(id: string): Promise<Grant | null> {
-    const grant = this.#grants.get(id);
+    const grant = this.grants.get(id);
     if (!grant) return null;
     const now = Date.now();
     const changed = this.apply(revoke(grant, now), "revoked", "human", now);
@@ -305,18 +298,17 @@ export class GrantBook {
    */
   endForConnection(connectionId: string, actor: "human" | "system"): void {
     const now = Date.now();
-    for (const grant of this.#grants.open(connectionId)) this.apply(revoke(grant, now), "revoked", actor, now);
+    for (const grant of this.grants.open(connectionId)) this.apply(revoke(grant, now), "revoked", actor, now);
   }
   /** End the open grants that name a provider or upstream server the person disconnected. */
   async endNaming(name: string): Promise<void> {
     const now = Date.now();
-    for (const grant of grantsNaming(this.#grants.open(), name))
-      this.apply(revoke(grant, now), "revoked", "human", now);
+    for (const grant of grantsNaming(this.grants.open(), name)) this.apply(revoke(grant, now), "revoked", "human", now);
     await this.schedule();
   }
   /** The open grants as the activity page shows them: pending and live, at `now`. */
   overview(now: number): { pending: Grant[]; live: Grant[] } {
-    const open = this.#grants.open();
+    const open = this.grants.open();
     return {
       pending: open.filter((grant) => effectiveStatus(grant, now) === "pending").map(publicGrant),
       live: open.filter((grant) => isLive(grant, now)).map(publicGrant),
@@ -336,7 +328,7 @@ export class GrantBook {
       return { allow: false, reason: decision.reason };
     }
     if (decision.rule) {
-      this.#rules?.auditAllowed(decision.rule, connectionId, base, now);
+      this.rules?.auditAllowed(decision.rule, connectionId, base, now);
       return { allow: true, grantId: null, ruleId: decision.rule.id, kind: null };
     }
     if (decision.consume) this.apply(consume(decision.grant, now), "consumed", "agent", now);
@@ -345,17 +337,17 @@ export class GrantBook {
   }
   /** The call decision at `now` over this connection's grants and the person's rules; no side effect. */
   preview(call: ClassifiedCall, connectionId: string, requestId?: string, now = Date.now()): CallDecision {
-    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, this.#rules?.live(now));
+    return decide(this.candidates(connectionId, requestId), call, connectionId, now, requestId, this.rules?.live(now));
   }
   candidates(connectionId: string, requestId?: string): StoredGrant[] {
-    if (requestId === undefined) return this.#grants.open(connectionId);
-    const grant = this.#grants.get(requestId);
+    if (requestId === undefined) return this.grants.open(connectionId);
+    const grant = this.grants.get(requestId);
     return grant ? [grant] : [];
   }
   expireOne(grant: StoredGrant, now: number): void {
     const expired = expire(grant, now);
     if (!expired) return;
-    this.#grants.update(expired);
+    this.grants.update(expired);
     this.log("expired", "system", expired, now, {});
     this.#notify(expired);
   }
@@ -367,20 +359,20 @@ export class GrantBook {
     at: number,
   ): Grant | null {
     if (!result.ok) return null;
-    this.#grants.update(result.value);
+    this.grants.update(result.value);
     this.log(event, actor, result.value, at, {});
     this.#notify(result.value);
     return result.value;
   }
   #current(id: string): Grant {
-    const grant = this.#grants.get(id) as StoredGrant;
+    const grant = this.grants.get(id) as StoredGrant;
     return { ...publicGrant(grant), status: effectiveStatus(grant, Date.now()) };
   }
   #notify(grant: Grant): void {
     this.#waiters.notify(grant.id);
   }
   log(event: AuditEvent, actor: "agent" | "human" | "system", grant: Grant, at: number, detail: AuditDetail) {
-    this.#audit.append({
+    this.audit.append({
       at,
       event,
       actor,
@@ -392,6 +384,6 @@ export class GrantBook {
   }
   /** Aim the object's one alarm again (alarm.ts): grants, rules and deliveries all feed it. */
   schedule(): Promise<void> {
-    return this.#alarm.aim();
+    return this.alarm.aim();
   }
 }

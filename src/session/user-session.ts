@@ -71,11 +71,7 @@ export class UserSession extends DurableObject<Env> {
   async requestAccess(input: AccessRequestInput): Promise<AccessRequestResult | RefusedAsk> {
     const refused = this.#f.rules.refuseAsk(input.providers, input.level, input.connectionId, Date.now());
     if (refused) return refused;
-    const result = await this.#f.book.requestAccess(input);
-    if (!result.ok || result.coalesced) return result;
-    this.#f.notifier.announce(result.grant, Date.now());
-    await this.#f.book.schedule();
-    return result;
+    return this.#f.book.requestAccess(input);
   }
   viewRequest(id: string, linkTokenHash: string): Grant | null {
     return this.#f.book.viewRequest(id, linkTokenHash);
@@ -108,18 +104,7 @@ export class UserSession extends DurableObject<Env> {
   // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
   /** Only ever called by the person's own pages: no tool reaches this. */
   async createRule(input: RuleInput): Promise<CreateRuleResult> {
-    const config = this.#f.config;
-    const known = {
-      connections: this.#f.connections
-        .list()
-        .filter((connection) => connection.revokedAt === null)
-        .map((connection) => connection.connectionId),
-      targets: [
-        ...config.registry.all().map((provider) => provider.id),
-        ...this.#f.upstream.servers().map((server) => server.name),
-      ],
-    };
-    const created = this.#f.rules.create(input, config.ruleMaxHours, Date.now(), known);
+    const created = this.#f.rules.create(input, this.#f.config.ruleMaxHours, Date.now(), this.#f.ruleScope());
     if (created.ok) await this.#f.book.schedule();
     return created;
   }
@@ -159,10 +144,11 @@ export class UserSession extends DurableObject<Env> {
   }
   /** Send what is owed, expire what is due; then aim the alarm at the next deadline. */
   override async alarm(): Promise<void> {
-    // A delivery's failure must never stop rules and grants from expiring.
-    await this.#f.notifier.deliverDue(Date.now()).catch((error) => log.error("notify.deliver_failed", { error }));
+    // Expiry first: a slow push service never delays it. Then what is owed, then aim again.
     this.#f.rules.expireDue(Date.now());
     await this.#f.book.expireDue();
+    await this.#f.notifier.deliverDue(Date.now()).catch((error) => log.error("notify.deliver_failed", { error }));
+    await this.#f.book.schedule();
   }
 
   // ── reaching the person: push devices and the webhook (notify/notifier.ts) ───────────────

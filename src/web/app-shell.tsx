@@ -33,8 +33,13 @@ self.addEventListener("activate", (event) => {
   );
 });
 self.addEventListener("fetch", (event) => {
-  if (event.request.mode !== "navigate") return;
-  event.respondWith(fetch(event.request).catch(() => caches.match("/offline")));
+  const url = new URL(event.request.url);
+  if (event.request.mode === "navigate") {
+    event.respondWith(fetch(event.request).catch(() => caches.match("/offline")));
+  } else if (event.request.method === "GET" && url.origin === self.location.origin && SHELL.includes(url.pathname)) {
+    // The shell's own files, so the offline page is styled: the network first, the cache when offline.
+    event.respondWith(fetch(event.request).catch(() => caches.match(url.pathname)));
+  }
 });
 self.addEventListener("push", (event) => {
   let message = null;

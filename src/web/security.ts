@@ -7,9 +7,15 @@ import type { MiddlewareHandler } from "hono";
 
 // No form-action: a consent POST ends in a redirect to the MCP client's own callback, which
 // Chromium would otherwise block. Forms still cannot be injected (no inline content at all).
-// script-src, worker-src and manifest-src: the installable app's own files only (app-shell.tsx).
+// No script anywhere (default-src 'none'); manifest-src for the installable app's manifest.
 export const CSP =
-  "default-src 'none'; script-src 'self'; worker-src 'self'; manifest-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+  "default-src 'none'; manifest-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+
+/** The one page with a script (/activity: the service worker and the push subscription, app-shell.tsx). */
+export const SCRIPT_PAGE_CSP = CSP.replace(
+  "default-src 'none';",
+  "default-src 'none'; script-src 'self'; worker-src 'self';",
+);
 
 /** Security headers on every response of the web app, unless a handler already set them. */
 export const securityHeaders: MiddlewareHandler = async (c, next) => {

@@ -7,7 +7,7 @@
 // stands in for the browser's `pushManager.subscribe` with a subscription the fake service made.
 // Screenshots go to test-results/screenshots/.
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createECDH, createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { structured } from "./lib/approval.mjs";
 import { startFakePushService } from "./lib/fake-push-service.mjs";
@@ -54,7 +54,12 @@ describe("the phone as the approver", { timeout: 400_000 }, () => {
       // fake push service made (its keys stay in the test, as a phone's stay in the phone).
       await phone.context.addInitScript((json) => {
         Notification.requestPermission = async () => "granted";
-        PushManager.prototype.subscribe = async () => ({ endpoint: json.endpoint, toJSON: () => json });
+        PushManager.prototype.subscribe = async (options) => {
+          // Kept for the test: the key the page subscribed with, as the push service would see it.
+          const key = new Uint8Array(options.applicationServerKey);
+          localStorage.setItem("subscribedWith", btoa(String.fromCharCode(...key)));
+          return { endpoint: json.endpoint, toJSON: () => json };
+        };
       }, device.json);
     },
     { timeout: 180_000 },
@@ -105,6 +110,11 @@ describe("the phone as the approver", { timeout: 400_000 }, () => {
     assert.equal(posted.status(), 303);
     await page.waitForURL(/\/activity/);
     await page.waitForLoadState("domcontentloaded");
+    // The page subscribed with Countersign's VAPID public key, derived here independently.
+    const ecdh = createECDH("prime256v1");
+    ecdh.setPrivateKey(Buffer.from(VAPID_PRIVATE_KEY, "base64url"));
+    const subscribedWith = await page.evaluate(() => localStorage.getItem("subscribedWith"));
+    assert.equal(subscribedWith, ecdh.getPublicKey().toString("base64"));
     const devices = page.locator("#notify li");
     assert.equal(await devices.count(), 1);
     assert.match(await devices.first().textContent(), /Ada's phone[\s\S]*last delivery never/);

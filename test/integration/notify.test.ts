@@ -146,7 +146,7 @@ describe("push on every new request", () => {
     expect(alarm).not.toBeNull();
     // The retry comes due: this time the push service takes it.
     pushStatus = 201;
-    await who.rows("UPDATE deliveries SET next_at = 0");
+    await who.rows("UPDATE deliveries SET next_at = 1");
     await who.deliver();
     expect(pushesTo(endpoint)).toHaveLength(2);
     expect(await who.rows("SELECT * FROM deliveries")).toEqual([]);
@@ -161,7 +161,7 @@ describe("push on every new request", () => {
     await who.deliver();
     await decideOnPage(who.browser, asked.approval_url, "deny");
     pushStatus = 201;
-    await who.rows("UPDATE deliveries SET next_at = 0");
+    await who.rows("UPDATE deliveries SET next_at = 1");
     await who.deliver();
     expect(pushesTo(endpoint)).toHaveLength(1);
     expect(await who.rows("SELECT * FROM deliveries")).toEqual([]);
@@ -394,6 +394,32 @@ describe("the webhook", () => {
     const audit = await who.rows("SELECT event FROM audit WHERE event = 'webhook_set'");
     expect(audit).toHaveLength(1);
     expect(JSON.stringify(await who.rows("SELECT * FROM audit"))).not.toContain(secret);
+  });
+
+  it("keeps a webhook URL (itself a secret for Slack or ntfy) out of the audit log and the export", async () => {
+    const who = await person();
+    const url = `${HOOK}/services/T0001/B0002/pathSecret0123456789`;
+    expect((await who.browser.post("/activity/webhook", { csrf: who.csrf, url })).status).toBe(200);
+    const audit = await who.rows("SELECT detail FROM audit WHERE event = 'webhook_set'");
+    expect(audit).toEqual([{ detail: JSON.stringify({ origin: HOOK }) }]);
+    const exported = await (await who.browser.get("/activity/export.json")).text();
+    expect(exported).not.toContain("pathSecret0123456789");
+    expect(JSON.stringify(await who.rows("SELECT * FROM audit"))).not.toContain("pathSecret0123456789");
+  });
+
+  it("refuses the remove forms without the page's CSRF token, and keeps the device and webhook", async () => {
+    const who = await person();
+    await subscribe(who);
+    await who.browser.post("/activity/webhook", { csrf: who.csrf, url: `${HOOK}/in` });
+    const [{ id }] = (await who.rows("SELECT id FROM push_devices")) as [{ id: string }];
+    for (const path of [`/activity/devices/${id}/remove`, "/activity/webhook/remove"]) {
+      const missing = await who.browser.post(path, {});
+      expect(missing.status).toBe(403);
+      const crossSite = await who.browser.post(path, { csrf: who.csrf }, { Origin: "https://evil.example" });
+      expect(crossSite.status).toBe(403);
+    }
+    expect(await who.rows("SELECT COUNT(*) AS n FROM push_devices")).toEqual([{ n: 1 }]);
+    expect(await who.rows("SELECT COUNT(*) AS n FROM webhook")).toEqual([{ n: 1 }]);
   });
 
   it("a replaced webhook gets a new secret and the old one is owed nothing", async () => {

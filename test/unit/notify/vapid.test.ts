@@ -41,6 +41,17 @@ describe("vapidPublicKey", () => {
     expect(isVapidPrivateKey("")).toBe(false);
   });
 
+  it("accepts only scalars from 1 to n - 1 of P-256", () => {
+    const n = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    const key = (hex: string) =>
+      toBase64Url(Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16)));
+    expect(isVapidPrivateKey(key("00".repeat(32)))).toBe(false);
+    expect(isVapidPrivateKey(key(n))).toBe(false);
+    expect(isVapidPrivateKey(key("ff".repeat(32)))).toBe(false);
+    expect(isVapidPrivateKey(key(`${n.slice(0, -2)}50`))).toBe(true);
+    expect(isVapidPrivateKey(key(`${"00".repeat(31)}01`))).toBe(true);
+  });
+
   it("refuses to derive from a scalar that is not 32 bytes", async () => {
     await expect(vapidPublicKey("AAAA")).rejects.toThrow(/32 bytes/);
   });

@@ -132,7 +132,7 @@ describe("sendPush", () => {
     expect(request.headers.get("content-encoding")).toBe("aes128gcm");
     expect(request.headers.get("encryption")).toBeNull();
     expect(request.headers.get("crypto-key")).toBeNull();
-    expect(request.headers.get("ttl")).toBe("540");
+    expect(request.headers.get("ttl")).toBe("541");
     expect(request.headers.get("urgency")).toBe("high");
     expect(request.headers.get("topic")).toBe(message.request_id);
     const body = bodies[0] as Uint8Array<ArrayBuffer>;
@@ -247,6 +247,25 @@ describe("sendWebhook", () => {
     expect(signature).toBe(await webhookSignature("whsec_test", now / 1000, body));
     expect(signature).not.toBe(await webhookSignature("whsec_other", now / 1000, body));
     expect(JSON.parse(body)).toMatchObject({ ...message, text: expect.stringContaining(message.url) });
+  });
+
+  it("escapes assistant text in the Slack-style text, so it cannot make a link or a ping", async () => {
+    let body = "";
+    const hostile = { ...message, title: "<!channel> Claude asks", body: "<https://evil.example|Approve here> & more" };
+    await sendWebhook("https://hooks.example/in", "s", hostile, Date.now(), {
+      allowLoopback: false,
+      fetcher: async (sent) => {
+        body = await sent.text();
+        return new Response(null, { status: 200 });
+      },
+    });
+    const sent = JSON.parse(body);
+    expect(sent.text).toBe(
+      `&lt;!channel&gt; Claude asks: &lt;https://evil.example|Approve here&gt; &amp; more ${message.url}`,
+    );
+    expect(sent.text).not.toContain("<");
+    // The structured fields keep the text as it is, for receivers that read them.
+    expect(sent.body).toBe(hostile.body);
   });
 
   it("does not treat a 410 from a webhook as a removed device, and retries a 502", async () => {
