@@ -24,6 +24,27 @@ const ASK_AGAIN = new Set(["access_required", "expired"]);
 
 /** @typedef {import("./person.mjs").Person} Person */
 
+/**
+ * What a person does about a refusal that is no fault of the call: ask again for an ended grant,
+ * connect acme again when a crash cut a reconnect short. True if the call is worth making again.
+ * @param {Person} p @param {import("./wire.mjs").CallOutcome} out
+ */
+async function recover(p, out) {
+  if (out.kind !== "tool_error") return false;
+  if (out.code === "not_connected") {
+    p.ctx.tally.ran("connect again");
+    await p.connectAcme();
+    await p.askBroad(p.providers, p.grantMinutes);
+    return true;
+  }
+  if (ASK_AGAIN.has(out.code)) {
+    p.ctx.tally.ran("ask again");
+    await p.askBroad(p.providers, p.grantMinutes);
+    return true;
+  }
+  return false;
+}
+
 /** The action for a uniform draw `r` in [0, 1). */
 export function pick(r) {
   let left = r * TOTAL_WEIGHT;
@@ -43,9 +64,7 @@ const itemsUrl = (/** @type {Person} */ p, /** @type {string} */ path, /** @type
  */
 async function get(p, marker, path = "items", status = 200) {
   let out = await p.call("call_integration_api", { method: "GET", url: itemsUrl(p, path, marker) });
-  if (out.kind === "tool_error" && ASK_AGAIN.has(out.code)) {
-    p.ctx.tally.ran("ask again");
-    await p.askBroad(p.providers, p.grantMinutes);
+  if (await recover(p, out)) {
     marker = `${marker}-again`;
     out = await p.call("call_integration_api", { method: "GET", url: itemsUrl(p, path, marker) });
   }
@@ -72,7 +91,10 @@ function writeArgs(p, marker) {
  * @param {Person} p @param {string} marker @param {"approve" | "deny"} decision
  */
 export async function askForCall(p, marker, decision) {
-  const refused = await p.call("call_integration_api", writeArgs(p, marker));
+  let refused = await p.call("call_integration_api", writeArgs(p, marker));
+  if (refused.kind === "tool_error" && refused.code === "not_connected" && (await recover(p, refused))) {
+    refused = await p.call("call_integration_api", writeArgs(p, marker));
+  }
   if (refused.kind !== "tool_error" || refused.code !== "access_required") {
     if (refused.kind === "ok") p.ctx.tally.surprise(`${marker}: a write ran without a one-call approval`);
     p.ctx.tally.failure("write", `first call ${describe(refused)}`);
@@ -115,13 +137,15 @@ export const ACTIONS = {
     if (!id) return;
     const args = { ...writeArgs(p, marker), request_id: id };
     const used = await p.call("call_integration_api", args);
-    if (used.kind === "ok" && used.result.structuredContent?.status === 201)
-      p.ctx.tally.success(p.id, "provider", marker);
-    else p.ctx.tally.failure("write", `approved call ${describe(used)}`);
     const again = await p.call("call_integration_api", args);
-    if (again.kind === "ok") p.ctx.tally.surprise(`${marker}: a used one-call approval ran again`);
+    const uses = [used, again].filter((out) => out.kind === "ok" && out.result.structuredContent?.status === 201);
+    // A first use cut by the crash before it reached the server leaves the approval unused:
+    // then the second call is its one use. Two successes, or two provider hits, is a double use.
+    for (const _ of uses) p.ctx.tally.success(p.id, "provider", marker);
+    if (uses.length === 0) p.ctx.tally.failure("write", `approved call ${describe(used)}, then ${describe(again)}`);
+    if (uses.length > 1) p.ctx.tally.surprise(`${marker}: a used one-call approval ran again`);
     p.ctx.tally.oneCallTrials++;
-    p.ctx.tally.doubleUses += Math.max(0, p.ctx.api.hits(marker) - 1);
+    p.ctx.tally.doubleUses += Math.max(0, p.ctx.api.hits(marker) - 1, uses.length - 1);
   },
 
   async deny(p, marker) {
@@ -143,6 +167,11 @@ export const ACTIONS = {
   },
 
   async reconnect(p, marker) {
+    if (!p.acmeConnected) {
+      // A crash cut the last reconnect short: there is nothing to disconnect.
+      await recover(p, { kind: "tool_error", code: "not_connected", error: null, ms: 0 });
+      return;
+    }
     await p.disconnectAcme();
     const out = await p.call("call_integration_api", { method: "GET", url: itemsUrl(p, "items", marker) });
     if (out.kind !== "tool_error" || out.code !== "not_connected") {

@@ -102,11 +102,16 @@ export async function collectFigures(context) {
     for (const key of p.apiKeys) add(key, `${p.id}'s acme API key`);
     for (const value of p.cookieValues()) add(value, `${p.id}'s cookie`);
   }
+  /** @type {Map<string, string>} */
+  const linkTokens = new Map();
+  for (const p of people) for (const token of p.linkTokens) linkTokens.set(token, `an approval link token of ${p.id}`);
   const scanStarted = performance.now();
-  const leaks = leakFigure(secrets, [
-    { name: "responses", text: [...new Set(tee.bodies)].join("\n") },
-    { name: "wrangler's output", text: life.logs() },
-    { name: "audit entries", text: auditTexts.join("\n") },
+  const logs = { name: "wrangler's output", text: life.logs() };
+  const audit = { name: "audit entries", text: auditTexts.join("\n") };
+  const leaks = leakFigure([
+    { secrets, haystacks: [{ name: "responses", text: [...new Set(tee.bodies)].join("\n") }, logs, audit] },
+    // A link token is in the tool answer and on the page it opens; never in a log or the audit.
+    { secrets: linkTokens, haystacks: [logs, audit] },
   ]);
   log(`# leak scan: ${(performance.now() - scanStarted).toFixed(0)} ms over ${tee.bodies.length} responses`);
 

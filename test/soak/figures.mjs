@@ -179,24 +179,28 @@ export function consistencyFigures(exports, vault) {
 }
 
 /**
- * Every secret the run used, looked for in every haystack.
- * @param {Map<string, string>} secrets   secret -> what it is
- * @param {Array<{ name: string, text: string }>} haystacks
+ * Every secret the run used, looked for in every haystack of its group.
+ * @param {Array<{ secrets: Map<string, string>, haystacks: Array<{ name: string, text: string }> }>} groups
+ *   secret -> what it is; a group's secrets are looked for only in that group's haystacks
  */
-export function leakFigure(secrets, haystacks) {
+export function leakFigure(groups) {
   /** @type {string[]} */
   const found = [];
-  let bytes = 0;
-  for (const haystack of haystacks) bytes += haystack.text.length;
-  for (const [secret, what] of secrets) {
-    for (const haystack of haystacks) {
-      if (haystack.text.includes(secret)) found.push(`${what} in ${haystack.name}`);
+  let count = 0;
+  for (const { secrets, haystacks } of groups) {
+    count += secrets.size;
+    for (const [secret, what] of secrets) {
+      for (const haystack of haystacks) {
+        if (haystack.text.includes(secret)) found.push(`${what} in ${haystack.name}`);
+      }
     }
   }
+  const names = [...new Set(groups.flatMap((group) => group.haystacks.map((haystack) => haystack.name)))];
+  const bytes = groups[0]?.haystacks.reduce((sum, haystack) => sum + haystack.text.length, 0) ?? 0;
   return zeroFigure(
     "leaks",
     found.length,
-    `${secrets.size} secrets looked for in ${haystacks.length} haystacks (${(bytes / 1e6).toFixed(1)} MB)${found.length ? `: ${found.slice(0, 8).join("; ")}` : ""}`,
+    `${count} secrets looked for in ${names.join(", ")} (${(bytes / 1e6).toFixed(1)} MB)${found.length ? `: ${found.slice(0, 8).join("; ")}` : ""}`,
   );
 }
 

@@ -37,6 +37,10 @@ export class Person {
   grantId = "";
   /** @type {string[]} every API key this person pasted */
   apiKeys = [];
+  /** @type {string[]} the `t` of every approval link opened: never to be logged or audited */
+  linkTokens = [];
+  /** Whether acme is connected, as far as this person knows. */
+  acmeConnected = false;
   /** @type {string[]} what the broad grant names */
   providers = ["acme"];
 
@@ -101,6 +105,7 @@ export class Person {
     const saved = await this.ctx.limit(() => saveApiKey(this.browser, "acme", key));
     await saved.arrayBuffer();
     if (saved.status !== 303) throw new Error(`${this.id}: saving the acme key: HTTP ${saved.status}`);
+    this.acmeConnected = true;
   }
 
   async reconnectTracker() {
@@ -110,6 +115,7 @@ export class Person {
   }
 
   async disconnectAcme() {
+    this.acmeConnected = false;
     const res = await this.ctx.limit(() => disconnectProvider(this.browser, "acme"));
     await res.arrayBuffer();
     if (res.status !== 303) throw new Error(`${this.id}: disconnecting acme: HTTP ${res.status}`);
@@ -142,6 +148,8 @@ export class Person {
    * @param {string} [duration]
    */
   async decide(url, decision, duration) {
+    const token = new URL(url).searchParams.get("t");
+    if (token) this.linkTokens.push(token);
     await this.ctx.life.ready();
     const decided = await this.ctx.limit(() =>
       decideByFetch(this.browser, url, { decision, ...(duration ? { duration } : {}) }),
