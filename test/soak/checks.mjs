@@ -1,5 +1,6 @@
 // The soak's reading-back, after the load: the expiry check (a 5-minute grant approved before the
-// restart must be expired by the alarm after it, and refuse a call), each person's export and
+// restart must be expired by the alarm after it, and refuse a call; a request left undecided
+// before the restart must be expired by the alarm after its 10 minutes), each person's export and
 // list_integrations, the vault's key names from the persisted state (the app has no page that
 // lists vault records, so the dev server is stopped and wrangler lists the local KV namespace:
 // names only, never values), the secrets the run used, and then every figure.
@@ -13,28 +14,45 @@ const run = promisify(execFile);
 /** @typedef {import("./person.mjs").Person} Person */
 
 /**
- * @param {Person} expiry @param {string} grantId @param {boolean} wait
- * @returns {Promise<{ measured: boolean, refused: boolean, status: string, hits: number }>}
+ * @param {Person} expiry @param {string} grantId @param {string} pendingId @param {boolean} wait
+ * @returns {Promise<import("./figures.mjs").ExpiryCheck>}
  */
-async function checkExpiry(expiry, grantId, wait, log) {
+async function checkExpiry(expiry, grantId, pendingId, wait, log) {
   const before = (await expiry.exportAll()).data;
   const grant = before.grants.find((candidate) => candidate.id === grantId);
-  if (!grant?.expiresAt) throw new Error(`the expiry person's grant ${grantId} has no expiry`);
-  const due = grant.expiresAt + ALARM_SLACK_MS;
+  const pending = before.grants.find((candidate) => candidate.id === pendingId);
+  if (!grant?.expiresAt || !pending) throw new Error(`the expiry person's grant or request is missing`);
+  const due = Math.max(grant.expiresAt, pending.pendingExpiresAt) + ALARM_SLACK_MS;
   if (Date.now() < due && wait) {
-    log(`# waiting ${Math.ceil((due - Date.now()) / 1000)} s for the grant approved before the restart to expire`);
+    log(
+      `# waiting ${Math.ceil((due - Date.now()) / 1000)} s for the grant and the request made before the restart to expire`,
+    );
     await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
   }
-  if (Date.now() < due) return { measured: false, refused: true, status: grant.status, hits: 0 };
-  // Read the status first: the alarm must have ended it, not the call below.
-  const status =
-    (await expiry.exportAll()).data.grants.find((candidate) => candidate.id === grantId)?.status ?? "missing";
+  const now = Date.now();
+  // Read the statuses first: the alarm must have ended them, not the call below.
+  const after = (await expiry.exportAll()).data.grants;
+  const statusOf = (/** @type {string} */ id) => after.find((candidate) => candidate.id === id)?.status ?? "missing";
+  const pendingCheck = {
+    pendingMeasured: now >= pending.pendingExpiresAt + ALARM_SLACK_MS,
+    pendingStatus: statusOf(pendingId),
+  };
+  if (now < grant.expiresAt + ALARM_SLACK_MS) {
+    return { measured: false, refused: true, status: grant.status, hits: 0, ...pendingCheck };
+  }
+  const status = statusOf(grantId);
   const marker = "expiry-after";
   const out = await expiry.call("call_integration_api", {
     method: "GET",
     url: `${expiry.ctx.api.origin}/v1/items?soak=${marker}`,
   });
-  return { measured: true, refused: out.kind === "tool_error", status, hits: expiry.ctx.api.hits(marker) };
+  return {
+    measured: true,
+    refused: out.kind === "tool_error",
+    status,
+    hits: expiry.ctx.api.hits(marker),
+    ...pendingCheck,
+  };
 }
 
 /** The vault ids the app says each person has a connection for. @param {Person} p */
@@ -67,8 +85,8 @@ async function vaultKeys(persistDir) {
  * @param {any} context
  */
 export async function collectFigures(context) {
-  const { life, api, upstream, tally, tee, people, expiry, expiryGrant, trials, log } = context;
-  const direct = await checkExpiry(expiry, expiryGrant, context.waitForExpiry, log);
+  const { life, api, upstream, tally, tee, people, expiry, expiryGrant, pendingId, trials, log } = context;
+  const direct = await checkExpiry(expiry, expiryGrant, pendingId, context.waitForExpiry, log);
 
   /** @type {Map<string, any>} */
   const exports = new Map();
@@ -131,7 +149,7 @@ export async function collectFigures(context) {
     ),
     expiryFigure(exports, direct),
     leaks,
-    ...consistencyFigures(exports, { keys, connected }),
+    ...consistencyFigures(exports, { keys, connected }, direct),
     {
       name: "hanging provider calls ended by Countersign's timeout",
       value: tally.hangWrongCode,

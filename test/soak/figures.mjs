@@ -19,6 +19,17 @@ export const ALARM_SLACK_MS = 5_000;
  * @property {string} detail
  */
 
+/**
+ * The direct checks of a grant and a request made before the restart, read after their expiry.
+ * @typedef {object} ExpiryCheck
+ * @property {boolean} measured   the grant's expiry had passed when it was checked
+ * @property {boolean} refused    a call under it was refused
+ * @property {string} status      its status, read before that call
+ * @property {number} hits        how often that call reached the provider
+ * @property {boolean} pendingMeasured  the undecided request's pending deadline had passed
+ * @property {string} pendingStatus     its status then
+ */
+
 /** @param {string} name @param {number} value @param {string} detail @returns {Figure} */
 export const zeroFigure = (name, value, detail) => ({ name, value, ok: value === 0, detail });
 
@@ -114,7 +125,7 @@ export function auditFigures(tally, exports) {
  * Calls allowed under a grant after its expiry, from the audit (every grant of every person),
  * plus the direct check of one grant that was approved before the restart and expired after it.
  * @param {Map<string, any>} exports
- * @param {{ measured: boolean, refused: boolean, status: string, hits: number } | null} direct
+ * @param {ExpiryCheck} direct
  */
 export function expiryFigure(exports, direct) {
   let usable = 0;
@@ -150,26 +161,43 @@ export function expiryFigure(exports, direct) {
  * restart too), and no vault record without its connection.
  * @param {Map<string, any>} exports
  * @param {{ keys: string[], connected: Map<string, Set<string>> }} vault  userId -> vault ids the app says are connected
+ * @param {ExpiryCheck} direct
  */
-export function consistencyFigures(exports, vault) {
+export function consistencyFigures(exports, vault, direct) {
   let pending = 0;
   let approved = 0;
   let grants = 0;
+  // Only requests and grants whose deadline has passed can show whether the alarm ran.
+  let pendingDue = 0;
+  let approvedDue = 0;
   for (const data of exports.values()) {
-    const now = Date.parse(data.exported_at);
+    const now = Date.parse(data.exported_at) - ALARM_SLACK_MS;
     for (const grant of data.grants) {
       grants++;
-      if (grant.status === "pending" && grant.pendingExpiresAt < now - ALARM_SLACK_MS) pending++;
-      if (grant.status === "approved" && grant.expiresAt !== null && grant.expiresAt < now - ALARM_SLACK_MS) approved++;
+      if (grant.decidedAt === null && grant.pendingExpiresAt < now) pendingDue++;
+      if (grant.expiresAt !== null && grant.expiresAt < now) approvedDue++;
+      if (grant.status === "pending" && grant.pendingExpiresAt < now) pending++;
+      if (grant.status === "approved" && grant.expiresAt !== null && grant.expiresAt < now) approved++;
     }
   }
+  const acrossRestart = direct.pendingMeasured && direct.pendingStatus !== "expired" ? 1 : 0;
+  /** @param {string} name @param {number} value @param {number} due @param {string} detail @returns {Figure} */
+  const dueFigure = (name, value, due, detail) =>
+    due === 0
+      ? { name, value: null, ok: null, detail: `not measured: none reached its deadline in this run (${detail})` }
+      : zeroFigure(name, value, `${due} reached their deadline (${detail})`);
   const orphans = vault.keys.filter((key) => {
     const [, userId, id] = key.split(":");
     return !vault.connected.get(userId ?? "")?.has(id ?? "");
   });
   return [
-    zeroFigure("pending requests past their expiry", pending, `${grants} grants and requests checked`),
-    zeroFigure("approved grants past their end", approved, `${grants} grants and requests checked`),
+    dueFigure(
+      "pending requests past their expiry",
+      pending + acrossRestart,
+      pendingDue,
+      `${grants} grants and requests checked; the request left undecided before the restart reads "${direct.pendingStatus}"${direct.pendingMeasured ? " after its deadline" : ", its deadline not reached"}`,
+    ),
+    dueFigure("approved grants past their end", approved, approvedDue, `${grants} grants and requests checked`),
     zeroFigure(
       "vault records without their connection",
       orphans.length,

@@ -23,7 +23,8 @@ import { teeResponses } from "./wire.mjs";
  * @property {number} concurrency    calls in flight at once, across all people
  * @property {number} hangs          provider calls that hang (each takes Countersign's 20 s deadline)
  * @property {number} parallelUses   parallel uses of one one-call approval, once before and once after the restart
- * @property {boolean} waitForExpiry wait until the 5-minute grant approved before the restart has expired
+ * @property {boolean} waitForExpiry wait until the 5-minute grant and the 10-minute pending request made
+ *   before the restart have both reached their expiry
  * @property {number} upstreamFaultEvery  one upstream fault (token expiry, failed refresh, dropped connection) per this many steps
  * @property {(line: string) => void} log
  */
@@ -95,6 +96,7 @@ export async function runSoak(options) {
       reason: "Soak: a request left undecided",
     });
     if (left.kind !== "ok") throw new Error("the undecided request was not created");
+    const pendingId = left.result.structuredContent.request_id;
     const setupMs = performance.now() - started;
     log(`# set up in ${(setupMs / 1000).toFixed(1)} s`);
 
@@ -168,6 +170,7 @@ export async function runSoak(options) {
       people: [...people, checker, expiry],
       expiry,
       expiryGrant,
+      pendingId,
       trials,
     });
     return {

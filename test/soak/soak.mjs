@@ -2,8 +2,9 @@
 // then its figures, each with its number and ok or FAIL; the exit code is 1 if any is not ok.
 // Parameters, by flag or environment (flags win):
 //   --people=50 (SOAK_PEOPLE)  --calls=200 (SOAK_CALLS)  --concurrency=6 (SOAK_CONCURRENCY)
-//   --hangs=4 (SOAK_HANGS)     --no-expiry-wait (SOAK_EXPIRY_WAIT=0) skips waiting for the grant
-//   that spans the restart to expire (then that figure is not measured and counts as not ok).
+//   --hangs=4 (SOAK_HANGS)     --no-expiry-wait (SOAK_EXPIRY_WAIT=0) skips waiting for the
+//   5-minute grant and the 10-minute pending request made before the restart to reach their
+//   deadlines (the figures that need a deadline are then "n/a", which counts as not ok).
 import { formatFigures } from "./figures.mjs";
 import { runSoak } from "./run.mjs";
 
