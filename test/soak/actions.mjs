@@ -120,7 +120,7 @@ export const ACTIONS = {
   async upstream(p) {
     let out = await p.call(UPSTREAM_TOOL, { query: "login" });
     if (out.kind === "tool_error" && out.code === "reauth_required") {
-      p.ctx.tally.ran("reconnect tracker");
+      p.ctx.tally.ran(`reconnect tracker (${p.ctx.life.restarts === 0 ? "before" : "after"} the restart)`);
       await p.reconnectTracker();
       out = await p.call(UPSTREAM_TOOL, { query: "login" });
     } else if (out.kind === "tool_error" && ASK_AGAIN.has(out.code)) {

@@ -96,7 +96,13 @@ export class Person {
   /** One tool call under the global bound, after the server is up. */
   async call(tool, args) {
     await this.ctx.life.ready();
-    return this.ctx.limit(() => callTool(this.origin, this.tokens.access_token, tool, args));
+    const generation = this.ctx.life.generation;
+    const out = await this.ctx.limit(() => callTool(this.origin, this.tokens.access_token, tool, args));
+    // Only the crash may cut a call off: a transport failure on a server that stayed up is a finding.
+    if (out.kind === "transport" && this.ctx.life.generation === generation) {
+      this.ctx.tally.surprise(`${this.id} ${tool}: ${out.code} (${out.message}) with no crash`);
+    }
+    return out;
   }
 
   async connectAcme() {

@@ -134,11 +134,13 @@ export async function runSoak(options) {
         for (let step = 0; step < options.calls; step++) {
           const action = hangSteps.has(`${p.id}:${step}`) ? "hang" : pick(draw());
           tally.ran(action);
+          const generation = life.generation;
           try {
             await ACTIONS[action](p, `${p.id}-${step}`);
           } catch (error) {
+            // A page request cut off by the crash; on a server that stayed up it is a finding.
             const down =
-              restarting !== undefined &&
+              life.generation !== generation &&
               /fetch failed|ECONNREFUSED|other side closed/i.test(`${error.message} ${error.cause?.message}`);
             if (down) tally.failure(action, "server down (restart)");
             else tally.surprise(`${p.id} step ${step} ${action}: ${error.message}`);
