@@ -55,7 +55,20 @@ export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, ha
  * @property {string} vaultKeys
  * @property {string} logPath
  * @property {() => string} logs    everything wrangler printed so far (stdout + stderr)
+ * @property {string} persistDir   the --persist-to dir (removed by stop() unless it was given in `state`)
  * @property {() => Promise<void>} stop
+ * @property {() => Promise<void>} kill   SIGKILL the whole process group at once (a crash), then clean up as stop()
+ */
+
+/**
+ * What a restarted dev server must reuse to serve the same persisted state to the same clients:
+ * tokens are bound to the origin (so the port), vault records to the vault keys, cookies to the
+ * cookie secret. A server started with `state` leaves `persistDir` in place when it stops.
+ * @typedef {object} DevServerState
+ * @property {number} port
+ * @property {string} cookieSecret
+ * @property {string} vaultKeys
+ * @property {string} persistDir
  */
 
 /**
@@ -114,16 +127,17 @@ export async function startFixture({ label, vars = {}, chromium: withChromium = 
 /**
  * Start a dev server. Rejects (after killing it) if /healthz is not 200 within `readyTimeoutMs`
  * or if wrangler exits first.
- * @param {{ label: string, readyTimeoutMs?: number, vars?: Record<string, string> }} options
+ * @param {{ label: string, readyTimeoutMs?: number, vars?: Record<string, string>, state?: DevServerState }} options
+ *   state: reuse this port, secrets and persisted state (a restart) instead of fresh ones
  * @returns {Promise<DevServer>}
  */
-export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {} }) {
-  const port = await freePort();
+export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {}, state }) {
+  const port = state?.port ?? (await freePort());
   const inspectorPort = await freePort();
   const origin = `http://localhost:${port}`;
-  const cookieSecret = randomBytes(32).toString("base64url");
-  const vaultKeys = `e2e:${randomBytes(32).toString("base64url")}`;
-  const persistDir = await mkdtemp(join(tmpdir(), `countersign-${label}-`));
+  const cookieSecret = state?.cookieSecret ?? randomBytes(32).toString("base64url");
+  const vaultKeys = state?.vaultKeys ?? `e2e:${randomBytes(32).toString("base64url")}`;
+  const persistDir = state?.persistDir ?? (await mkdtemp(join(tmpdir(), `countersign-${label}-`)));
   const settings = { PUBLIC_URL: origin, DEV_SIGNIN: "enabled", COOKIE_SECRET: cookieSecret, VAULT_KEYS: vaultKeys };
   const args = [
     WRANGLER_BIN,
@@ -133,7 +147,7 @@ export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {}
   ];
   const child = await startGroup(process.execPath, args, {
     logName: `${label}.wrangler.log`,
-    tempDir: persistDir,
+    tempDir: state ? null : persistDir,
     // wrangler's own debug log file goes to the persistence dir, not the user's home.
     env: { ...WRANGLER_ENV, WRANGLER_LOG_PATH: join(persistDir, "wrangler-debug-logs"), CI: "1" },
   });
@@ -145,7 +159,9 @@ export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {}
     vaultKeys,
     logPath: child.logPath,
     logs: child.output,
+    persistDir,
     stop: child.stop,
+    kill: child.kill,
   };
   try {
     await waitForHealth(origin, readyTimeoutMs, child.isAlive);
@@ -202,10 +218,11 @@ async function openPhonePage(browser) {
 
 /**
  * Spawn `command` as the leader of a new process group, its output kept in memory and in
- * test-results/logs/<logName>. stop() kills the whole group and then removes `tempDir`.
+ * test-results/logs/<logName>. stop() kills the whole group and then removes `tempDir` (if any);
+ * kill() sends SIGKILL to the group first, with no SIGTERM grace.
  * @param {string} command
  * @param {string[]} args
- * @param {{ logName: string, tempDir: string, env: Record<string, string> }} options
+ * @param {{ logName: string, tempDir: string | null, env: Record<string, string> }} options
  */
 async function startGroup(command, args, { logName, tempDir, env }) {
   await mkdir(LOG_DIR, { recursive: true });
@@ -250,9 +267,16 @@ async function startGroup(command, args, { logName, tempDir, env }) {
     if (child.pid) signalGroup(child.pid, "SIGKILL");
     process.off("exit", killOnExit);
     await new Promise((done) => logFile.end(done));
-    await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
+    if (tempDir) await rm(tempDir, { recursive: true, force: true, maxRetries: 3 });
   };
-  return { logPath, output: () => output, isAlive: () => alive, stop };
+  const kill = async () => {
+    if (alive && child.pid) {
+      signalGroup(child.pid, "SIGKILL");
+      await Promise.race([exited, sleep(5_000)]);
+    }
+    await stop();
+  };
+  return { logPath, output: () => output, isAlive: () => alive, stop, kill };
 }
 
 /** Send a signal to a whole process group; a group that is already gone is not an error. */

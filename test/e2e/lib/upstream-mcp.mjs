@@ -79,6 +79,9 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "up
  * @property {(ms: number) => void} setToolDelayMs
  * @property {(mode: "auto" | "deny") => void} setAuthorizeMode
  * @property {() => Promise<void>} dropSessions  forget every 2025-era session (their ids then get 404)
+ * @property {(count: number) => void} failNextRefreshes  the next `count` refresh_token grants answer 500 server_error
+ * @property {(count: number) => void} dropNextMcpRequests the next `count` requests to /mcp lose their connection unanswered
+ * @property {() => string[]} issuedTokens  every access and refresh token issued so far (for leak scans)
  * @property {() => Promise<void>} close
  */
 
@@ -110,6 +113,8 @@ export async function startUpstreamMcp({
   const mcpUrl = `${origin}/mcp`;
   /** @type {Settings} */
   const settings = { accessTokenTtlSeconds, toolDelayMs, refreshDelayMs, authorizeMode };
+  /** Faults armed by failNextRefreshes and dropNextMcpRequests, spent one request at a time. */
+  const faults = { refreshFailures: 0, mcpDrops: 0 };
   /** @type {UpstreamStats} */
   const stats = {
     registrations: [],
@@ -123,7 +128,7 @@ export async function startUpstreamMcp({
     sessionsOpened: 0,
     openSessions: 0,
   };
-  const auth = createAuthorizationServer({ origin, mcpUrl, settings, stats });
+  const auth = createAuthorizationServer({ origin, mcpUrl, settings, stats, faults });
   const mcp = createMcpEndpoint({ origin, settings, stats, generationOf: auth.generationOf });
 
   /** @param {Req} req @param {Res} res @param {URL} url @param {string} body */
@@ -151,6 +156,11 @@ export async function startUpstreamMcp({
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => {
+      if (faults.mcpDrops > 0 && req.url?.startsWith("/mcp")) {
+        faults.mcpDrops--;
+        req.socket.destroy();
+        return;
+      }
       route(req, res, new URL(req.url ?? "/", origin), Buffer.concat(chunks).toString("utf8")).catch((error) => {
         console.error("upstream-mcp fixture:", error);
         if (!res.headersSent) sendJson(res, 500, { error: "server_error" });
@@ -193,6 +203,13 @@ export async function startUpstreamMcp({
       settings.authorizeMode = mode;
     },
     dropSessions: mcp.dropSessions,
+    failNextRefreshes: (count) => {
+      faults.refreshFailures = count;
+    },
+    dropNextMcpRequests: (count) => {
+      faults.mcpDrops = count;
+    },
+    issuedTokens: auth.issuedTokens,
     close: async () => {
       await mcp.close();
       server.closeAllConnections();
@@ -205,9 +222,9 @@ export async function startUpstreamMcp({
 // A "grant" is one authorization code and every token pair refreshed from it.
 
 /**
- * @param {{ origin: string, mcpUrl: string, settings: Settings, stats: UpstreamStats }} context
+ * @param {{ origin: string, mcpUrl: string, settings: Settings, stats: UpstreamStats, faults: { refreshFailures: number, mcpDrops: number } }} context
  */
-function createAuthorizationServer({ origin, mcpUrl, settings, stats }) {
+function createAuthorizationServer({ origin, mcpUrl, settings, stats, faults }) {
   /** @type {Map<string, { clientId: string, clientSecret: string | null, redirectUris: string[] }>} */
   const clients = new Map();
   /** @type {Map<string, { clientId: string, redirectUri: string, redirectUriGiven: boolean, challenge: string, resource: string, scope: string, expiresAt: number, used: boolean, grantId: string }>} */
@@ -428,6 +445,10 @@ function createAuthorizationServer({ origin, mcpUrl, settings, stats }) {
     }
 
     if (grantType === "refresh_token") {
+      if (faults.refreshFailures > 0) {
+        faults.refreshFailures--;
+        return fail(500, "server_error", "the authorization server failed (injected)");
+      }
       const refresh = refreshTokens.get(form.get("refresh_token") ?? "");
       if (refresh?.state !== "active" || refresh.clientId !== client.clientId) {
         return fail(400, "invalid_grant", 'unexpected "refresh_token" value');
@@ -517,6 +538,7 @@ function createAuthorizationServer({ origin, mcpUrl, settings, stats }) {
     revokeAllRefreshTokens: () => {
       for (const entry of refreshTokens.values()) entry.state = "revoked";
     },
+    issuedTokens: () => [...accessTokens.keys(), ...refreshTokens.keys()],
   };
 }
 
