@@ -201,7 +201,7 @@ export const ACTIONS = {
     if (out.kind === "transport" && p.ctx.life.generation !== generation) out = await hangOnce();
     p.ctx.tally.hangMs.push(out.ms);
     const timedOut =
-      out.kind === "tool_error" && out.code === "provider_unavailable" && out.error?.reason === "upstream_timeout";
+      out.kind === "tool_error" && out.code === "provider_unavailable" && out.error?.reason === "provider_timeout";
     if (!timedOut) {
       p.ctx.tally.hangWrongCode++;
       p.ctx.tally.surprise(`${marker}: a hanging provider gave ${describe(out)} after ${out.ms} ms`);

@@ -154,7 +154,7 @@ export async function collectFigures(context) {
       name: "hanging provider calls ended by Countersign's timeout",
       value: tally.hangWrongCode,
       ok: hangOk,
-      detail: `${tally.hangMs.length} hangs, each provider_unavailable (upstream_timeout) after ${tally.hangMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}`,
+      detail: `${tally.hangMs.length} hangs, each provider_unavailable (provider_timeout) after ${tally.hangMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(", ")}`,
     },
     {
       name: "restarts survived",

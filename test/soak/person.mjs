@@ -16,7 +16,7 @@ import { callTool } from "./wire.mjs";
  * The request_elevated_access kind of a broad grant. Being renamed on main from "session" to
  * "broad": this is the one place that spells it.
  */
-export const BROAD_KIND = "session";
+export const BROAD_KIND = "broad";
 export const SERVER_NAME = "tracker";
 export const UPSTREAM_TOOL = `${SERVER_NAME}__search_issues`;
 const READS = ["search_issues", "get_issue"];
