@@ -128,5 +128,6 @@ function firstLine(text) {
   return line
     .replace(/^\s*✘\s*\[ERROR\]\s*/, "")
     .trim()
+    .replace(/\.$/, "")
     .slice(0, 300);
 }
