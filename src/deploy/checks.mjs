@@ -16,7 +16,7 @@
 export const PRODUCTION_ENV = "production";
 
 /** The secrets the Worker cannot start without (src/config.ts: cookie_secret_missing, vault_keys_invalid). */
-export const WORKER_SECRETS = ["COOKIE_SECRET", "VAULT_KEYS"];
+const WORKER_SECRETS = ["COOKIE_SECRET", "VAULT_KEYS"];
 
 /** Secret names that must never be written in wrangler.toml, where they would be committed. */
 const SECRET_NAMES = new Set([...WORKER_SECRETS, "OIDC_CLIENT_SECRET", "VAPID_PRIVATE_KEY"]);
@@ -25,7 +25,7 @@ const SECRET_PATTERN = /^(?:[A-Z0-9_]+_CLIENT_SECRET|MCP_[A-Z0-9_]+_CLIENT_SECRE
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]);
 
 /** Whether a hostname is this machine (as src/config.ts's isLoopbackHost, plus the unspecified addresses). */
-export function isLoopbackHost(hostname) {
+function isLoopbackHost(hostname) {
   return LOOPBACK_HOSTS.has(hostname) || hostname.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
@@ -101,11 +101,13 @@ function checkHostServed(hostname, production) {
         },
       ];
     }
-    if (production.workers_dev === false) {
+    // wrangler turns workers.dev off by default once routes are configured.
+    const routed = (production.routes ?? []).length > 0 || Boolean(production.route);
+    if (production.workers_dev === false || (production.workers_dev === undefined && routed)) {
       return [
         {
           code: "public_url_host_mismatch",
-          message: `[env.${PRODUCTION_ENV}] workers_dev is false, so "${hostname}" does not reach the Worker`,
+          message: `[env.${PRODUCTION_ENV}] turns workers.dev off (workers_dev = false, or routes without workers_dev = true), so "${hostname}" does not reach the Worker`,
         },
       ];
     }

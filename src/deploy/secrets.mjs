@@ -13,7 +13,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { PRODUCTION_ENV } from "./checks.mjs";
 
 /** New values for the generated secrets, in the order they are printed. */
-export function generateSecrets() {
+function generateSecrets() {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const d = privateKey.export({ format: "jwk" }).d;
   if (typeof d !== "string") throw new Error("P-256 key export has no d");
@@ -25,7 +25,7 @@ export function generateSecrets() {
 }
 
 /** The shell line that sets one secret; base64url and `:` need no quoting beyond single quotes. */
-export function secretPutLine(name, value) {
+function secretPutLine(name, value) {
   return `printf '%s' '${value}' | npx wrangler secret put ${name} --env ${PRODUCTION_ENV}`;
 }
 

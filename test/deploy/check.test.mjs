@@ -57,6 +57,11 @@ const BROKEN = [
     "public_url_host_mismatch",
   ],
   [
+    "a workers.dev host once routes turn workers.dev off",
+    (t) => edit(t, "# routes = [{ pattern", "routes = [{ pattern"),
+    "public_url_host_mismatch",
+  ],
+  [
     "a custom domain with no route",
     (t) => edit(t, PUBLIC_URL, 'PUBLIC_URL = "https://countersign.acme.example"'),
     "public_url_host_mismatch",
