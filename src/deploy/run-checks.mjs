@@ -41,7 +41,7 @@ export async function runChecks({ configPath, remote }) {
 
 /** wrangler.toml through wrangler's reader: the raw file and the two resolved views the rules need. */
 async function readWranglerConfig(configPath) {
-  // Loaded here, not at the top: it is a 15 MB bundle, and only this path needs it.
+  // Loaded on first use, not at import: it is a 15 MB bundle, and a bad argument needs none of it.
   const wrangler = await import("wrangler");
   try {
     const { rawConfig } = wrangler.experimental_readRawConfig({ config: configPath });
