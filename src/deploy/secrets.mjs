@@ -1,8 +1,8 @@
 /**
  * `npm run secrets:generate`: fresh values for the three secrets a deployment generates itself,
  * printed as the `wrangler secret put` lines that set them on the production Worker. Lines that
- * are not commands start with `#`, so the whole output can be saved, or piped to `sh`. Nothing
- * is written to disk or sent anywhere; the values exist only in this output.
+ * are not commands start with `#`, so the saved output runs as a shell script. Nothing is
+ * written to disk or sent anywhere; the values exist only in this output.
  *
  * - COOKIE_SECRET: 48 random bytes, base64url (64 characters; the Worker wants 32+).
  * - VAULT_KEYS: `k1:` and 32 random bytes, base64url (src/vault/keys.ts's format, kid `k1`).
@@ -34,7 +34,7 @@ console.log(
   [
     "# Countersign secrets for [env.production]. Keep a copy of VAULT_KEYS and VAPID_PRIVATE_KEY somewhere safe:",
     "# without VAULT_KEYS no stored provider token opens again, and a new VAPID key makes every phone",
-    "# turn notifications on again. Run each line (or pipe this output to sh):",
+    "# turn notifications on again. Run these lines in the repository (or save this output and run it with sh):",
     ...Object.entries(secrets).map(([name, value]) => secretPutLine(name, value)),
   ].join("\n"),
 );
