@@ -50,6 +50,7 @@ export function checkProduction({ envDeclared, top, production }) {
   return [
     ...checkPublicUrl(vars.PUBLIC_URL, production),
     ...checkSignIn(vars),
+    ...checkSettings(vars),
     ...checkKv(top, production),
     ...checkBindings(top, production),
     ...checkSecretConfig(production),
@@ -171,6 +172,46 @@ function isHttpsIssuer(raw) {
   try {
     const url = new URL(raw);
     return url.protocol === "https:" && !url.search && !url.hash && !url.username;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The other vars src/config.ts refuses at run time, with its codes. CUSTOM_PROVIDERS and
+ * MCP_SERVERS are only checked to be JSON arrays here; their entries are judged by the Worker.
+ */
+function checkSettings(vars) {
+  const problems = [];
+  const where = `[env.${PRODUCTION_ENV}.vars]`;
+  const minutes = vars.GRANT_MAX_MINUTES ? Number(vars.GRANT_MAX_MINUTES) : 60;
+  if (!Number.isInteger(minutes) || minutes < 5 || minutes > 1440) {
+    problems.push({
+      code: "grant_max_invalid",
+      message: `unexpected ${where} GRANT_MAX_MINUTES value: use whole minutes from 5 to 1440`,
+    });
+  }
+  const subject = vars.VAPID_SUBJECT?.trim();
+  if (subject && !/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/.test(subject)) {
+    problems.push({
+      code: "vapid_subject_invalid",
+      message: `unexpected ${where} VAPID_SUBJECT value: use a mailto: or https: URI`,
+    });
+  }
+  for (const [name, code] of [
+    ["CUSTOM_PROVIDERS", "custom_providers_invalid"],
+    ["MCP_SERVERS", "mcp_servers_invalid"],
+  ]) {
+    if (vars[name] && !isJsonArray(vars[name])) {
+      problems.push({ code, message: `unexpected ${where} ${name} value: it must be a JSON array` });
+    }
+  }
+  return problems;
+}
+
+function isJsonArray(text) {
+  try {
+    return Array.isArray(JSON.parse(text));
   } catch {
     return false;
   }

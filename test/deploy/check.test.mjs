@@ -88,6 +88,41 @@ const BROKEN = [
     "oidc_incomplete",
   ],
   [
+    "a GRANT_MAX_MINUTES out of range",
+    (t) => edit(t, 'GRANT_MAX_MINUTES = "60"\nMCP_SERVERS', 'GRANT_MAX_MINUTES = "2000"\nMCP_SERVERS'),
+    "grant_max_invalid",
+  ],
+  [
+    "a VAPID_SUBJECT that is no mailto: or https: URI",
+    (t) =>
+      edit(
+        t,
+        'GRANT_MAX_MINUTES = "60"\nMCP_SERVERS',
+        'GRANT_MAX_MINUTES = "60"\nVAPID_SUBJECT = "ops@acme.example"\nMCP_SERVERS',
+      ),
+    "vapid_subject_invalid",
+  ],
+  [
+    "a CUSTOM_PROVIDERS that is not JSON",
+    (t) =>
+      edit(
+        t,
+        'CUSTOM_PROVIDERS = ""\nGRANT_MAX_MINUTES = "60"\nMCP',
+        `CUSTOM_PROVIDERS = '[{"id":"acme",}]'\nGRANT_MAX_MINUTES = "60"\nMCP`,
+      ),
+    "custom_providers_invalid",
+  ],
+  [
+    "an MCP_SERVERS that is not a JSON array",
+    (t) =>
+      edit(
+        t,
+        'MCP_SERVERS = ""\nUPSTREAM_DEV_LOOPBACK = ""\n\n[env',
+        `MCP_SERVERS = '{"name":"team"}'\nUPSTREAM_DEV_LOOPBACK = ""\n\n[env`,
+      ),
+    "mcp_servers_invalid",
+  ],
+  [
     "the local OAUTH_KV id",
     (t) => edit(t, `id = "${GOOD_OAUTH_KV}"`, 'id = "00000000000000000000000000000000"'),
     "kv_id_placeholder",
@@ -129,6 +164,16 @@ const BROKEN = [
 describe("check:deploy rules", () => {
   it("passes the filled-in configuration", async () => {
     assert.deepEqual(await problemCodes(goodToml()), []);
+  });
+
+  it("passes valid optional settings (GRANT_MAX_MINUTES, VAPID_SUBJECT, JSON arrays)", async () => {
+    let text = edit(
+      goodToml(),
+      'GRANT_MAX_MINUTES = "60"\nMCP_SERVERS = ""',
+      `GRANT_MAX_MINUTES = "1440"\nVAPID_SUBJECT = "mailto:ops@acme.example"\nMCP_SERVERS = '[]'`,
+    );
+    text = edit(text, 'CUSTOM_PROVIDERS = ""\nGRANT', `CUSTOM_PROVIDERS = '[{"id":"acme"}]'\nGRANT`);
+    assert.deepEqual(await problemCodes(text), []);
   });
 
   it("passes a custom domain that [env.production] routes", async () => {
