@@ -73,9 +73,10 @@ describe("parseConfig", () => {
     ["a VAPID key of 31 bytes", { VAPID_PRIVATE_KEY: "A".repeat(41) }, "vapid_key_invalid"],
     ["a VAPID key that is not base64url", { VAPID_PRIVATE_KEY: `${"A".repeat(42)}=` }, "vapid_key_invalid"],
     ["a VAPID key in PEM", { VAPID_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----" }, "vapid_key_invalid"],
+    ["a VAPID key of zeros (not a P-256 scalar)", { VAPID_PRIVATE_KEY: "A".repeat(43) }, "vapid_key_invalid"],
     [
       "a VAPID subject that is not mailto: or https:",
-      { VAPID_PRIVATE_KEY: "A".repeat(43), VAPID_SUBJECT: "http://ops.example" },
+      { VAPID_PRIVATE_KEY: `${"A".repeat(42)}E`, VAPID_SUBJECT: "http://ops.example" },
       "vapid_subject_invalid",
     ],
     ["custom providers that are not JSON", { CUSTOM_PROVIDERS: "{nope" }, "custom_providers_invalid"],
