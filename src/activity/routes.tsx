@@ -62,7 +62,8 @@ activityRoutes.get("/activity", async (c) => {
 activityRoutes.get("/activity/export.json", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const data = await sessionFor(c.env.SESSION, user.userId).exportAll();
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const [data, notify] = await Promise.all([session.exportAll(), session.notifyView()]);
   c.header("Content-Disposition", 'attachment; filename="countersign-activity.json"');
   return c.json({
     exported_at: new Date().toISOString(),
@@ -70,6 +71,12 @@ activityRoutes.get("/activity/export.json", async (c) => {
     connections: data.connections,
     grants: data.grants,
     rules: data.rules,
+    // Devices by name and times, the webhook by its origin: endpoints, keys and a webhook's path
+    // are credentials, and an export file travels.
+    notifications: {
+      devices: notify.devices,
+      webhook: notify.webhook ? { origin: new URL(notify.webhook.url).origin, added_at: notify.webhook.addedAt } : null,
+    },
     audit: data.audit,
   });
 });

@@ -30,6 +30,8 @@ import { vapidKeys, vapidPublicKey } from "./vapid";
 export const BACKOFF_MS = [30_000, 120_000, 600_000, 1_800_000] as const;
 /** Deliveries sent per alarm run; the rest wait for the next run, right after. */
 const BATCH = 20;
+/** How long a delivery being sent is withheld from other runs; far more than one send takes. */
+const LEASE_MS = 60_000;
 /** Sent at once: a Worker invocation has at most 6 connections open. */
 const PARALLEL = 6;
 
@@ -85,6 +87,10 @@ export class Notifier {
   /** Send what is due, at most one batch; the caller aims the alarm again afterwards. */
   async deliverDue(now: number): Promise<void> {
     const due = this.deps.store.due(now, BATCH);
+    // Leased before the first await: an overlapping run (the alarm retried while this one still
+    // waits on the network) finds them not due and cannot send them twice. A crash mid-send
+    // leaves the lease to run out, and the delivery is tried again.
+    for (const delivery of due) this.deps.store.retryAt(delivery.id, delivery.attempts, now + LEASE_MS);
     // A Worker has 6 connections at once; more would only queue and time out unsent.
     for (let at = 0; at < due.length; at += PARALLEL) {
       await Promise.all(due.slice(at, at + PARALLEL).map((delivery) => this.#deliver(delivery, now)));

@@ -402,8 +402,13 @@ describe("the webhook", () => {
     expect((await who.browser.post("/activity/webhook", { csrf: who.csrf, url })).status).toBe(200);
     const audit = await who.rows("SELECT detail FROM audit WHERE event = 'webhook_set'");
     expect(audit).toEqual([{ detail: JSON.stringify({ origin: HOOK }) }]);
+    await subscribe(who, "Export phone");
     const exported = await (await who.browser.get("/activity/export.json")).text();
     expect(exported).not.toContain("pathSecret0123456789");
+    const notifications = JSON.parse(exported).notifications;
+    expect(notifications.webhook).toMatchObject({ origin: HOOK });
+    expect(notifications.devices).toEqual([expect.objectContaining({ name: "Export phone", lastStatus: null })]);
+    expect(exported).not.toContain("/send/");
     expect(JSON.stringify(await who.rows("SELECT * FROM audit"))).not.toContain("pathSecret0123456789");
   });
 

@@ -12,6 +12,7 @@ import { BACKOFF_MS, Notifier } from "../../../src/notify/notifier";
 import { NotifyStore } from "../../../src/notify/store";
 import { AuditLog } from "../../../src/session/audit-log";
 import type { UserSession } from "../../../src/session/user-session";
+import { pendingGrant } from "../../helpers/grant-fixtures";
 
 function inObject<T>(body: (sql: SqlStorage) => T | Promise<T>): Promise<T> {
   const stub = env.SESSION.get(env.SESSION.idFromName(`notifier-${crypto.randomUUID()}`));
@@ -46,6 +47,38 @@ describe("Notifier.deliverDue", () => {
       expect(sql.exec("SELECT attempts, last_status FROM deliveries, webhook").toArray()).toEqual([
         { attempts: 1, last_status: "failed: internal_error" },
       ]);
+    });
+  });
+
+  it("sends a delivery once when two runs overlap while the first waits on the network", async () => {
+    await inObject(async (sql) => {
+      const store = new NotifyStore(sql);
+      let fetched = 0;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const notifier = new Notifier({
+        store,
+        audit: new AuditLog(sql),
+        grant: () => pendingGrant({ id: "req_1", pendingExpiresAt: Date.now() + 60_000 }),
+        config,
+        userId: () => "u_test",
+        fetcher: async () => {
+          fetched++;
+          await gate;
+          return new Response(null, { status: 200 });
+        },
+      });
+      store.replaceWebhook({ id: "whk_1", url: "https://hooks.example/in", addedAt: 0 });
+      store.enqueue("req_1", "webhook", "whk_1", Date.now());
+      const first = notifier.deliverDue(Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await notifier.deliverDue(Date.now());
+      release();
+      await first;
+      expect(fetched).toBe(1);
+      expect(store.owed()).toBe(0);
     });
   });
 
