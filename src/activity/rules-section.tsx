@@ -12,6 +12,7 @@ import type { RuleHours } from "../approvals/page";
 import type { StandingRule } from "../grants/standing-rules";
 import type { Grant } from "../grants/types";
 import type { Connection } from "../session/connection-store";
+import { ChoiceSelect } from "../web/forms";
 
 /** A provider or upstream server a rule can name, with the name the person knows it by. */
 export interface RuleTarget {
@@ -111,18 +112,14 @@ function AddRuleForm(props: RulesSectionProps) {
         <input type="radio" name="rule" value="never-read" />
         <span>Never allow anything (read or write)</span>
       </label>
-      <p>
-        <label for="rule-hours">
-          <strong>For how long</strong>
-        </label>
-      </p>
-      <select id="rule-hours" name="hours">
-        {props.hours.choices.map((hours) => (
-          <option value={String(hours)} selected={hours === props.hours.preselected}>
-            {hours === 1 ? "1 hour" : `${hours} hours`}
-          </option>
-        ))}
-      </select>
+      <ChoiceSelect
+        id="rule-hours"
+        name="hours"
+        label="For how long"
+        choices={props.hours.choices}
+        selected={props.hours.preselected}
+        show={(hours) => (hours === 1 ? "1 hour" : `${hours} hours`)}
+      />
       <div class="actions">
         <button type="submit">Add rule</button>
       </div>

@@ -7,7 +7,7 @@
 import { secondsLeft } from "../grants/transitions";
 import type { CanonicalCall, Grant, GrantPolicy } from "../grants/types";
 import { toolCallOf } from "../upstream/tools";
-import { DecisionButtons } from "../web/forms";
+import { ChoiceSelect, DecisionButtons } from "../web/forms";
 import { Layout } from "../web/layout";
 import { showBody, showDuration, showText, showUrl } from "./display";
 
@@ -135,18 +135,14 @@ function BroadChoices({ grant, policy, names }: { grant: Grant; policy: GrantPol
           <span>Read and change (write)</span>
         </label>
       ) : null}
-      <p>
-        <label for="duration">
-          <strong>For how long</strong>
-        </label>
-      </p>
-      <select id="duration" name="duration">
-        {durations.map((seconds) => (
-          <option value={String(seconds)} selected={seconds === grant.requestedDurationSeconds}>
-            {showDuration(seconds)}
-          </option>
-        ))}
-      </select>
+      <ChoiceSelect
+        id="duration"
+        name="duration"
+        label="For how long"
+        choices={durations}
+        selected={grant.requestedDurationSeconds}
+        show={showDuration}
+      />
     </div>
   );
 }

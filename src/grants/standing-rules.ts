@@ -39,16 +39,10 @@ export interface StandingRule {
   endReason: RuleEnd | null;
 }
 
-/** What the person asked for, before it is checked. */
-export interface RuleInput {
-  connectionId: string | null;
-  target: string;
-  level: AccessLevel;
-  effect: RuleEffect;
-  source: RuleSource;
-  grantId: string | null;
+/** What the person asked for, before it is checked: a rule's terms and how many hours. */
+export type RuleInput = Pick<StandingRule, "connectionId" | "target" | "level" | "effect" | "source" | "grantId"> & {
   hours: number;
-}
+};
 
 export type RuleInputError =
   | { code: "hours_invalid" }

@@ -62,7 +62,13 @@ self.addEventListener("notificationclick", (event) => {
     const url = new URL(raw, self.location.origin);
     if (url.origin === self.location.origin) target = url;
   } catch (error) {}
-  event.waitUntil(self.clients.openWindow(target.href));
+  // An open window on that very page is brought forward rather than opened twice.
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => client.url === target.href && "focus" in client);
+      return open ? open.focus() : self.clients.openWindow(target.href);
+    }),
+  );
 });
 `;
 

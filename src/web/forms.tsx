@@ -56,3 +56,30 @@ export function DecisionButtons({ deny, approve }: { deny: string; approve: stri
     </div>
   );
 }
+
+/** A labelled `<select>` ("For how long") whose options the caller spells and preselects. */
+export function ChoiceSelect<T extends string | number>(props: {
+  id: string;
+  name: string;
+  label: string;
+  choices: readonly T[];
+  selected: T;
+  show: (choice: T) => string;
+}) {
+  return (
+    <>
+      <p>
+        <label for={props.id}>
+          <strong>{props.label}</strong>
+        </label>
+      </p>
+      <select id={props.id} name={props.name}>
+        {props.choices.map((choice) => (
+          <option value={String(choice)} selected={choice === props.selected}>
+            {props.show(choice)}
+          </option>
+        ))}
+      </select>
+    </>
+  );
+}
