@@ -1,0 +1,299 @@
+// Benchmark part (a script, not a test; no thresholds): where the time of one authenticated
+// tool call goes. Starts a wrangler dev (with the acme custom provider on a local JSON API, as
+// calls-bench.mjs), signs one person in, connects acme and approves read access, then for
+// `whoami` and for `call_integration_api` GET /v1/items: times N sequential calls (wall), and
+// records a V8 CPU profile of another N calls through workerd's inspector (the Chrome DevTools
+// protocol's Profiler domain, reached through wrangler's inspector proxy). The Worker and the
+// person's Durable Object run in the same workerd isolate under wrangler dev, so the profile
+// holds both. It prints, per call: CPU time, idle time (waiting on I/O: KV, the Durable Object's
+// storage, the loopback network), self time per package, and inclusive time of the functions
+// that make up each stage (a function's time counted once per sample, however deep it recurses).
+// Nothing in src/ is changed or instrumented.
+// Usage: node test/bench/profile.mjs [--calls=300] [--interval-us=100] [--top=25]
+import { execFile } from "node:child_process";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import WebSocket from "ws";
+import { decideByFetch } from "../e2e/lib/approval.mjs";
+import { saveApiKey } from "../e2e/lib/connections.mjs";
+import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
+import { REPO_ROOT, startDevServer } from "../e2e/lib/fixture.mjs";
+import { mcpHeaders, readJsonRpc, toolCallBody } from "../e2e/lib/mcp-raw.mjs";
+import { signInRawClient } from "../e2e/lib/oauth.mjs";
+import { fetchWithTimeout } from "../e2e/lib/util.mjs";
+import { callTool } from "./approval-wake.mjs";
+import { decodeMappings, packageOf } from "./bundle-shares.mjs";
+import { STAGES } from "./profile-stages.mjs";
+import { sample, summarize, table } from "./stats.mjs";
+
+function option(name, fallback) {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const value = arg ? Number(arg.split("=")[1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
+
+const CALLS = option("calls", 300);
+const INTERVAL_US = option("interval-us", 100);
+const TOP = option("top", 25);
+const WARMUP = 30;
+/** --save=DIR writes each raw profile as DIR/<tool>.cpuprofile (opens in Chrome DevTools). */
+const SAVE_DIR = process.argv.find((a) => a.startsWith("--save="))?.slice("--save=".length);
+
+/**
+ * The inspector port of the wrangler dev serving `port`: the fixture picks it and does not say,
+ * so find the other TCP ports the same process listens on and ask each for DevTools targets.
+ */
+async function inspectorTarget(port) {
+  const { stdout } = await promisify(execFile)("ss", ["-ltnpH"]);
+  const owner = stdout.split("\n").find((line) => line.includes(`:${port} `));
+  const pid = owner && /pid=(\d+)/.exec(owner)?.[1];
+  if (!pid) throw new Error(`no process found listening on ${port}`);
+  const ports = stdout
+    .split("\n")
+    .filter((line) => line.includes(`pid=${pid},`))
+    .map((line) => Number(/:(\d+)\s/.exec(line)?.[1]))
+    .filter((p) => p && p !== port);
+  for (const candidate of ports) {
+    try {
+      const res = await fetchWithTimeout(`http://127.0.0.1:${candidate}/json`, {}, 2_000);
+      const targets = await res.json();
+      const target = targets.find((t) => t.webSocketDebuggerUrl);
+      if (target) return target.webSocketDebuggerUrl;
+    } catch {
+      // not the inspector
+    }
+  }
+  throw new Error(`no DevTools target on the ports of pid ${pid}: ${ports.join(", ")}`);
+}
+
+/**
+ * A minimal CDP session. Over the `ws` package (wrangler's and miniflare's own dependency, so
+ * always installed with them): Node's built-in WebSocket is refused by wrangler's inspector
+ * proxy's handshake, which answers it with a 101 that undici does not accept.
+ */
+async function devtools(url) {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  let nextId = 1;
+  const pending = new Map();
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data));
+    const waiter = message.id && pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id);
+    if (message.error) waiter.reject(new Error(`${waiter.method}: ${message.error.message}`));
+    else waiter.resolve(message.result);
+  });
+  return {
+    send: (method, params = {}) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject, method });
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
+
+/** One tools/call; throws unless it succeeded (and, with `status`, unless the API answered it). */
+async function call(origin, token, tool, args, status) {
+  const res = await fetchWithTimeout(`${origin}/mcp`, {
+    method: "POST",
+    headers: mcpHeaders(token),
+    body: toolCallBody(tool, args),
+  });
+  const message = await readJsonRpc(res);
+  const result = message.result;
+  if (
+    res.status !== 200 ||
+    message.error ||
+    result?.isError ||
+    (status && result?.structuredContent?.status !== status)
+  ) {
+    throw new Error(`${tool}: HTTP ${res.status} ${JSON.stringify(message).slice(0, 300)}`);
+  }
+}
+
+/**
+ * wrangler dev names its bundle by a bare file name (`index.js`); the file and its map are in
+ * the newest .wrangler/tmp/dev-* of the repository while the dev server runs.
+ */
+async function devBundle(name) {
+  const root = join(REPO_ROOT, ".wrangler/tmp");
+  const dirs = (await readdir(root)).filter((d) => d.startsWith("dev-"));
+  const stamped = await Promise.all(
+    dirs.map(async (d) => ({ path: join(root, d, name), mtime: (await stat(join(root, d))).mtimeMs })),
+  );
+  const newest = stamped.sort((a, b) => b.mtime - a.mtime)[0];
+  if (!newest) throw new Error(`no wrangler dev bundle in ${root}`);
+  return newest.path;
+}
+
+/**
+ * Give every call frame of the profile its original source path (`frame.source`, relative to
+ * the repository where it is ours), from the dev bundle's source map next to the script.
+ */
+async function attachSources(profile) {
+  const maps = new Map();
+  for (const node of profile.nodes) {
+    const { url } = node.callFrame;
+    if (!url || maps.has(url)) continue;
+    maps.set(url, null);
+    try {
+      const path = url.startsWith("file:") ? fileURLToPath(url) : isAbsolute(url) ? url : await devBundle(url);
+      const map = JSON.parse(await readFile(`${path}.map`, "utf8"));
+      maps.set(url, { map, lines: decodeMappings(map.mappings), base: dirname(path) });
+    } catch {
+      // no map: the frame keeps no source
+    }
+  }
+  for (const node of profile.nodes) {
+    const frame = node.callFrame;
+    const found = maps.get(frame.url);
+    if (!found) continue;
+    const segments = found.lines[frame.lineNumber] ?? [];
+    let hit = -1;
+    for (const [column, source] of segments) {
+      if (column > frame.columnNumber) break;
+      if (source >= 0) hit = source;
+    }
+    if (hit < 0) continue;
+    frame.source = found.map.sources[hit];
+    frame.package = packageOf(frame.source, found.base);
+  }
+}
+
+/**
+ * Fold a CPU profile into per-package self time and per-stage inclusive time.
+ * @param {{ nodes: any[], samples: number[], timeDeltas: number[] }} profile
+ */
+export function analyse(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfByPackage = new Map();
+  const stage = new Map(STAGES.map((s) => [s.name, 0]));
+  let idle = 0;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    total += us;
+    const leaf = byId.get(id);
+    const name = leaf.callFrame.functionName;
+    if (name === "(idle)") {
+      idle += us;
+      return;
+    }
+    const where = leaf.callFrame.package ?? (name.startsWith("(") ? name : `(native or unmapped) ${name}`);
+    selfByPackage.set(where, (selfByPackage.get(where) ?? 0) + us);
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const frame = byId.get(cur).callFrame;
+      for (const s of STAGES) {
+        if (!seen.has(s.name) && s.match(frame)) {
+          seen.add(s.name);
+          stage.set(s.name, stage.get(s.name) + us);
+        }
+      }
+    }
+  });
+  return { total, idle, cpu: total - idle, selfByPackage, stage };
+}
+
+/** Profile `calls` sequential runs of `fn` and fold the result. */
+async function profiled(session, fn, calls, label) {
+  await session.send("Profiler.setSamplingInterval", { interval: INTERVAL_US });
+  await session.send("Profiler.start");
+  const started = performance.now();
+  for (let i = 0; i < calls; i++) await fn();
+  const wallMs = performance.now() - started;
+  const { profile } = await session.send("Profiler.stop");
+  if (SAVE_DIR) await writeFile(join(SAVE_DIR, `${label}.cpuprofile`), JSON.stringify(profile));
+  await attachSources(profile);
+  return { ...analyse(profile), wallMs };
+}
+
+function report(label, wall, folded) {
+  const per = (us) => `${(us / 1000 / CALLS).toFixed(2)} ms`;
+  console.log(
+    `\n${label}: wall p50 ${wall.p50.toFixed(2)} ms, p99 ${wall.p99.toFixed(2)} ms (n ${wall.n}, unprofiled)`,
+  );
+  console.log(
+    `profiled: ${CALLS} calls in ${(folded.wallMs / CALLS).toFixed(2)} ms each; isolate CPU ${per(folded.cpu)} per call, idle ${per(folded.idle)}`,
+  );
+  const packages = [...folded.selfByPackage].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+  console.log(
+    table([
+      ["self time by package", "per call", "of CPU"],
+      ...packages.map(([p, us]) => [p, per(us), `${((us / folded.cpu) * 100).toFixed(1)}%`]),
+    ]),
+  );
+  console.log();
+  console.log(
+    table([
+      ["stage (inclusive)", "per call", "of CPU"],
+      ...STAGES.map((s) => [
+        s.name,
+        per(folded.stage.get(s.name)),
+        `${((folded.stage.get(s.name) / folded.cpu) * 100).toFixed(1)}%`,
+      ]),
+    ]),
+  );
+}
+
+async function main() {
+  const api = await startFakeApi({ record: false });
+  let server;
+  let session;
+  try {
+    server = await startDevServer({ label: "bench-profile", vars: { CUSTOM_PROVIDERS: acmeProviders(api) } });
+    const { origin } = server;
+    const itemsUrl = `${api.origin}/v1/items`;
+    const { tokens, browser } = await signInRawClient(origin, {
+      email: "profile@example.com",
+      clientName: "Profile client",
+    });
+    const saved = await saveApiKey(browser, "acme", "bench-key-profile");
+    await saved.arrayBuffer();
+    if (saved.status !== 303) throw new Error(`saving the API key: HTTP ${saved.status}`);
+    const asked = await callTool(origin, tokens.access_token, "request_elevated_access", {
+      kind: "broad",
+      level: "read",
+      providers: ["acme"],
+      duration_minutes: 60,
+      reason: "Profile: read my Acme items",
+    });
+    const decided = await decideByFetch(browser, asked.approval_url, { decision: "approve", duration: "3600" });
+    if (decided.status !== 200) throw new Error(`approving: HTTP ${decided.status}`);
+
+    const token = tokens.access_token;
+    const whoami = () => call(origin, token, "whoami", {});
+    const through = () => call(origin, token, "call_integration_api", { method: "GET", url: itemsUrl }, 200);
+    const wallWhoami = summarize(await sample(whoami, { count: CALLS, warmup: WARMUP }));
+    const wallThrough = summarize(await sample(through, { count: CALLS, warmup: WARMUP }));
+
+    session = await devtools(await inspectorTarget(server.port));
+    await session.send("Profiler.enable");
+    console.log(
+      `Countersign CPU profile: ${CALLS} sequential calls each, V8 sampling every ${INTERVAL_US} µs, wrangler dev`,
+    );
+    report("tools/call whoami", wallWhoami, await profiled(session, whoami, CALLS, "whoami"));
+    report(
+      "tools/call call_integration_api GET /v1/items",
+      wallThrough,
+      await profiled(session, through, CALLS, "call_integration_api"),
+    );
+  } finally {
+    session?.close();
+    await server?.stop();
+    await api.close();
+  }
+}
+
+await main();
