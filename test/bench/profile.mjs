@@ -9,7 +9,7 @@
 // storage, the loopback network), self time per package, and inclusive time of the functions
 // that make up each stage (a function's time counted once per sample, however deep it recurses).
 // Nothing in src/ is changed or instrumented.
-// Usage: node test/bench/profile.mjs [--calls=300] [--interval-us=100] [--top=25]
+// Usage: node test/bench/profile.mjs [--calls=250] [--interval-us=100] [--top=25]
 import { execFile } from "node:child_process";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
@@ -35,10 +35,12 @@ function option(name, fallback) {
   return value;
 }
 
-const CALLS = option("calls", 300);
+const CALLS = option("calls", 250);
 const INTERVAL_US = option("interval-us", 100);
 const TOP = option("top", 25);
 const WARMUP = 30;
+if (WARMUP + 2 * CALLS > 600)
+  throw new Error("--calls: WARMUP + 2 × calls must stay within TOOL_LIMITER's 600 a minute");
 /** --save=DIR writes each raw profile as DIR/<tool>.cpuprofile (opens in Chrome DevTools). */
 const SAVE_DIR = process.argv.find((a) => a.startsWith("--save="))?.slice("--save=".length);
 
@@ -178,6 +180,7 @@ export function analyse(profile) {
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const selfByPackage = new Map();
+  const selfByFunction = new Map();
   const stage = new Map(STAGES.map((s) => [s.name, 0]));
   let idle = 0;
   let total = 0;
@@ -192,6 +195,8 @@ export function analyse(profile) {
     }
     const where = leaf.callFrame.package ?? (name.startsWith("(") ? name : `(native or unmapped) ${name}`);
     selfByPackage.set(where, (selfByPackage.get(where) ?? 0) + us);
+    const fn = `${name || "(anonymous)"} ${leaf.callFrame.source?.replace(/^.*node_modules\//, "").replace(/^(\.\.\/)+/, "") ?? ""}`;
+    selfByFunction.set(fn, (selfByFunction.get(fn) ?? 0) + us);
     const seen = new Set();
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const frame = byId.get(cur).callFrame;
@@ -203,7 +208,7 @@ export function analyse(profile) {
       }
     }
   });
-  return { total, idle, cpu: total - idle, selfByPackage, stage };
+  return { total, idle, cpu: total - idle, selfByPackage, selfByFunction, stage };
 }
 
 /** Profile `calls` sequential runs of `fn` and fold the result. */
@@ -235,6 +240,14 @@ function report(label, wall, folded) {
     ]),
   );
   console.log();
+  const functions = [...folded.selfByFunction].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+  console.log(
+    table([
+      ["self time by function", "per call", "of CPU"],
+      ...functions.map(([f, us]) => [f.trim(), per(us), `${((us / folded.cpu) * 100).toFixed(1)}%`]),
+    ]),
+  );
+  console.log();
   console.log(
     table([
       ["stage (inclusive)", "per call", "of CPU"],
@@ -255,10 +268,13 @@ async function main() {
     server = await startDevServer({ label: "bench-profile", vars: { CUSTOM_PROVIDERS: acmeProviders(api) } });
     const { origin } = server;
     const itemsUrl = `${api.origin}/v1/items`;
-    const { tokens, browser } = await signInRawClient(origin, {
-      email: "profile@example.com",
-      clientName: "Profile client",
+    // Two connections: TOOL_LIMITER allows 600 calls a minute per connection, and each tool is
+    // called WARMUP + 2 × CALLS times within about a minute.
+    const watcher = await signInRawClient(origin, {
+      email: "profile-whoami@example.com",
+      clientName: "Profile whoami",
     });
+    const { tokens, browser } = await signInRawClient(origin, { email: "profile@example.com", clientName: "Profile" });
     const saved = await saveApiKey(browser, "acme", "bench-key-profile");
     await saved.arrayBuffer();
     if (saved.status !== 303) throw new Error(`saving the API key: HTTP ${saved.status}`);
@@ -272,9 +288,9 @@ async function main() {
     const decided = await decideByFetch(browser, asked.approval_url, { decision: "approve", duration: "3600" });
     if (decided.status !== 200) throw new Error(`approving: HTTP ${decided.status}`);
 
-    const token = tokens.access_token;
-    const whoami = () => call(origin, token, "whoami", {});
-    const through = () => call(origin, token, "call_integration_api", { method: "GET", url: itemsUrl }, 200);
+    const whoami = () => call(origin, watcher.tokens.access_token, "whoami", {});
+    const through = () =>
+      call(origin, tokens.access_token, "call_integration_api", { method: "GET", url: itemsUrl }, 200);
     const wallWhoami = summarize(await sample(whoami, { count: CALLS, warmup: WARMUP }));
     const wallThrough = summarize(await sample(through, { count: CALLS, warmup: WARMUP }));
 
