@@ -69,8 +69,8 @@ export function decodeMappings(mappings) {
 }
 
 /** Split the generated code into per-package strings using the source map. */
-function slicesByPackage(code, map, base) {
-  const packages = map.sources.map((source) => packageOf(source, base));
+function slicesByPackage(code, map, base, keyOf = packageOf) {
+  const packages = map.sources.map((source) => keyOf(source, base));
   const byPackage = new Map();
   const add = (name, text) => byPackage.set(name, (byPackage.get(name) ?? "") + text);
   const lines = code.split("\n");
@@ -137,14 +137,30 @@ export async function measureShares() {
   }));
   rows.sort((a, b) => b.gzip - a.gzip || b.read - a.read);
   const total = { raw: Buffer.byteLength(code), gzip: gzipSync(code).length };
+  // All of src/ gzipped together, as it compresses in the bundle (the per-folder rows are apart).
+  const ourText = [...slices]
+    .filter(([name]) => name.startsWith("src/"))
+    .map(([, text]) => text)
+    .join("");
+  const ours = { raw: Buffer.byteLength(ourText), gzip: gzipSync(ourText).length };
+  // Per original source file, for the parts worth naming (a package's locales, its OAuth client).
+  const bySource = slicesByPackage(code, map, outdir, (source) =>
+    relative(REPO_ROOT, resolve(outdir, source)).replace(/^.*node_modules\//, ""),
+  );
+  const sources = [...bySource].map(([path, text]) => ({
+    path,
+    raw: Buffer.byteLength(text),
+    gzip: gzipSync(text).length,
+  }));
+  sources.sort((a, b) => b.raw - a.raw);
   files.sort((a, b) => b.bytes - a.bytes);
-  return { rows, total, files };
+  return { rows, total, files, ours, sources };
 }
 
 async function main() {
   const filesArg = process.argv.find((a) => a.startsWith("--files="));
   const topFiles = filesArg ? Number(filesArg.split("=")[1]) : 0;
-  const { rows, total, files } = await measureShares();
+  const { rows, total, files, ours, sources } = await measureShares();
   const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
   const gzipSum = rows.reduce((sum, row) => sum + row.gzip, 0);
   console.log(
@@ -159,11 +175,49 @@ async function main() {
       ]),
       ["(sum of the rows)", kib(rows.reduce((s, r) => s + r.raw, 0)), kib(gzipSum), "100%", ""],
       ["index.js as built", kib(total.raw), kib(total.gzip), "", ""],
+      ["src/ (all folders, gzipped together)", kib(ours.raw), kib(ours.gzip), "", ""],
+    ]),
+  );
+  const group = (label, test) => {
+    const picked = sources.filter((s) => test(s.path));
+    const text = picked.length;
+    return [
+      label,
+      String(text),
+      kib(picked.reduce((sum, s) => sum + s.raw, 0)),
+      kib(picked.reduce((sum, s) => sum + s.gzip, 0)),
+    ];
+  };
+  console.log();
+  console.log(
+    table([
+      ["part (original sources)", "files", "raw", "gzip alone (sum of files)"],
+      group("zod/v4/locales/* (every locale)", (p) => p.startsWith("zod/v4/locales/")),
+      group("zod JSON Schema (to-json-schema, json-schema-*, from-json-schema)", (p) =>
+        /^zod\/.*(json-schema)/.test(p),
+      ),
+      group("@modelcontextprotocol/client src/client/auth*", (p) =>
+        /^@modelcontextprotocol\/client\/src\/client\/auth/.test(p),
+      ),
+      group("@modelcontextprotocol/client src/client/sse*", (p) =>
+        /^@modelcontextprotocol\/client\/src\/client\/sse/.test(p),
+      ),
+      group("@cfworker/json-schema (inlined by the MCP SDK)", (p) => p.includes("@cfworker/json-schema/")),
+      group("graphql/language/*", (p) => p.startsWith("graphql/")),
     ]),
   );
   if (topFiles > 0) {
     console.log();
-    console.log(table([["input file", "raw"], ...files.slice(0, topFiles).map((f) => [f.path, kib(f.bytes)])]));
+    console.log(
+      table([["input file (metafile)", "raw"], ...files.slice(0, topFiles).map((f) => [f.path, kib(f.bytes)])]),
+    );
+    console.log();
+    console.log(
+      table([
+        ["original source (source map)", "raw", "gzip alone"],
+        ...sources.slice(0, topFiles).map((s) => [s.path, kib(s.raw), kib(s.gzip)]),
+      ]),
+    );
   }
 }
 
