@@ -4,7 +4,9 @@
 // OAuth provider's `handleApiRequest` (token lookup, `unwrapKeyWithToken`, `decryptProps`),
 // our /mcp handler in src/mcp/api.ts, the agents package's stateless handler, the MCP SDK's
 // McpServer, our tools, and the Durable Object's RPC methods. Stages overlap where one calls
-// another (the MCP handler contains McpServer construction); the table says so.
+// another (the MCP handler contains McpServer construction); the table says so. There is no
+// row for serialisation: JSON.parse/stringify and the RPC stubs' structured clone are builtins
+// with no frame of their own, so V8 charges them to the calling function's self time.
 
 const named =
   (...names) =>
@@ -30,17 +32,22 @@ export const STAGES = [
   { name: "agents stateless handler + SDK transport", match: inSource(/node_modules\/agents\//) },
   { name: "MCP SDK server code (all)", match: inSource(/@modelcontextprotocol\/(server|core)/) },
   { name: "zod (all: schema building, parsing, JSON Schema)", match: inSource(/node_modules\/zod\//) },
-  { name: "  JSON Schema of tools (toJSONSchema)", match: named("toJSONSchema") },
+  {
+    name: "  JSON Schema conversion (standardSchemaToJsonSchema, zod json-schema-*)",
+    match: (f) =>
+      ["standardSchemaToJsonSchema", "toJSONSchema"].includes(f.functionName) ||
+      /zod\/v4\/core\/(json-schema|to-json-schema)/.test(f.source ?? ""),
+  },
   { name: "  safeParse / parse (zod)", match: named("safeParse", "safeParseAsync", "parse", "parseAsync") },
   { name: "tool handlers, src/mcp/tools/*", match: inSource(/src\/mcp\/tools\//) },
   { name: "Durable Object: UserSession methods", match: inSource(/src\/session\//) },
   { name: "  touchConnection", match: named("touchConnection") },
   { name: "  ensureConnection", match: named("ensureConnection") },
   { name: "  authority", match: named("authority") },
+  { name: "  beginCall", match: named("beginCall") },
+  { name: "  recordCallOutcome", match: named("recordCallOutcome", "recordOutcome") },
   { name: "outbound call (src/calls, src/http, src/providers)", match: inSource(/src\/(calls|http|providers)\//) },
   { name: "vault (src/vault)", match: inSource(/src\/vault\//) },
-  { name: "JSON.stringify (native)", match: (f) => f.functionName === "stringify" && !f.url },
-  { name: "JSON.parse (native)", match: (f) => f.functionName === "parse" && !f.url },
   { name: "garbage collector", match: named("(garbage collector)") },
   { name: "(program): native runtime outside JS", match: named("(program)") },
 ];
