@@ -1,30 +1,28 @@
 // Benchmark part (a script, not a test; no thresholds): where the time of one authenticated
 // tool call goes. Starts a wrangler dev (with the acme custom provider on a local JSON API, as
-// calls-bench.mjs), signs one person in, connects acme and approves read access, then for
-// `whoami` and for `call_integration_api` GET /v1/items: times N sequential calls (wall), and
+// calls-bench.mjs), signs two people in, connects acme for the second and approves its read
+// access, then for `whoami` (first person) and `call_integration_api` GET /v1/items (second):
+// times N sequential calls (wall), and
 // records a V8 CPU profile of another N calls through workerd's inspector (the Chrome DevTools
 // protocol's Profiler domain, reached through wrangler's inspector proxy). The Worker and the
 // person's Durable Object run in the same workerd isolate under wrangler dev, so the profile
 // holds both. It prints, per call: CPU time, idle time (waiting on I/O: KV, the Durable Object's
 // storage, the loopback network), self time per package, and inclusive time of the functions
 // that make up each stage (a function's time counted once per sample, however deep it recurses).
-// Nothing in src/ is changed or instrumented.
+// Nothing in src/ is changed or instrumented. The DevTools plumbing is in devtools.mjs, the
+// stages in profile-stages.mjs.
 // Usage: node test/bench/profile.mjs [--calls=250] [--interval-us=100] [--top=25]
-import { execFile } from "node:child_process";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import WebSocket from "ws";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { decideByFetch } from "../e2e/lib/approval.mjs";
 import { saveApiKey } from "../e2e/lib/connections.mjs";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
-import { REPO_ROOT, startDevServer } from "../e2e/lib/fixture.mjs";
+import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { mcpHeaders, readJsonRpc, toolCallBody } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { callTool } from "./approval-wake.mjs";
-import { decodeMappings, packageOf } from "./bundle-shares.mjs";
+import { attachSources, devtools, inspectorTarget } from "./devtools.mjs";
 import { STAGES } from "./profile-stages.mjs";
 import { sample, summarize, table } from "./stats.mjs";
 
@@ -44,65 +42,6 @@ if (WARMUP + 2 * CALLS > 600)
 /** --save=DIR writes each raw profile as DIR/<tool>.cpuprofile (opens in Chrome DevTools). */
 const SAVE_DIR = process.argv.find((a) => a.startsWith("--save="))?.slice("--save=".length);
 
-/**
- * The inspector port of the wrangler dev serving `port`: the fixture picks it and does not say,
- * so find the other TCP ports the same process listens on and ask each for DevTools targets.
- */
-async function inspectorTarget(port) {
-  const { stdout } = await promisify(execFile)("ss", ["-ltnpH"]);
-  const owner = stdout.split("\n").find((line) => line.includes(`:${port} `));
-  const pid = owner && /pid=(\d+)/.exec(owner)?.[1];
-  if (!pid) throw new Error(`no process found listening on ${port}`);
-  const ports = stdout
-    .split("\n")
-    .filter((line) => line.includes(`pid=${pid},`))
-    .map((line) => Number(/:(\d+)\s/.exec(line)?.[1]))
-    .filter((p) => p && p !== port);
-  for (const candidate of ports) {
-    try {
-      const res = await fetchWithTimeout(`http://127.0.0.1:${candidate}/json`, {}, 2_000);
-      const targets = await res.json();
-      const target = targets.find((t) => t.webSocketDebuggerUrl);
-      if (target) return target.webSocketDebuggerUrl;
-    } catch {
-      // not the inspector
-    }
-  }
-  throw new Error(`no DevTools target on the ports of pid ${pid}: ${ports.join(", ")}`);
-}
-
-/**
- * A minimal CDP session. Over the `ws` package (wrangler's and miniflare's own dependency, so
- * always installed with them): Node's built-in WebSocket is refused by wrangler's inspector
- * proxy's handshake, which answers it with a 101 that undici does not accept.
- */
-async function devtools(url) {
-  const socket = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
-  let nextId = 1;
-  const pending = new Map();
-  socket.on("message", (data) => {
-    const message = JSON.parse(String(data));
-    const waiter = message.id && pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id);
-    if (message.error) waiter.reject(new Error(`${waiter.method}: ${message.error.message}`));
-    else waiter.resolve(message.result);
-  });
-  return {
-    send: (method, params = {}) =>
-      new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject, method });
-        socket.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => socket.close(),
-  };
-}
-
 /** One tools/call; throws unless it succeeded (and, with `status`, unless the API answered it). */
 async function call(origin, token, tool, args, status) {
   const res = await fetchWithTimeout(`${origin}/mcp`, {
@@ -119,55 +58,6 @@ async function call(origin, token, tool, args, status) {
     (status && result?.structuredContent?.status !== status)
   ) {
     throw new Error(`${tool}: HTTP ${res.status} ${JSON.stringify(message).slice(0, 300)}`);
-  }
-}
-
-/**
- * wrangler dev names its bundle by a bare file name (`index.js`); the file and its map are in
- * the newest .wrangler/tmp/dev-* of the repository while the dev server runs.
- */
-async function devBundle(name) {
-  const root = join(REPO_ROOT, ".wrangler/tmp");
-  const dirs = (await readdir(root)).filter((d) => d.startsWith("dev-"));
-  const stamped = await Promise.all(
-    dirs.map(async (d) => ({ path: join(root, d, name), mtime: (await stat(join(root, d))).mtimeMs })),
-  );
-  const newest = stamped.sort((a, b) => b.mtime - a.mtime)[0];
-  if (!newest) throw new Error(`no wrangler dev bundle in ${root}`);
-  return newest.path;
-}
-
-/**
- * Give every call frame of the profile its original source path (`frame.source`, relative to
- * the repository where it is ours), from the dev bundle's source map next to the script.
- */
-async function attachSources(profile) {
-  const maps = new Map();
-  for (const node of profile.nodes) {
-    const { url } = node.callFrame;
-    if (!url || maps.has(url)) continue;
-    maps.set(url, null);
-    try {
-      const path = url.startsWith("file:") ? fileURLToPath(url) : isAbsolute(url) ? url : await devBundle(url);
-      const map = JSON.parse(await readFile(`${path}.map`, "utf8"));
-      maps.set(url, { map, lines: decodeMappings(map.mappings), base: dirname(path) });
-    } catch {
-      // no map: the frame keeps no source
-    }
-  }
-  for (const node of profile.nodes) {
-    const frame = node.callFrame;
-    const found = maps.get(frame.url);
-    if (!found) continue;
-    const segments = found.lines[frame.lineNumber] ?? [];
-    let hit = -1;
-    for (const [column, source] of segments) {
-      if (column > frame.columnNumber) break;
-      if (source >= 0) hit = source;
-    }
-    if (hit < 0) continue;
-    frame.source = found.map.sources[hit];
-    frame.package = packageOf(frame.source, found.base);
   }
 }
 
