@@ -3,7 +3,7 @@
  * the verified user and the MCP client connection it was issued to. Identity for tools comes
  * only from here, never from tool arguments, query strings or headers.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const PropsSchema = z.object({
   userId: z.string().regex(/^u_[0-9a-f]{40}$/),

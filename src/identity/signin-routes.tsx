@@ -5,7 +5,7 @@
  * (src/identity/oidc.ts says why), so parallel replays sign in once.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { log } from "../lib/log";
 import { safeReturnTo } from "../lib/return-to";
 import { sessionFor } from "../session/user-session";

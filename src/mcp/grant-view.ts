@@ -2,7 +2,7 @@
  * How a grant is shown to the assistant: the same shape in whoami, check_access_request and
  * revoke_access, with times as ISO strings and seconds left computed from the clock.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { secondsLeft } from "../grants/transitions";
 import type { Grant } from "../grants/types";
 import { iso } from "./tool-result";

@@ -7,7 +7,7 @@
  * http(s) only when the deployment allows it AND the entry says `"dev_loopback": true`.
  * Pure: no I/O, no clock.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { canonicalPath } from "../grants/paths";
 import { err, ok, type Result } from "../lib/result";
 import { hasMethodOverride, label, outsidePrefixes, pathHasPrefix, read, routedPath, write } from "./classify";

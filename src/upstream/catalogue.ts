@@ -8,7 +8,7 @@
  * it means one thing; a catalogue URL passes the same endpoint gate as every upstream hop;
  * parsing fails the whole configuration on any doubt.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Coded, ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
 import { parseEndpoint } from "./client/endpoint";

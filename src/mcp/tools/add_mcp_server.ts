@@ -6,7 +6,7 @@
  * gated by the same approvals as provider calls.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";

@@ -6,7 +6,7 @@
  * consumed before the fetch starts. Redirects are not followed; time and size are capped.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { sendCall } from "../../calls/outbound";
 import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
 import { sessionFor } from "../../session/user-session";

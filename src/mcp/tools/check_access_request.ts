@@ -3,7 +3,7 @@
  * decides or the wait ends; the Durable Object wakes it the moment a decision lands.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";

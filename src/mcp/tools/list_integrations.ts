@@ -4,7 +4,7 @@
  * current grants allow on it, with usage hints.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { isLive } from "../../grants/transitions";
 import { providerApp } from "../../providers/apps";
 import { sessionFor } from "../../session/user-session";

@@ -4,7 +4,7 @@
  * show the person; nothing is granted until they approve it on their phone.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
 import { prepareCall } from "../../calls/prepare";
 import type { AccessLevel, CanonicalCall, ClassifiedCall } from "../../grants/types";

@@ -3,7 +3,7 @@
  * request by id, or everything this connection holds.
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";

@@ -3,7 +3,7 @@
  * connection's current authority (which grants are live, and for how long).
  */
 import type { McpServer } from "@modelcontextprotocol/server";
-import { z } from "zod";
+import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import type { ToolContext } from "../tool-context";
