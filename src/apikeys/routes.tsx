@@ -14,7 +14,7 @@ import { sessionFor, type UserSession } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
-import { type ApiKeyError, generateApiKey, isApiKeyId, keyExpiry, parseKeyDays, parseKeyName } from "./key";
+import { type ApiKeyError, generateApiKey, isApiKeyId, parseKeyDays, parseKeyName } from "./key";
 import { ApiKeyCreatedPage } from "./section";
 
 export const apiKeyRoutes = new Hono<WebEnv>();
@@ -43,19 +43,18 @@ apiKeyRoutes.post("/activity/api-keys", async (c) => {
   const days = parseKeyDays(form.get("days"));
   if (!days.ok) return refused(c, days.error);
   const { id, key } = generateApiKey();
-  const expiresAt = keyExpiry(Date.now(), days.value);
   const created = await sessionFor(c.env.SESSION, user.userId).createApiKey({
     id,
     name: name.value,
     hash: await sha256Hex(key),
-    expiresAt,
+    days: days.value,
     issuer: user.issuer,
     subject: user.subject,
     email: user.email ?? null,
   });
   if (!created.ok) return refused(c, created.error, created.error.code === "too_many_keys" ? 409 : 400);
   // The index lives exactly as long as the key: an expired key is not even found.
-  const ttl = Math.max(60, Math.ceil((expiresAt - Date.now()) / 1000));
+  const ttl = Math.max(60, Math.ceil((created.value.expiresAt - Date.now()) / 1000));
   await c.env.OAUTH_KV.put(apiKeyIndexKey(id), user.userId, { expirationTtl: ttl });
   return c.html(<ApiKeyCreatedPage apiKey={created.value} value={key} />);
 });

@@ -9,7 +9,7 @@ import { timingSafeEqual } from "../lib/crypto";
 import { err, ok, type Result } from "../lib/result";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
 import type { ClientConnections } from "../session/client-connections";
-import { type ApiKeyError, keyClientId, keyConnectionId, MAX_API_KEYS } from "./key";
+import { type ApiKeyError, keyClientId, keyConnectionId, keyExpiry, MAX_API_KEYS } from "./key";
 
 /** What /activity shows of a key: never its hash. */
 export interface ApiKeyView {
@@ -26,7 +26,8 @@ export interface NewApiKey {
   name: string;
   /** SHA-256 (hex) of the whole key value. */
   hash: string;
-  expiresAt: number;
+  /** Days from now until it expires (1 to 365, checked by parseKeyDays). */
+  days: number;
   /** The person's verified identity, carried into the props of every call made with the key. */
   issuer: string;
   subject: string;
@@ -99,7 +100,7 @@ export class ApiKeys {
       key.subject,
       key.email,
       now,
-      key.expiresAt,
+      keyExpiry(now, key.days),
     );
     await this.#connections.record({
       connectionId: keyConnectionId(key.id),
