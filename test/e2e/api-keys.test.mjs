@@ -1,0 +1,127 @@
+// Personal API keys against wrangler dev: a signed-in person makes a key on /activity by HTTP
+// (shown once), an MCP SDK v2 client lists and calls tools with it as a bearer header and as
+// `x-api-key`, a request made with the key is approved on the approval page, a revoked key gets
+// 401 invalid_api_key, and the key never appears in the dev server's log.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import * as v2 from "@modelcontextprotocol/client";
+import { decideByFetch, signedInBrowser, structured } from "./lib/approval.mjs";
+import { parseForms } from "./lib/browser-flow.mjs";
+import { startDevServer } from "./lib/fixture.mjs";
+import { fetchWithTimeout } from "./lib/util.mjs";
+
+const STEP = { timeout: 60_000 };
+const HOOK = { timeout: 90_000 };
+const KEY_SHAPE = /cs_key_[0-9a-f]{16}_[0-9a-f]{64}/;
+
+/** An SDK v2 client connected to /mcp with `headers` on every request. */
+async function keyClient(server, headers) {
+  const client = new v2.Client(
+    { name: "countersign-e2e-key", version: "1.0.0" },
+    { versionNegotiation: { mode: "auto" } },
+  );
+  await client.connect(new v2.StreamableHTTPClientTransport(new URL(server.resource), { requestInit: { headers } }));
+  return client;
+}
+
+describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => {
+  /** @type {import("./lib/fixture.mjs").DevServer} */
+  let server;
+  /** @type {import("./lib/browser-flow.mjs").BrowserSession} */
+  let browser;
+  let key = "";
+  let csrf = "";
+
+  before(async () => {
+    server = await startDevServer({ label: "api-keys" });
+    browser = await signedInBrowser(server.origin, "headless@example.com");
+  }, HOOK);
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("a key made on /activity is shown once", STEP, async () => {
+    const page = await (await browser.get("/activity")).text();
+    const form = parseForms(page).find((f) => f.action === "/activity/api-keys");
+    assert.ok(form, "the activity page offers the API key form");
+    csrf = form.inputs.find((input) => input.name === "csrf")?.value ?? "";
+    const created = await browser.post(
+      "/activity/api-keys",
+      new URLSearchParams({ csrf, name: "nightly CI", days: "30" }),
+    );
+    const html = await created.text();
+    assert.equal(created.status, 200, html.slice(0, 300));
+    key = KEY_SHAPE.exec(html)?.[0] ?? "";
+    assert.ok(key, "the key is on the page that follows");
+    const again = await (await browser.get("/activity")).text();
+    assert.ok(again.includes(key.slice(0, 23)), "the list shows the key's id");
+    assert.ok(!again.includes(key), "the key itself is never shown again");
+  });
+
+  for (const [label, headers] of [
+    ["a bearer header", () => ({ Authorization: `Bearer ${key}` })],
+    ["x-api-key", () => ({ "x-api-key": key })],
+  ]) {
+    test(`an SDK v2 client lists and calls tools with ${label}`, STEP, async () => {
+      const client = await keyClient(server, headers());
+      try {
+        const { tools } = await client.listTools();
+        assert.ok(tools.some((tool) => tool.name === "request_elevated_access"));
+        const who = structured(await client.callTool({ name: "whoami", arguments: {} }), "whoami");
+        assert.equal(who.user.email, "headless@example.com");
+        assert.equal(who.client.name, "nightly CI");
+        assert.match(who.client.connection_id, /^key_[0-9a-f]{16}$/);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test("a request made with the key is approved on the approval page", STEP, async () => {
+    const client = await keyClient(server, { "x-api-key": key });
+    try {
+      const asked = structured(
+        await client.callTool({
+          name: "request_elevated_access",
+          arguments: { kind: "broad", level: "read", providers: ["github"], reason: "nightly report" },
+        }),
+        "request_elevated_access",
+      );
+      const decided = await decideByFetch(browser, asked.approval_url, { decision: "approve" });
+      assert.equal(decided.status, 200, decided.html.slice(0, 300));
+      const status = structured(
+        await client.callTool({ name: "check_access_request", arguments: { request_id: asked.request_id } }),
+        "check_access_request",
+      );
+      assert.equal(status.status, "approved");
+      const who = structured(await client.callTool({ name: "whoami", arguments: {} }), "whoami");
+      assert.equal(who.authority.grants.length, 1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("a revoked key gets 401 invalid_api_key", STEP, async () => {
+    const id = key.slice(7, 23);
+    const revoked = await browser.post(`/activity/api-keys/${id}/revoke`, new URLSearchParams({ csrf }));
+    await revoked.arrayBuffer();
+    assert.equal(revoked.status, 303);
+    for (const headers of [{ Authorization: `Bearer ${key}` }, { "x-api-key": key }]) {
+      const res = await fetchWithTimeout(server.resource, {
+        method: "POST",
+        headers: { ...headers, "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      assert.equal(res.status, 401);
+      assert.match(res.headers.get("WWW-Authenticate") ?? "", /error="invalid_token"/);
+      assert.equal((await res.json()).error, "invalid_api_key");
+    }
+  });
+
+  test("the key never appears in the dev server's log", STEP, async () => {
+    assert.ok(key, "a key was made");
+    assert.ok(!server.logs().includes(key), "the whole key");
+    assert.ok(!server.logs().includes(key.slice(-64)), "its secret");
+  });
+});
