@@ -1,6 +1,7 @@
 // Personal API keys against wrangler dev: a signed-in person makes a key on /activity by HTTP
 // (shown once), an MCP SDK v2 client lists and calls tools with it as a bearer header and as
-// `x-api-key`, a request made with the key is approved on the approval page, a revoked key gets
+// `x-api-key`, a request made with the key is approved on the approval page and its demo-provider
+// call runs, a revoked key gets
 // 401 invalid_api_key, and the key never appears in the dev server's log.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -78,13 +79,24 @@ describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => 
     });
   }
 
-  test("a request made with the key is approved on the approval page", STEP, async () => {
+  test("a request made with the key is approved on the approval page, and the call runs", STEP, async () => {
+    // The dev-mode demo provider, connected by the person with its pre-filled key.
+    const connections = await (await browser.get("/connections")).text();
+    const demo = parseForms(connections).find((f) => f.action === "/connections/demo/api-key");
+    assert.ok(demo, "the demo provider offers its key form");
+    const saved = await browser.post(
+      demo.action,
+      new URLSearchParams(demo.inputs.filter((input) => input.name).map((input) => [input.name, input.value ?? ""])),
+    );
+    await saved.arrayBuffer();
+    assert.equal(saved.status, 303, "the demo provider is connected");
+
     const client = await keyClient(server, { "x-api-key": key });
     try {
       const asked = structured(
         await client.callTool({
           name: "request_elevated_access",
-          arguments: { kind: "broad", level: "read", providers: ["github"], reason: "nightly report" },
+          arguments: { kind: "broad", level: "read", providers: ["demo"], reason: "nightly report" },
         }),
         "request_elevated_access",
       );
@@ -97,6 +109,15 @@ describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => 
       assert.equal(status.status, "approved");
       const who = structured(await client.callTool({ name: "whoami", arguments: {} }), "whoami");
       assert.equal(who.authority.grants.length, 1);
+      const got = structured(
+        await client.callTool({
+          name: "call_integration_api",
+          arguments: { method: "GET", url: `${server.origin}/demo-api/notes` },
+        }),
+        "GET notes",
+      );
+      assert.equal(got.status, 200);
+      assert.equal(got.grant_id, asked.request_id);
     } finally {
       await client.close();
     }
