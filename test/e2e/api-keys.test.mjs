@@ -1,8 +1,8 @@
 // Personal API keys against wrangler dev: a signed-in person makes a key on /activity by HTTP
 // (shown once), an MCP SDK v2 client lists and calls tools with it as a bearer header and as
 // `x-api-key`, a request made with the key is approved on the approval page and its demo-provider
-// call runs, a revoked key gets
-// 401 invalid_api_key, and the key never appears in the dev server's log.
+// call runs, a revoked key gets 401 invalid_api_key, and the key never appears in the dev
+// server's log.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as v2 from "@modelcontextprotocol/client";
