@@ -4,11 +4,13 @@
 // call runs, a revoked key gets 401 invalid_api_key, and the key never appears in the dev
 // server's log.
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as v2 from "@modelcontextprotocol/client";
 import { decideByFetch, signedInBrowser, structured } from "./lib/approval.mjs";
 import { parseForms } from "./lib/browser-flow.mjs";
-import { startDevServer } from "./lib/fixture.mjs";
+import { REPO_ROOT, startFixture } from "./lib/fixture.mjs";
+import { assertNoHorizontalOverflow } from "./lib/phone-page.mjs";
 import { fetchWithTimeout } from "./lib/util.mjs";
 
 const STEP = { timeout: 60_000 };
@@ -25,21 +27,28 @@ async function keyClient(server, headers) {
   return client;
 }
 
+const EMAIL = "headless@example.com";
+
 describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => {
+  /** @type {import("./lib/fixture.mjs").Fixture} */
+  let fixture;
   /** @type {import("./lib/fixture.mjs").DevServer} */
   let server;
   /** @type {import("./lib/browser-flow.mjs").BrowserSession} */
   let browser;
   let key = "";
   let csrf = "";
+  /** The key made in Chromium (checked against the log too). */
+  let phoneKey = "";
 
   before(async () => {
-    server = await startDevServer({ label: "api-keys" });
-    browser = await signedInBrowser(server.origin, "headless@example.com");
+    fixture = await startFixture({ label: "api-keys", chromium: true });
+    server = fixture.server;
+    browser = await signedInBrowser(server.origin, EMAIL);
   }, HOOK);
 
   after(async () => {
-    await server?.stop();
+    await fixture?.stop();
   });
 
   test("a key made on /activity is shown once", STEP, async () => {
@@ -60,6 +69,47 @@ describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => 
     assert.ok(!again.includes(key), "the key itself is never shown again");
   });
 
+  test("on a phone, Create key shows the key once and the list shows it without its secret", STEP, async () => {
+    const { context, page, dialogs, pageErrors } = await fixture.openPhone();
+    try {
+      await page.goto(`${server.origin}/activity`);
+      assert.equal(new URL(page.url()).pathname, "/signin", "signed out, /activity asks to sign in");
+      await page.getByLabel("Email").fill(EMAIL);
+      await Promise.all([
+        page.waitForURL((url) => url.pathname === "/activity"),
+        page.getByRole("button", { name: "Sign in" }).click(),
+      ]);
+      const section = page.locator("#api-keys");
+      await section.getByLabel("Client name").fill("phone-made key");
+      await Promise.all([
+        page.waitForResponse((res) => res.request().method() === "POST"),
+        section.getByRole("button", { name: "Create key" }).click(),
+      ]);
+      await page.waitForLoadState("domcontentloaded");
+      assert.equal(await page.locator("h1").textContent(), "API key created");
+      const shown = ((await page.locator("#api-key-value").textContent()) ?? "").trim();
+      phoneKey = shown;
+      assert.match(shown, new RegExp(`^${KEY_SHAPE.source}$`));
+      await assertNoHorizontalOverflow(page);
+      await fixture.screenshot(page, "api-key-created");
+
+      await page.goto(`${server.origin}/activity#api-keys`);
+      const listed = (await page.locator("#api-keys").textContent()) ?? "";
+      assert.ok(listed.includes("phone-made key"));
+      assert.ok(listed.includes(shown.slice(0, 23)), "the list names the key's id");
+      assert.ok(!listed.includes(shown.slice(-64)), "the secret is never shown again");
+      await assertNoHorizontalOverflow(page);
+      await page.locator("#api-keys").scrollIntoViewIfNeeded();
+      await page
+        .locator("#api-keys")
+        .screenshot({ path: join(REPO_ROOT, "test-results/screenshots/api-keys-section.png") });
+      assert.deepEqual(dialogs, []);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   for (const [label, headers] of [
     ["a bearer header", () => ({ Authorization: `Bearer ${key}` })],
     ["x-api-key", () => ({ "x-api-key": key })],
@@ -70,7 +120,7 @@ describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => 
         const { tools } = await client.listTools();
         assert.ok(tools.some((tool) => tool.name === "request_elevated_access"));
         const who = structured(await client.callTool({ name: "whoami", arguments: {} }), "whoami");
-        assert.equal(who.user.email, "headless@example.com");
+        assert.equal(who.user.email, EMAIL);
         assert.equal(who.client.name, "nightly CI");
         assert.match(who.client.connection_id, /^key_[0-9a-f]{16}$/);
       } finally {
@@ -144,5 +194,7 @@ describe("personal API keys, against wrangler dev", { timeout: 240_000 }, () => 
     assert.ok(key, "a key was made");
     assert.ok(!server.logs().includes(key), "the whole key");
     assert.ok(!server.logs().includes(key.slice(-64)), "its secret");
+    assert.ok(phoneKey, "a key was made on the phone");
+    assert.ok(!server.logs().includes(phoneKey.slice(-64)), "the phone-made key's secret");
   });
 });
