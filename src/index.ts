@@ -2,6 +2,7 @@
  * Worker entry: wires configuration, the OAuth provider (which fronts /mcp and the web app) and
  * the Durable Object class. It decides nothing itself.
  */
+import { apiKeyAsBearer } from "./apikeys/mcp-auth";
 import { loadConfig } from "./config";
 import { createProvider } from "./oauth/provider";
 import { floodGuard } from "./web/rate-limits";
@@ -22,6 +23,6 @@ export default {
       provider = createProvider(config.value, env);
       providers.set(env, provider);
     }
-    return provider.fetch(request, env, ctx);
+    return provider.fetch(apiKeyAsBearer(request, config.value), env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -2,6 +2,8 @@
  * /activity: what assistants asked for, what is live right now and for how long, which apps are
  * connected, and the full history. Every button is a POST form carrying a CSRF token.
  */
+import { ApiKeysSection } from "../apikeys/section";
+import type { ApiKeyView } from "../apikeys/store";
 import { showDuration, showText } from "../approvals/display";
 import type { ProviderNames } from "../approvals/page";
 import { secondsLeft } from "../grants/transitions";
@@ -76,6 +78,7 @@ export function ActivityPage({
   now,
   names,
   rules,
+  apiKeys,
 }: {
   user: SignedInUser;
   activity: Activity;
@@ -84,6 +87,7 @@ export function ActivityPage({
   now: number;
   names: ProviderNames;
   rules: RuleChoices;
+  apiKeys: ApiKeyView[];
 }) {
   const connections = activity.connections.filter((connection) => connection.revokedAt === null);
   return (
@@ -141,6 +145,7 @@ export function ActivityPage({
         )}
       </div>
       <NotifySection view={notify} csrf={csrf} />
+      <ApiKeysSection keys={apiKeys} csrf={csrf} now={now} />
       <RulesSection {...rules} rules={activity.rules} connections={connections} csrf={csrf} now={now} />
       <div class="card">
         <h2>History</h2>

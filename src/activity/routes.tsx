@@ -4,6 +4,7 @@
  * own Durable Object BEFORE any side effect; another user's id looks exactly like a missing one.
  */
 import { Hono } from "hono";
+import { apiKeyRoutes, forgetApiKeys } from "../apikeys/routes";
 import { csrfToken } from "../approvals/link";
 import { endSignIn } from "../identity/signin-cookie";
 import { log } from "../lib/log";
@@ -35,12 +36,13 @@ async function revokeOAuthGrants(env: WebBindings, userId: string, connectionId?
 
 export const activityRoutes = new Hono<WebEnv>();
 activityRoutes.route("/", ruleRoutes);
+activityRoutes.route("/", apiKeyRoutes);
 
 activityRoutes.get("/activity", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
   const session = sessionFor(c.env.SESSION, user.userId);
-  const [activity, notify] = await Promise.all([session.activity(), session.notifyView()]);
+  const [activity, notify, apiKeys] = await Promise.all([session.activity(), session.notifyView(), session.apiKeys()]);
   const csrf = await csrfToken(c.get("config"), user.userId, ACTIVITY_CSRF);
   const config = c.get("config");
   const names = (id: string) => config.registry.byId(id)?.name ?? id;
@@ -55,6 +57,7 @@ activityRoutes.get("/activity", async (c) => {
       now={Date.now()}
       names={names}
       rules={rules}
+      apiKeys={apiKeys}
     />,
   );
 });
@@ -122,6 +125,7 @@ activityRoutes.post("/activity/delete", async (c) => {
     return c.html(<MessagePage title="Not deleted" message="Tick the box to confirm." code="confirm_required" />, 400);
   }
   const tokens = await revokeOAuthGrants(c.env, user.userId);
+  await forgetApiKeys(c.env, sessionFor(c.env.SESSION, user.userId));
   await sessionFor(c.env.SESSION, user.userId).purge();
   log.info("activity.account_deleted", { userId: user.userId, tokens });
   c.header("Set-Cookie", endSignIn());

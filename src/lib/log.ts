@@ -6,7 +6,9 @@
 type Level = "info" | "warn" | "error";
 type Fields = Record<string, unknown>;
 
-const SENSITIVE = /token|secret|password|authorization|cookie|code_verifier|^code$|verifier|handle|^state$|props/i;
+// `api[-_]?key` covers an `x-api-key` header (a personal API key, src/apikeys) logged by name.
+const SENSITIVE =
+  /token|secret|password|authorization|cookie|code_verifier|^code$|verifier|handle|^state$|props|api[-_]?key/i;
 
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 4 || value === null || typeof value !== "object") return value;

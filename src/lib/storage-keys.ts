@@ -12,3 +12,6 @@ export const signinKey = (stateHash: string) => `cs:signin:${stateHash}`;
 
 /** Provider connect transaction (PKCE verifier, user, provider), keyed by SHA-256(state). TTL 600 s. */
 export const connectKey = (stateHash: string) => `cs:connect:${stateHash}`;
+
+/** API key id -> the person's user id, so /mcp finds the key's Durable Object without a scan. TTL: the key's expiry. */
+export const apiKeyIndexKey = (keyId: string) => `cs:apikey:${keyId}`;

@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { insufficientScope, type OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
 import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
+import { withApiKeyAuth } from "../apikeys/mcp-auth";
 import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
 import { log } from "../lib/log";
@@ -46,8 +47,9 @@ export function createMcpApi(config: Config, env: Env) {
       if (!originAllowed(request, allowedOrigins)) {
         return Response.json({ error: "forbidden_origin", message: 'unexpected "Origin" value' }, { status: 403 });
       }
-      if (!ctx.auth.scope.includes(REQUIRED_SCOPE)) return insufficientScope(ctx.auth, [REQUIRED_SCOPE]);
       const props = parseAuthProps(ctx.props);
+      withApiKeyAuth(ctx, props);
+      if (!ctx.auth.scope.includes(REQUIRED_SCOPE)) return insufficientScope(ctx.auth, [REQUIRED_SCOPE]);
       if (!props) {
         log.error("mcp.props_invalid", { clientId: ctx.auth.clientId });
         return new Response(JSON.stringify({ error: "invalid_token" }), { status: 401 });

@@ -9,6 +9,7 @@
  * alone reaches nobody's accounts, since every real access needs a human-approved grant.
  */
 import { OAuthError, OAuthProvider } from "@cloudflare/workers-oauth-provider";
+import { apiKeyResolver } from "../apikeys/mcp-auth";
 import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
 import { log } from "../lib/log";
@@ -51,6 +52,8 @@ export function createProvider(config: Config, env: Env): OAuthProvider<Env> {
       bearer_methods_supported: ["header"],
       resource_name: "Countersign",
     },
+    // Personal API keys for headless clients (src/apikeys); a bearer that is not a key gets `invalid_token`.
+    resolveExternalToken: apiKeyResolver(config),
     clientIdMetadataDocumentEnabled: true,
     accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTTL: REFRESH_TOKEN_TTL_SECONDS,

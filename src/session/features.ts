@@ -5,6 +5,7 @@
  * servers) are built on first use, so an object that only answers a grant check never parses
  * the provider registry. The person's id is the object's own name, read once.
  */
+import { ApiKeys } from "../apikeys/store";
 import { type Config, loadConfig } from "../config";
 import { Notifier } from "../notify/notifier";
 import { NotifyStore } from "../notify/store";
@@ -31,6 +32,7 @@ export class PersonFeatures {
   readonly notifier: Notifier;
   readonly rules: StandingRuleStore;
   readonly owner: OwnerActions;
+  readonly apiKeys: ApiKeys;
   #providers: ProviderAccess | null = null;
   #upstream: Upstream | null = null;
 
@@ -63,6 +65,7 @@ export class PersonFeatures {
     this.owner = new OwnerActions(grants, this.book, this.rules, policy, () => this.config.ruleMaxHours);
     this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
     this.claims = new ConnectClaims(sql);
+    this.apiKeys = new ApiKeys(sql, this.connections);
   }
 
   get config(): Config {

@@ -143,6 +143,18 @@ export const MIGRATIONS: readonly string[] = [
      end_reason TEXT
    );
    CREATE INDEX IF NOT EXISTS standing_rules_live ON standing_rules (ends_at) WHERE ended_at IS NULL;`,
+  // Personal API keys for headless clients (src/apikeys/store.ts): SHA-256 of the key only.
+  `CREATE TABLE IF NOT EXISTS api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     email TEXT,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     last_used_at INTEGER
+   );`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

@@ -6,6 +6,8 @@
  * Public methods are RPC; `#private` members are not reachable from outside.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { ApiKeyError } from "../apikeys/key";
+import type { ApiKeyView, NewApiKey, VerifiedApiKey } from "../apikeys/store";
 import type { RuleInput, StandingRule } from "../grants/standing-rules";
 import type { ClassifiedCall, Grant } from "../grants/types";
 import { log } from "../lib/log";
@@ -99,6 +101,21 @@ export class UserSession extends DurableObject<Env> {
   /** "Revoke everything": every open grant of every connection, and every allow rule. */
   revokeEverything(): Promise<{ grants: number; rules: number }> {
     return this.#f.owner.revokeEverything();
+  }
+
+  // ── personal API keys for headless clients (apikeys/store.ts) ───────────────────────────
+  createApiKey(key: NewApiKey): Promise<Result<ApiKeyView, ApiKeyError>> {
+    return this.#f.apiKeys.create(key, Date.now());
+  }
+  apiKeys(): ApiKeyView[] {
+    return this.#f.apiKeys.list();
+  }
+  /** Null for a wrong hash, an expired key or a disconnected one alike. */
+  verifyApiKey(id: string, hash: string): VerifiedApiKey | null {
+    return this.#f.apiKeys.verify(id, hash, Date.now());
+  }
+  revokeApiKey(id: string): Promise<boolean> {
+    return this.#f.apiKeys.revoke(id);
   }
 
   // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
