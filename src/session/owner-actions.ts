@@ -13,12 +13,19 @@
  * allow rule; never rules stay (they only protect) and apps stay connected.
  */
 import { type ExtendError, extend } from "../grants/extension";
+import type { RuleInput, StandingRule } from "../grants/standing-rules";
 import { revoke } from "../grants/transitions";
 import type { Grant, GrantPolicy } from "../grants/types";
 import type { DecideResult, Decision, GrantBook } from "./grant-book";
 import type { GrantStore } from "./grant-store";
 import { publicGrant } from "./grant-store";
 import type { CreateRuleResult, StandingRuleStore } from "./standing-rule-store";
+
+/** What a rule made on /activity may name. */
+export interface RuleScope {
+  connections: string[];
+  targets: string[];
+}
 
 export type ExtendResult = { ok: true; grant: Grant } | { ok: false; code: ExtendError["code"] | "not_found" };
 
@@ -36,6 +43,19 @@ export class OwnerActions {
     private readonly policy: () => GrantPolicy,
     private readonly ruleMaxHours: () => number,
   ) {}
+
+  /** A rule made on /activity, naming only what `scope` lists (the person's connections and targets). */
+  async createRule(input: RuleInput, scope: RuleScope): Promise<CreateRuleResult> {
+    const created = this.rules.create(input, this.ruleMaxHours(), Date.now(), scope);
+    if (created.ok) await this.book.schedule();
+    return created;
+  }
+
+  async removeRule(id: string): Promise<StandingRule | null> {
+    const removed = this.rules.remove(id, Date.now());
+    await this.book.schedule();
+    return removed;
+  }
 
   /** Decide; when approved, one allow rule per approved provider for the asking connection. */
   async decideWithRule(

@@ -2,8 +2,7 @@
  * One Durable Object per person, named by the verified user id (never by anything a client
  * sends), read once from `ctx.id.name`. A shell: its parts are wired in features.ts, and it answers
  * RPCs with one-line delegates; each section names the module that holds the logic. Input gates
- * plus synchronous SQL between read and write make every state change atomic.
- * Public methods are RPC; `#private` members are not reachable from outside.
+ * plus synchronous SQL make every state change atomic. `#private` members are not RPC.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ApiKeyError } from "../apikeys/key";
@@ -29,6 +28,8 @@ import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } 
 import type { ApprovedWithRule, ExtendResult } from "./owner-actions";
 import { migrate } from "./schema";
 import type { CreateRuleResult, RefusedAsk } from "./standing-rule-store";
+
+type ToolArgs = Record<string, unknown>;
 
 export class UserSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -120,22 +121,15 @@ export class UserSession extends DurableObject<Env> {
 
   // ── standing rules (session/standing-rule-store.ts; policy in grants/standing-rules.ts) ──
   /** Only ever called by the person's own pages: no tool reaches this. */
-  async createRule(input: RuleInput): Promise<CreateRuleResult> {
-    const created = this.#f.rules.create(input, this.#f.config.ruleMaxHours, Date.now(), this.#f.ruleScope());
-    if (created.ok) await this.#f.book.schedule();
-    return created;
+  createRule(input: RuleInput): Promise<CreateRuleResult> {
+    return this.#f.owner.createRule(input, this.#f.ruleScope());
   }
-  /**
-   * The approval page's "also allow this for N hours": approve, then an allow rule for this
-   * connection on what was approved, at the approved level. The rule is made from the grant the
-   * book returns, so it can never be wider than the approval.
-   */
+  /** Approve with "also allow this for N hours": the rule is cut from the approved grant, never wider. */
   decideWithRule(id: string, linkTokenHash: string, decision: Decision, ruleHours: number): Promise<ApprovedWithRule> {
     return this.#f.owner.decideWithRule(id, linkTokenHash, decision, ruleHours);
   }
   removeRule(id: string): Promise<StandingRule | null> {
-    const removed = this.#f.rules.remove(id, Date.now());
-    return this.#f.book.schedule().then(() => removed);
+    return this.#f.owner.removeRule(id);
   }
   standingRules(): StandingRule[] {
     return this.#f.rules.live(Date.now());
@@ -154,14 +148,12 @@ export class UserSession extends DurableObject<Env> {
     await this.#f.upstream.purge();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    // The object lives on in memory: give it its (empty) schema back, then release any waiters,
-    // who now find nothing.
+    // The object lives on in memory: its (empty) schema back, then waiters find nothing.
     migrate(this.#sql);
     this.#f.book.releaseWaiters();
   }
-  /** Send what is owed, expire what is due; then aim the alarm at the next deadline. */
+  /** Expire first (a slow push service never delays it), then send what is owed, then aim again. */
   override async alarm(): Promise<void> {
-    // Expiry first: a slow push service never delays it. Then what is owed, then aim again.
     this.#f.rules.expireDue(Date.now());
     await this.#f.book.expireDue();
     await this.#f.notifier.deliverDue(Date.now()).catch((error) => log.error("notify.deliver_failed", { error }));
@@ -240,19 +232,14 @@ export class UserSession extends DurableObject<Env> {
   disconnectUpstream(name: string, remove: boolean): Promise<{ revokedUpstream: boolean } | null> {
     return this.#f.upstream.disconnect(name, remove);
   }
-  classifyUpstreamCall(name: string, tool: string, args: Record<string, unknown>): Promise<ClassifiedCall | null> {
+  classifyUpstreamCall(name: string, tool: string, args: ToolArgs): Promise<ClassifiedCall | null> {
     return this.#f.upstream.classifyCall(name, tool, args);
   }
   upstreamTools(): UpstreamToolGroup[] {
     return this.#f.upstream.tools();
   }
   /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
-  callUpstreamTool(
-    connectionId: string,
-    name: string,
-    tool: string,
-    args: Record<string, unknown>,
-  ): Promise<UpstreamCallView> {
+  callUpstreamTool(connectionId: string, name: string, tool: string, args: ToolArgs): Promise<UpstreamCallView> {
     return this.#f.upstream.callTool(connectionId, name, tool, args);
   }
 }

@@ -105,7 +105,7 @@ describe("parseConfig", () => {
   it("turns push on only with a VAPID key, and takes the subject from VAPID_SUBJECT or PUBLIC_URL", () => {
     const off = parseConfig(base);
     expect(off.ok && off.value.push).toBeNull();
-    const key = "A".repeat(42) + "E";
+    const key = `${"A".repeat(42)}E`;
     const on = parseConfig({ ...base, VAPID_PRIVATE_KEY: key });
     expect(on.ok && on.value.push).toEqual({ privateKey: key, subject: "https://countersign.example" });
     const contact = parseConfig({ ...base, VAPID_PRIVATE_KEY: key, VAPID_SUBJECT: "mailto:ops@example.com" });
