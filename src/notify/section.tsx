@@ -8,6 +8,9 @@ import { Layout } from "../web/layout";
 import type { NotifyView } from "./notifier";
 import { MAX_DEVICE_NAME, MAX_DEVICES } from "./targets";
 
+/** 401/403 from a push service: the VAPID key it subscribed with is not ours any more. */
+const refusesOurKey = (status: string | null) => status === "failed: status 401" || status === "failed: status 403";
+
 const when = (ms: number | null) => (ms === null ? "never" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
 
 function PushForm({ view, csrf }: { view: NotifyView; csrf: string }) {
@@ -55,6 +58,13 @@ export function NotifySection({ view, csrf }: { view: NotifyView; csrf: string }
                 added {when(device.addedAt)} · last delivery {when(device.lastDeliveryAt)}
                 {device.lastStatus ? ` (${device.lastStatus})` : ""}
               </span>
+              {refusesOurKey(device.lastStatus) ? (
+                <span class="muted small">
+                  <br />
+                  Its push service refuses this server's key (the key changed?): remove it, then turn notifications on
+                  again on that phone.
+                </span>
+              ) : null}
               <form class="inline" method="post" action={`/activity/devices/${encodeURIComponent(device.id)}/remove`}>
                 <input type="hidden" name="csrf" value={csrf} />
                 <button type="submit">Remove</button>

@@ -197,6 +197,8 @@ describe("push on every new request", () => {
     await who.deliver();
     expect(await who.rows("SELECT * FROM deliveries")).toEqual([]);
     expect(await who.rows("SELECT last_status FROM push_devices")).toEqual([{ last_status: "failed: status 403" }]);
+    const html = await (await who.browser.get("/activity")).text();
+    expect(html).toContain("refuses this server&#39;s key");
   });
 
   it("refreshes a known endpoint instead of adding it twice, and caps devices at ten", async () => {
