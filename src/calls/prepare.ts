@@ -21,12 +21,26 @@ export interface CallInput {
 
 export interface ProviderLookup {
   forUrl(url: URL): ProviderDefinition | undefined;
+  /** Every provider; only used to name a loopback dev provider's wrong port. */
+  all?(): readonly ProviderDefinition[];
 }
+
+/** The loopback dev provider whose path this loopback URL names on another origin (the demo's old port). */
+const devProviderElsewhere = (url: URL, registry: ProviderLookup) =>
+  registry
+    .all?.()
+    .find(
+      (provider) =>
+        provider.allowLoopback &&
+        provider.origin !== undefined &&
+        provider.pathPrefixes.some((prefix) => url.pathname.startsWith(prefix)),
+    );
 
 /** A `prepare` code; an `invalid_request` says which `call` rule refused it. */
 export type PrepareError =
   | Coded<"prepare", "invalid_request", { reason: ErrorCode<"call">; header?: string }>
   | Coded<"prepare", "address_not_allowed", { host: string }>
+  | Coded<"prepare", "wrong_port", { expected: string }>
   | Coded<"prepare", "unknown_provider", { host: string }>
   | Coded<"prepare", "path_not_allowed", { message: string }>;
 
@@ -71,6 +85,10 @@ export async function prepareCall(
   const provider = registry.forUrl(url);
   const devOrigin = provider?.allowLoopback && provider.origin === url.origin ? provider.origin : undefined;
   if (classifyHost(url.hostname) === "loopback" && !devOrigin) {
+    // A loopback dev provider's own host on another port or scheme (the demo's 8787 URLs after
+    // the port moved): still refused, but named for what it is, with the origin that works.
+    const elsewhere = devProviderElsewhere(url, registry);
+    if (elsewhere?.origin) return err({ code: "wrong_port", expected: elsewhere.origin });
     return err({ code: "address_not_allowed", host: url.hostname });
   }
   const canonical = canonicalizeCall(

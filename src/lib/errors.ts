@@ -79,7 +79,7 @@ export const ERROR_CODES = {
     "header_invalid",
   ],
   /** A call matched to a provider (src/calls/prepare.ts); `invalid_request` carries a `call` code as its reason. */
-  prepare: ["invalid_request", "address_not_allowed", "unknown_provider", "path_not_allowed"],
+  prepare: ["invalid_request", "address_not_allowed", "wrong_port", "unknown_provider", "path_not_allowed"],
   /** A grant's state change refused (src/grants/transitions.ts). */
   transition: ["not_pending", "expired", "not_live", "widened", "no_providers"],
   /** A provider credential that cannot be used for a call (src/providers/credentials.ts). */

@@ -55,6 +55,12 @@ function prepareError(error: PrepareError) {
       return toolError("invalid_request", "Loopback, private and metadata addresses are never called.", {
         reason: error.code,
       });
+    case "wrong_port":
+      return toolError(
+        "invalid_request",
+        `Wrong port: this dev provider is served at ${error.expected} (PUBLIC_URL); use that origin.`,
+        { reason: error.code, expected: error.expected },
+      );
     case "unknown_provider":
       return toolError("unknown_provider", "No provider Countersign knows serves this URL. See list_integrations.", {
         host: error.host,
