@@ -12,7 +12,7 @@ import { sha256Hex } from "../lib/crypto";
 import { apiKeyIndexKey } from "../lib/storage-keys";
 import { sessionFor, type UserSession } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
-import { refuseForeignForm, requireUser } from "../web/guards";
+import { signedInForm } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { type ApiKeyError, generateApiKey, isApiKeyId, parseKeyDays, parseKeyName } from "./key";
 import { ApiKeyCreatedPage } from "./section";
@@ -25,17 +25,8 @@ function refused(c: WebContext, error: ApiKeyError, status: 400 | 404 | 409 = 40
   return c.html(<MessagePage title="Not saved" message={error.message} code={error.code} back={back} />, status);
 }
 
-/** The signed-in person and their form, or the refusal to send. */
-async function checkedForm(c: WebContext) {
-  const user = await requireUser(c);
-  if (user instanceof Response) return user;
-  const form = await c.req.formData();
-  const foreign = await refuseForeignForm(c, user, form, ACTIVITY_CSRF);
-  return foreign ?? { user, form };
-}
-
 apiKeyRoutes.post("/activity/api-keys", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const { user, form } = checked;
   const name = parseKeyName(form.get("name"));
@@ -60,7 +51,7 @@ apiKeyRoutes.post("/activity/api-keys", async (c) => {
 });
 
 apiKeyRoutes.post("/activity/api-keys/:id/revoke", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const id = c.req.param("id");
   const revoked = isApiKeyId(id) && (await sessionFor(c.env.SESSION, checked.user.userId).revokeApiKey(id));

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { ACTIVITY_CSRF } from "../activity/rules-routes";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
-import { refuseForeignForm, requireUser } from "../web/guards";
+import { signedInForm } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { WebhookSetPage } from "./section";
 import type { NotifyError } from "./targets";
@@ -23,17 +23,8 @@ function refused(c: WebContext, error: NotifyError, status: 400 | 404 | 409 = 40
   return c.html(<MessagePage title="Not saved" message={error.message} code={error.code} back={back} />, status);
 }
 
-/** The signed-in person and their form, or the refusal to send. */
-async function checkedForm(c: WebContext) {
-  const user = await requireUser(c);
-  if (user instanceof Response) return user;
-  const form = await c.req.formData();
-  const foreign = await refuseForeignForm(c, user, form, ACTIVITY_CSRF);
-  return foreign ?? { user, form };
-}
-
 notifyRoutes.post("/activity/devices", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const { user, form } = checked;
   const devMode = c.get("config").devMode;
@@ -47,7 +38,7 @@ notifyRoutes.post("/activity/devices", async (c) => {
 });
 
 notifyRoutes.post("/activity/devices/:id/remove", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const removed = await sessionFor(c.env.SESSION, checked.user.userId).removeDevice(c.req.param("id"));
   if (!removed) return refused(c, { code: "not_found", message: "There is no such device in your account." }, 404);
@@ -55,7 +46,7 @@ notifyRoutes.post("/activity/devices/:id/remove", async (c) => {
 });
 
 notifyRoutes.post("/activity/webhook", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const url = parseWebhookUrl(checked.form.get("url"), c.get("config").devMode);
   if (!url.ok) return refused(c, url.error);
@@ -64,7 +55,7 @@ notifyRoutes.post("/activity/webhook", async (c) => {
 });
 
 notifyRoutes.post("/activity/webhook/remove", async (c) => {
-  const checked = await checkedForm(c);
+  const checked = await signedInForm(c, ACTIVITY_CSRF);
   if (checked instanceof Response) return checked;
   const removed = await sessionFor(c.env.SESSION, checked.user.userId).removeWebhook();
   if (!removed) return refused(c, { code: "not_found", message: "There is no webhook to remove." }, 404);

@@ -184,9 +184,10 @@ export class GrantBook {
       providers: grant.requestedProviders,
       ...(grant.call ? { method: grant.call.method, url: grant.call.url } : {}),
     });
-    this.announce(publicGrant(grant), now);
+    const created = publicGrant(grant);
+    this.announce(created, now);
     await this.schedule();
-    return { ok: true, grant: publicGrant(grant), coalesced: false };
+    return { ok: true, grant: created, coalesced: false };
   }
   /** A grant as the agent's connection sees it; null when it is not this connection's. */
   getForConnection(id: string, connectionId: string): Grant | null {

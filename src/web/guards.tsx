@@ -38,3 +38,17 @@ export async function refuseForeignForm(
     403,
   );
 }
+
+/**
+ * A POST form of the signed-in person's own page: signed in, then the form's CSRF field for
+ * `scope`. The person and the form, or the response to send instead (sign in, or 403).
+ */
+export async function signedInForm(
+  c: WebContext,
+  scope: string,
+): Promise<{ user: SignedInUser; form: FormData } | Response> {
+  const user = await requireUser(c);
+  if (user instanceof Response) return user;
+  const form = await c.req.formData();
+  return (await refuseForeignForm(c, user, form, scope)) ?? { user, form };
+}

@@ -128,6 +128,24 @@ describe("push on every new request", () => {
     expect(pushesTo(endpoint)).toHaveLength(1);
   });
 
+  it("pushes each capped request once: duplicates and requests over the pending cap push nothing", async () => {
+    const who = await person();
+    const { endpoint } = await subscribe(who);
+    for (let i = 0; i < 20; i++) await askSession(who.tokens.access_token, { duration_minutes: i + 1 });
+    // The same twenty again coalesce, and one more is over the cap: neither is announced.
+    for (let i = 0; i < 20; i++) await askSession(who.tokens.access_token, { duration_minutes: i + 1 });
+    const over = await tool(who.tokens.access_token, "request_elevated_access", {
+      kind: "broad",
+      providers: ["github"],
+      duration_minutes: 30,
+      reason: "one more",
+    });
+    expect(over.error?.code).toBe("rate_limited");
+    await who.deliver();
+    expect(pushesTo(endpoint)).toHaveLength(20);
+    expect(await who.rows("SELECT * FROM deliveries")).toEqual([]);
+  });
+
   it("answers the request although the push service fails, and retries it with backoff", async () => {
     const who = await person();
     const { endpoint } = await subscribe(who);
