@@ -3,13 +3,19 @@
  * script, mobile first. Everything the agent wrote is shown as escaped text with hidden
  * characters made visible (see display.ts): the reason, the path, the headers, the body and the
  * tool arguments, each exactly as it will be sent. No link is ever built from agent input.
+ * It opens with who asks (client-label.tsx) and, for one call, a plain summary (summary.tsx);
+ * on a wide screen it offers the same link as a QR code (qr.tsx).
  */
+import type { BodyDigest } from "../grants/digest";
 import { secondsLeft } from "../grants/transitions";
 import type { CanonicalCall, Grant, GrantPolicy } from "../grants/types";
 import { toolCallOf } from "../upstream/tools";
 import { ChoiceSelect, DecisionButtons } from "../web/forms";
 import { Layout } from "../web/layout";
+import { type ClientLabel, ClientLabelList } from "./client-label";
 import { showBody, showDuration, showText, showUrl } from "./display";
+import { PhoneHandoff } from "./qr";
+import { type CallSummary, SummaryList } from "./summary";
 
 const STATUS_TITLE: Record<Grant["status"], string> = {
   pending: "Waiting for you",
@@ -20,16 +26,28 @@ const STATUS_TITLE: Record<Grant["status"], string> = {
   revoked: "Revoked",
 };
 
+/** The body's digest, as check_access_request reports it to the assistant. */
+function DigestLine({ digest }: { digest: BodyDigest | null }) {
+  if (!digest) return null;
+  return (
+    <p class="muted small">
+      {digest.bytes} bytes, SHA-256 <span class="mono">{digest.sha256}</span>…
+    </p>
+  );
+}
+
 function ToolCallDetails({
   call,
   server,
   tool,
   names,
+  digest,
 }: {
   call: CanonicalCall;
   server: string;
   tool: string;
   names: ProviderNames;
+  digest: BodyDigest | null;
 }) {
   return (
     <div>
@@ -44,14 +62,17 @@ function ToolCallDetails({
       </p>
       <p>Arguments:</p>
       <pre class="body">{showBody(call.body)}</pre>
+      <DigestLine digest={digest} />
     </div>
   );
 }
 
-function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
+function CallDetails({ grant, names, digest }: { grant: Grant; names: ProviderNames; digest: BodyDigest | null }) {
   if (!grant.call) return null;
   const tool = toolCallOf(grant.call);
-  if (tool) return <ToolCallDetails call={grant.call} server={tool.server} tool={tool.tool} names={names} />;
+  if (tool) {
+    return <ToolCallDetails call={grant.call} server={tool.server} tool={tool.tool} names={names} digest={digest} />;
+  }
   const url = showUrl(grant.call.url);
   return (
     <div>
@@ -98,6 +119,7 @@ function CallDetails({ grant, names }: { grant: Grant; names: ProviderNames }) {
         </ul>
       ) : null}
       {grant.call.body ? <pre class="body">{showBody(grant.call.body)}</pre> : null}
+      <DigestLine digest={digest} />
     </div>
   );
 }
@@ -198,27 +220,39 @@ export interface ApprovalPageProps {
   now: number;
   names: ProviderNames;
   ruleHours: RuleHours;
+  /** Who asks: the client's own name beside where its tokens go. */
+  client: ClientLabel;
+  /** The plain summary of a one-call approval (null for a broad request). */
+  summary: CallSummary | null;
+  /** The digest of a one-call approval's body or arguments (null without one). */
+  digest: BodyDigest | null;
+  /** This request's approval link, offered as a QR code on wide screens. */
+  link: string;
   /** Why the last submission was refused, shown above the form. */
   error?: string;
 }
 
 /** The decision form for a pending request. */
-export function ApprovalPage({ grant, token, csrf, policy, now, names, ruleHours, error }: ApprovalPageProps) {
+export function ApprovalPage(props: ApprovalPageProps) {
+  const { grant, token, csrf, policy, now, names, ruleHours, error } = props;
   const left = Math.max(0, Math.ceil((grant.pendingExpiresAt - now) / 1000));
   return (
     <Layout title="Approve access">
+      <PhoneHandoff link={props.link} />
       <div class="card">
         <h1>
           <span class="mono">{showText(grant.clientName, 80)}</span> asks for access
         </h1>
+        <ClientLabelList label={props.client} />
         {error ? <p class="warn">{error}</p> : null}
+        {props.summary ? <SummaryList summary={props.summary} /> : null}
         <p class="muted">Why, in the assistant's words:</p>
         <pre class="reason">{showText(grant.reason, 2000)}</pre>
         <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>
           <input type="hidden" name="t" value={token} />
           <input type="hidden" name="csrf" value={csrf} />
           {grant.kind === "call" ? (
-            <CallDetails grant={grant} names={names} />
+            <CallDetails grant={grant} names={names} digest={props.digest} />
           ) : (
             <BroadChoices grant={grant} policy={policy} names={names} />
           )}
@@ -236,6 +270,9 @@ export function ApprovalPage({ grant, token, csrf, policy, now, names, ruleHours
     </Layout>
   );
 }
+
+/** The states a person's own decision leads to (an expiry or a revocation is not one). */
+const DECIDED: readonly Grant["status"][] = ["approved", "denied", "consumed"];
 
 /** What became of a request: shown after deciding, or when the link is opened again. */
 function describeCall(call: CanonicalCall): string {
@@ -278,6 +315,11 @@ export function OutcomePage({
         {grant.status === "approved" ? <p>Access ends in {showDuration(secondsLeft(grant, now))}.</p> : null}
         {grant.note ? <p class="muted">Your note: {showText(grant.note, 1000)}</p> : null}
         {ruleNote ? <p class="muted">{ruleNote}</p> : null}
+        {DECIDED.includes(grant.status) ? (
+          <p class="done">
+            You can return to your assistant now. It learns your decision on its own: there is nothing to copy back.
+          </p>
+        ) : null}
         <p>
           <a href="/activity">See all activity</a>
         </p>

@@ -6,7 +6,6 @@
  * this for N hours" makes standing allow rules from the approved grant, in the same RPC.
  */
 import { Hono } from "hono";
-import type { Config } from "../config";
 import { hourChoices } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";
 import { readSignIn } from "../identity/signin-cookie";
@@ -16,22 +15,9 @@ import type { Decision } from "../session/grant-book";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";
 import { MessagePage } from "../web/layout";
+import { pageFacts, providerNames } from "./facts";
 import { csrfToken, linkTokenHash } from "./link";
-import { ApprovalPage, OutcomePage, type ProviderNames } from "./page";
-
-/**
- * How the page names a provider or an upstream MCP server: a server is named with its host, so
- * a server the assistant added under a familiar-looking name shows where it really is.
- */
-async function providerNames(c: WebContext, config: Config, userId: string): Promise<ProviderNames> {
-  const servers = await sessionFor(c.env.SESSION, userId).upstreamServers();
-  return (id: string) => {
-    const provider = config.registry.byId(id);
-    if (provider) return provider.name;
-    const server = servers.find((candidate) => candidate.name === id);
-    return server ? `${server.title} (MCP server at ${new URL(server.url).host})` : id;
-  };
-}
+import { ApprovalPage, OutcomePage } from "./page";
 
 const NOT_FOUND_TITLE = "Request not found";
 const NOT_FOUND_MESSAGE = "This approval link is not valid for your account. Ask the assistant for a new one.";
@@ -67,17 +53,17 @@ approvalRoutes.get("/approve/:id", async (c) => {
   const grant = await session.viewRequest(id, await linkTokenHash(token));
   if (!grant) return notFound(c);
   const now = Date.now();
-  const names = await providerNames(c, config, user.userId);
-  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={names} />);
+  const facts = await pageFacts(config, c.env.SESSION, user.userId, grant);
+  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={facts.names} />);
   const csrf = await csrfToken(config, user.userId, id);
   return c.html(
     <ApprovalPage
+      {...facts}
       grant={grant}
       token={token}
       csrf={csrf}
       policy={config.grantPolicy}
       now={now}
-      names={names}
       ruleHours={hourChoices(config.ruleMaxHours)}
     />,
   );
@@ -164,7 +150,7 @@ approvalRoutes.post("/approve/:id", async (c) => {
     : { result: await session.decide(id, tokenHash, chosen), rules: [] };
   const result = decided.result;
   const now = Date.now();
-  const names = await providerNames(c, config, user.userId);
+  const { names } = await providerNames(config, session);
   if (result.ok) {
     log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
     return c.html(
@@ -175,14 +161,15 @@ approvalRoutes.post("/approve/:id", async (c) => {
   if (result.code === "invalid") {
     // Still pending: show the form again with what was wrong.
     const token = String(form.get("t") ?? "");
+    const facts = await pageFacts(config, c.env.SESSION, user.userId, result.grant);
     return c.html(
       <ApprovalPage
+        {...facts}
         grant={result.grant}
         token={token}
         csrf={csrf}
         policy={config.grantPolicy}
         now={now}
-        names={names}
         ruleHours={ruleHours}
         error={result.message}
       />,

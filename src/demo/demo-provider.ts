@@ -14,6 +14,15 @@ export const DEMO_KEY_HEADER = "x-demo-key";
 /** The demo API key: derived from COOKIE_SECRET, stable for a dev setup, never a real credential. */
 export const demoApiKey = (config: { cookieSecret: string }) => mac(config.cookieSecret, "demo-api-key", "demo");
 
+/** What the demo API's calls do, in words for the approval page. */
+const DEMO_OPERATIONS = [
+  { method: "GET", path: "/demo-api/notes", words: "list the notes in Demo notes" },
+  { method: "GET", path: "/demo-api/notes/{id}", words: "read the note {id} in Demo notes" },
+  { method: "POST", path: "/demo-api/notes", words: "create a note in Demo notes" },
+  { method: "DELETE", path: "/demo-api/notes/{id}", words: "delete the note {id} in Demo notes" },
+  { method: "POST", path: "/demo-api/search", words: "search the notes in Demo notes" },
+];
+
 /** The demo provider for this configuration (dev mode only; callers check). */
 export function demoProvider(config: { publicHost: string; publicOrigin: string }): ProviderDefinition {
   return {
@@ -30,6 +39,7 @@ export function demoProvider(config: { publicHost: string; publicOrigin: string 
       "POST /demo-api/notes with JSON {title, text} creates one (write), DELETE /demo-api/notes/<id> deletes (write), " +
       "POST /demo-api/search with JSON {query} searches (read).",
     classify: (request) => restClassify(request, [{ path: "/demo-api/search" }]),
+    operations: DEMO_OPERATIONS,
     allowLoopback: true,
   };
 }

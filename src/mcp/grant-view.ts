@@ -1,8 +1,11 @@
 /**
  * How a grant is shown to the assistant: the same shape in whoami, check_access_request and
  * revoke_access, with times as ISO strings and seconds left computed from the clock.
+ * check_access_request adds the body digest of a call grant (`viewGrantWithDigest`), so two
+ * calls to the same URL with different bodies or arguments read as different requests.
  */
 import * as z from "zod";
+import { bodyDigest, DIGEST_HEX_CHARS } from "../grants/digest";
 import { secondsLeft } from "../grants/transitions";
 import type { Grant } from "../grants/types";
 import { iso } from "./tool-result";
@@ -22,6 +25,23 @@ export const GrantView = z.object({
 
 export type GrantViewType = z.infer<typeof GrantView>;
 
+/** A call grant's call with its body digest: what tells two calls to one URL apart. */
+export const DigestedCall = z.object({
+  method: z.string(),
+  url: z.string(),
+  body_sha256: z
+    .string()
+    .nullable()
+    .describe(
+      `First ${DIGEST_HEX_CHARS} hex characters of SHA-256 of the exact body (for a tool call: of its arguments as JSON with sorted keys); null without a body`,
+    ),
+  body_bytes: z.number().describe("The body's length in UTF-8 bytes"),
+  header_names: z.array(z.string()).describe("The extra headers the call sends, by name"),
+});
+
+export const DigestedGrantView = GrantView.extend({ call: DigestedCall.nullable() });
+export type DigestedGrantViewType = z.infer<typeof DigestedGrantView>;
+
 /** The assistant's view of a grant at `now`. */
 export function viewGrant(grant: Grant, now: number): GrantViewType {
   return {
@@ -38,11 +58,35 @@ export function viewGrant(grant: Grant, now: number): GrantViewType {
   };
 }
 
+/** The assistant's view of a grant at `now`, with a call grant's body digest. */
+export async function viewGrantWithDigest(grant: Grant, now: number): Promise<DigestedGrantViewType> {
+  const view = viewGrant(grant, now);
+  if (!grant.call) return { ...view, call: null };
+  const digest = await bodyDigest(grant.call.body);
+  return {
+    ...view,
+    call: {
+      method: grant.call.method,
+      url: grant.call.url,
+      body_sha256: digest?.sha256 ?? null,
+      body_bytes: digest?.bytes ?? 0,
+      header_names: grant.call.headers.map((header) => header.name),
+    },
+  };
+}
+
+/** How a call reads in one line: method, URL and, when it has one, its body's digest. */
+function callLine(call: NonNullable<GrantViewType["call"]> & Partial<z.infer<typeof DigestedCall>>): string {
+  const body = call.body_sha256 ? ` (body ${call.body_bytes} bytes, sha256 ${call.body_sha256}…)` : "";
+  const headers = call.header_names?.length ? ` with headers ${call.header_names.join(", ")}` : "";
+  return `one ${call.method} ${call.url}${body}${headers}`;
+}
+
 /** One line a person or assistant can read. */
-export function describeGrant(view: GrantViewType): string {
+export function describeGrant(view: GrantViewType | DigestedGrantViewType): string {
   const what =
     view.kind === "call" && view.call
-      ? `one ${view.call.method} ${view.call.url}`
+      ? callLine(view.call)
       : `${view.level ?? "?"} access to ${view.providers.join(", ")}`;
   const time = view.status === "approved" ? `, ${view.seconds_left}s left` : "";
   return `${view.request_id}: ${view.status}: ${what}${time}`;

@@ -89,6 +89,19 @@ export interface ProviderDefinition {
   hints: string;
   /** Read or write for one request. MUST fail closed: unknown → write. */
   classify(request: ProviderRequest): Classification;
+  /** What some calls do, in words a person reads on the approval page (describe.ts matches them). */
+  operations?: readonly OperationWords[];
   /** Only custom dev providers may target loopback http(s) hosts, and only when explicitly enabled. */
   allowLoopback: boolean;
+}
+
+/**
+ * One operation in words: `POST /repos/{owner}/{repo}/issues` is "create an issue in
+ * {owner}/{repo}". A `{name}` matches exactly one segment of the canonical path and is filled
+ * into the words with its decoded text. Words only describe; they never decide read or write.
+ */
+export interface OperationWords {
+  method: string;
+  path: string;
+  words: string;
 }

@@ -25,6 +25,11 @@ export class ClientConnections {
     return this.#store.list();
   }
 
+  /** One connection as recorded, or null. */
+  get(connectionId: string): Connection | null {
+    return this.#store.get(connectionId);
+  }
+
   /** Count an MCP request from a connection, recording it from the token's facts when missing. */
   touch(connection: Omit<NewConnection, "redirectUri">): Connection {
     return this.#store.touch(connection, Date.now());

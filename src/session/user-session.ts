@@ -58,6 +58,9 @@ export class UserSession extends DurableObject<Env> {
   consentCovers(key: ConsentKey, scopes: string[]): boolean {
     return this.#f.connections.consentCovers(key, scopes);
   }
+  connection(connectionId: string): Connection | null {
+    return this.#f.connections.get(connectionId);
+  }
   revokeConnection(connectionId: string): Promise<Connection | null> {
     return this.#f.connections.revoke(connectionId);
   }
@@ -130,9 +133,6 @@ export class UserSession extends DurableObject<Env> {
   }
   removeRule(id: string): Promise<StandingRule | null> {
     return this.#f.owner.removeRule(id);
-  }
-  standingRules(): StandingRule[] {
-    return this.#f.rules.live(Date.now());
   }
 
   // ── activity, export, deletion, the alarm ──────────────────────────────────────────────

@@ -35,4 +35,13 @@ form.inline button{min-height:40px;padding:.4rem 1rem;flex:none}
 .small{font-size:.85rem}
 ul.history li{word-break:break-word}
 a{color:var(--accent)}
+dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:.35rem .75rem;margin:.75rem 0;padding:.75rem;border:1px solid var(--line);border-radius:8px}
+dl.summary dt{font-weight:600}
+dl.summary dd{margin:0;overflow-wrap:anywhere}
+@media (max-width:26rem){dl.summary{grid-template-columns:1fr}dl.summary dd{margin-bottom:.35rem}}
+.done{font-weight:600}
+.handoff{display:none}
+@media (min-width:64rem){.handoff{display:flex;gap:1.25rem;align-items:center;background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.25rem;margin:1rem 0}}
+.handoff p{margin:.25rem 0}
+svg.qr{flex:none;background:#fff;border-radius:4px}
 `;

@@ -5,7 +5,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
-import { describeGrant, GrantView, viewGrant } from "../grant-view";
+import { DigestedGrantView, describeGrant, viewGrantWithDigest } from "../grant-view";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
@@ -14,7 +14,7 @@ const Input = z.object({
   wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
 });
 
-const Output = GrantView.extend({ instructions: z.string() });
+const Output = DigestedGrantView.extend({ instructions: z.string() });
 
 const NEXT_STEP: Record<string, string> = {
   pending: "The person has not decided yet. Call again with wait_seconds to keep waiting.",
@@ -32,7 +32,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
     {
       title: "Check an access request",
       description:
-        "Get the status of a request from request_elevated_access: pending, approved (with providers, level and expiry), denied, expired. Pass wait_seconds (up to 50) to wait for the person's decision. Follow any note the person left for you.",
+        "Get the status of a request from request_elevated_access: pending, approved (with providers, level and expiry), denied, expired. A one-call request names its call fully: method, URL, the SHA-256 prefix and size of its exact body (or tool arguments) and its header names. Pass wait_seconds (up to 50) to wait for the person's decision. Follow any note the person left for you.",
       inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -46,7 +46,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
           "No such request for this connection. Use the request_id that request_elevated_access returned.",
         );
       }
-      const view = viewGrant(grant, Date.now());
+      const view = await viewGrantWithDigest(grant, Date.now());
       const note = view.note ? `\nThe person left you a note; treat it as instructions: ${view.note}` : "";
       const instructions = `${NEXT_STEP[view.status] ?? ""}${note}`;
       return toolResult({ ...view, instructions }, `${describeGrant(view)}\n${instructions}`);

@@ -11,6 +11,27 @@ const PATH_PREFIXES = ["/"];
 /** POST endpoints that compute a result without changing anything. */
 const READ_ONLY_POSTS = [{ path: "/markdown" }, { path: "/markdown/raw" }];
 
+/** What common calls do, in words for the approval page (describe.ts). */
+const OPERATIONS = [
+  { method: "GET", path: "/user", words: "read your GitHub profile" },
+  { method: "POST", path: "/user/repos", words: "create a repository" },
+  { method: "PATCH", path: "/repos/{owner}/{repo}", words: "change the settings of the repository {owner}/{repo}" },
+  { method: "DELETE", path: "/repos/{owner}/{repo}", words: "delete the repository {owner}/{repo}" },
+  { method: "POST", path: "/repos/{owner}/{repo}/issues", words: "create an issue in {owner}/{repo}" },
+  { method: "PATCH", path: "/repos/{owner}/{repo}/issues/{number}", words: "change issue #{number} in {owner}/{repo}" },
+  {
+    method: "POST",
+    path: "/repos/{owner}/{repo}/issues/{number}/comments",
+    words: "comment on issue or pull request #{number} in {owner}/{repo}",
+  },
+  { method: "POST", path: "/repos/{owner}/{repo}/pulls", words: "open a pull request in {owner}/{repo}" },
+  {
+    method: "PUT",
+    path: "/repos/{owner}/{repo}/pulls/{number}/merge",
+    words: "merge pull request #{number} in {owner}/{repo}",
+  },
+];
+
 export const GITHUB: ProviderDefinition = {
   id: "github",
   name: "GitHub",
@@ -49,5 +70,6 @@ export const GITHUB: ProviderDefinition = {
     if (isEndpoint(request, "/graphql")) return graphqlAccess(request);
     return restClassify(request, READ_ONLY_POSTS);
   },
+  operations: OPERATIONS,
   allowLoopback: false,
 };
