@@ -6,7 +6,7 @@
  * its no-script, no-inline-style CSP. Whether the screen is wide is decided by a CSS media query
  * (`.handoff` in web/styles.ts), never by script. Pure.
  */
-import { correction, generate } from "lean-qr";
+import { correction, generate } from "lean-qr/nano";
 import { toSvgPath } from "lean-qr/extras/svg";
 
 /** Modules of quiet zone around the code (ISO/IEC 18004 asks for 4). */
