@@ -33,6 +33,8 @@ export interface ToolSpec {
   description?: string;
   /** The tool's readOnlyHint; absent: no annotations at all. */
   readOnly?: boolean;
+  /** The tool's destructiveHint; absent: not declared. */
+  destructive?: boolean;
   /** The answer; by default the arguments echoed back as JSON text. */
   answer?: (args: Record<string, unknown>) => { content: { type: "text"; text: string }[]; isError?: boolean };
 }
@@ -220,7 +222,14 @@ export class FakeUpstream {
           ...(spec.title !== undefined ? { title: spec.title } : {}),
           ...(spec.description !== undefined ? { description: spec.description } : {}),
           inputSchema: z.looseObject({}),
-          ...(spec.readOnly !== undefined ? { annotations: { readOnlyHint: spec.readOnly } } : {}),
+          ...(spec.readOnly !== undefined || spec.destructive !== undefined
+            ? {
+                annotations: {
+                  ...(spec.readOnly !== undefined ? { readOnlyHint: spec.readOnly } : {}),
+                  ...(spec.destructive !== undefined ? { destructiveHint: spec.destructive } : {}),
+                },
+              }
+            : {}),
         },
         async (args: Record<string, unknown>) =>
           spec.answer ? spec.answer(args) : { content: [{ type: "text" as const, text: JSON.stringify(args) }] },
