@@ -2,12 +2,12 @@
  * "Decide on your phone": the approval link as a QR code, for a person who opened it on a wide
  * screen. It carries the same link, so no new secret exists: the phone must still sign in as
  * the same person, and the token still works only while the request is pending. Drawn with
- * lean-qr (small, no dependencies, runs in workerd) as inline SVG through JSX, so the page keeps
- * its no-script, no-inline-style CSP. Whether the screen is wide is decided by a CSS media query
- * (`.handoff` in web/styles.ts), never by script. Pure.
+ * lean-qr's nano build (small, no dependencies, runs in workerd) as inline SVG through JSX, so
+ * the page keeps its no-script, no-inline-style CSP. Whether the screen is wide is decided by a
+ * CSS media query (`.handoff` in web/styles.ts), never by script. Pure.
  */
-import { correction, generate } from "lean-qr/nano";
 import { toSvgPath } from "lean-qr/extras/svg";
+import { correction, generate } from "lean-qr/nano";
 
 /** Modules of quiet zone around the code (ISO/IEC 18004 asks for 4). */
 const QUIET_ZONE = 4;
