@@ -296,7 +296,11 @@ describe("URL elicitation on 2025-11-25", () => {
     await legacyInitialize(who.token, { elicitation: { url: {} } });
     const first = await legacyCall(who.token, "call_integration_api", READ);
     expect(first.error?.code).toBe(-32042);
-    const [elicitation] = first.error?.data.elicitations as { mode: string; url: string; elicitationId: string }[];
+    const [elicitation] = (first.error?.data.elicitations ?? []) as {
+      mode: string;
+      url: string;
+      elicitationId: string;
+    }[];
     expect(elicitation?.mode).toBe("url");
     expect(elicitation?.url).toMatch(APPROVAL_LINK);
     expect(elicitation?.elicitationId).toBe(idOf(elicitation?.url as string));
