@@ -26,6 +26,7 @@ export const ERROR_CODES = {
     "provider_unavailable",
     "upstream_unavailable",
     "internal_error",
+    "request_state_invalid",
   ],
   /** A setting that stops the deployment before any route runs (src/config.ts). */
   config: [
@@ -156,6 +157,12 @@ export const ERROR_CODES = {
     "webhook_url_invalid",
     "not_found",
   ],
+  /**
+   * A retried call's request state refused before anything runs (src/mcp/elicitation/state.ts):
+   * unreadable, not ours, past its time, another person's or connection's, another call's, or
+   * already used.
+   */
+  requestState: ["malformed", "mac", "expired", "bind", "other_call", "unknown_request", "replayed"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ErrorStep = keyof typeof ERROR_CODES;

@@ -15,6 +15,7 @@ import { REQUIRED_SCOPE } from "../oauth/scopes";
 import { sessionFor } from "../session/user-session";
 import type { UpstreamToolGroup } from "../upstream/upstream";
 import { tooManyRequests } from "../web/rate-limits";
+import { rememberDeclaration } from "./elicitation/capabilities";
 import { guardMcpRequest, originAllowed, parsedBody, touchesUpstreamTools } from "./guard";
 import { createServer } from "./server";
 
@@ -69,6 +70,7 @@ export function createMcpApi(config: Config, env: Env) {
       );
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
+      await rememberDeclaration(workerEnv, props, parsedBody(guarded));
       if (!touchesUpstreamTools(parsedBody(guarded))) return handler(guarded, workerEnv, ctx);
       const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools();
       return upstreamTools.run(groups, () => handler(guarded, workerEnv, ctx));

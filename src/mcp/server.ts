@@ -5,6 +5,7 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import { registerUpstreamTools } from "../upstream/mcp-tools";
 import type { UpstreamToolGroup } from "../upstream/upstream";
+import { requestStateOptions } from "./elicitation/state";
 import type { ToolContext } from "./tool-context";
 import { TOOL_REGISTRARS } from "./tools/index";
 
@@ -18,7 +19,7 @@ const INSTRUCTIONS =
  * connected MCP servers (loaded only for requests that list or call them).
  */
 export function createServer(context: ToolContext, upstream: readonly UpstreamToolGroup[] = []): McpServer {
-  const server = new McpServer(SERVER_INFO, { instructions: INSTRUCTIONS });
+  const server = new McpServer(SERVER_INFO, { instructions: INSTRUCTIONS, requestState: requestStateOptions(context) });
   for (const register of TOOL_REGISTRARS) register(server, context);
   registerUpstreamTools(server, context, upstream);
   return server;

@@ -19,6 +19,7 @@ import { AuditLog } from "./audit-log";
 import { ClientConnections } from "./client-connections";
 import { ConnectClaims } from "./connect-claims";
 import { ConnectionStore } from "./connection-store";
+import { Elicitations } from "./elicitations";
 import { GrantBook } from "./grant-book";
 import { GrantStore } from "./grant-store";
 import { OwnerActions } from "./owner-actions";
@@ -33,6 +34,7 @@ export class PersonFeatures {
   readonly rules: StandingRuleStore;
   readonly owner: OwnerActions;
   readonly apiKeys: ApiKeys;
+  readonly elicitations: Elicitations;
   #providers: ProviderAccess | null = null;
   #upstream: Upstream | null = null;
 
@@ -66,6 +68,7 @@ export class PersonFeatures {
     this.connections = new ClientConnections(new ConnectionStore(sql), this.book, this.audit);
     this.claims = new ConnectClaims(sql);
     this.apiKeys = new ApiKeys(sql, this.connections);
+    this.elicitations = new Elicitations(sql, this.book);
   }
 
   get config(): Config {

@@ -155,6 +155,22 @@ export const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL,
      last_used_at INTEGER
    );`,
+  // URL-mode elicitation (src/session/elicitations.ts): what a 2025-11-25 connection declared at
+  // initialize, and which access request was made for which exact call of which connection.
+  `CREATE TABLE IF NOT EXISTS client_capabilities (
+     connection_id TEXT PRIMARY KEY,
+     url_elicitation INTEGER NOT NULL,
+     declared_at INTEGER NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS elicitations (
+     request_id TEXT NOT NULL,
+     call_fingerprint TEXT NOT NULL,
+     connection_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     used_at INTEGER,
+     PRIMARY KEY (request_id, call_fingerprint)
+   );
+   CREATE INDEX IF NOT EXISTS elicitations_call ON elicitations (connection_id, call_fingerprint, created_at);`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

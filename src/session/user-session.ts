@@ -30,16 +30,13 @@ import { migrate } from "./schema";
 import type { CreateRuleResult, RefusedAsk } from "./standing-rule-store";
 
 type ToolArgs = Record<string, unknown>;
-
 export class UserSession extends DurableObject<Env> {
-  readonly #sql: SqlStorage;
   readonly #f: PersonFeatures;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#sql = ctx.storage.sql;
     this.#f = new PersonFeatures(ctx, () => this.env);
-    ctx.blockConcurrencyWhile(async () => migrate(this.#sql));
+    ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
   }
 
   // ── connections and consent (session/client-connections.ts) ───────────────────────────
@@ -69,7 +66,7 @@ export class UserSession extends DurableObject<Env> {
     return this.#f.claims.claim(stateHash, Date.now());
   }
 
-  // ── grants (session/grant-book.ts; policy in src/grants) ───────────────────────────────
+  // ── grants (session/grant-book.ts; policy in src/grants; elicitation: session/elicitations.ts) ─
   /**
    * A never rule refuses first, in the same turn, so a refused ask stores nothing. A new pending
    * request is owed to the person's devices; the alarm sends it, after this answer.
@@ -88,6 +85,9 @@ export class UserSession extends DurableObject<Env> {
   }
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     return this.#f.book.waitForDecision(id, connectionId, timeoutMs);
+  }
+  elicitations(connectionId: string) {
+    return this.#f.elicitations.for(connectionId);
   }
   authority(connectionId: string): Grant[] {
     return this.#f.book.authority(connectionId);
@@ -149,7 +149,7 @@ export class UserSession extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // The object lives on in memory: its (empty) schema back, then waiters find nothing.
-    migrate(this.#sql);
+    migrate(this.ctx.storage.sql);
     this.#f.book.releaseWaiters();
   }
   /** Expire first (a slow push service never delays it), then send what is owed, then aim again. */

@@ -8,14 +8,24 @@
  * it cannot shadow one of our tools; nothing an upstream returns can create or approve a grant
  * (results only travel back to the assistant); credentials never appear in a result or an error.
  */
-import type { McpServer, StandardSchemaWithJSON } from "@modelcontextprotocol/server";
+import type { McpServer, ServerContext, StandardSchemaWithJSON } from "@modelcontextprotocol/server";
+import { fingerprintCall } from "../grants/canonical";
 import type { AccessLevel, CanonicalCall } from "../grants/types";
 import { log } from "../lib/log";
+import {
+  continueRetry,
+  ELICITABLE_REASONS,
+  elicitApproval,
+  type GateAnswer,
+  type GatedCall,
+  raisingUrlElicitation,
+} from "../mcp/elicitation/gate";
+import { retriedState } from "../mcp/elicitation/state";
 import type { ToolContext } from "../mcp/tool-context";
 import { safely, toolError } from "../mcp/tool-result";
 import { sessionFor } from "../session/user-session";
 import type { UpstreamCallFailure } from "./calls";
-import { namespacedTool } from "./tools";
+import { canonicalToolCall, namespacedTool } from "./tools";
 import type { ListedTool, UpstreamToolGroup } from "./upstream";
 
 type Args = Record<string, unknown>;
@@ -109,23 +119,70 @@ function register(server: McpServer, context: ToolContext, group: UpstreamToolGr
         openWorldHint: true,
       },
     },
-    safely(tool.name, async (args: Args) => {
-      const session = sessionFor(context.env.SESSION, context.props.userId);
-      const outcome = await session.callUpstreamTool(context.props.connectionId, group.server, upstreamName, args);
-      if (!outcome.ok) return failure(outcome, group.server, upstreamName, context);
-      // Upstream content blocks pass through as the server sent them (the SDK checks their shape).
-      const content = JSON.parse(outcome.contentJson) as { type: "text"; text: string }[];
-      return {
-        content: outcome.truncated
-          ? [...content, { type: "text" as const, text: "[Countersign cut this result to its size cap.]" }]
-          : content,
-        ...(outcome.structuredJson
-          ? { structuredContent: JSON.parse(outcome.structuredJson) as Record<string, unknown> }
-          : {}),
-        ...(outcome.isError ? { isError: true } : {}),
-      };
-    }),
+    raisingUrlElicitation(
+      safely(tool.name, async (args: Args, ctx: ServerContext) => {
+        // A 2026-07-28 retry of an elicited call: verified and bound to this exact call first.
+        const state = retriedState(ctx);
+        if (!state) return attemptTool(context, group, upstreamName, args, ctx);
+        const call = canonicalToolCall(group.server, upstreamName, args);
+        const gated = await gatedToolCall(group, upstreamName, tool.access, call);
+        return continueRetry(context, ctx, gated, state, () => attemptTool(context, group, upstreamName, args));
+      }),
+    ),
   );
+}
+
+/** The call as the elicitation gate sees it: a read asks for broad read on the server, a write for this one call. */
+async function gatedToolCall(
+  group: UpstreamToolGroup,
+  tool: string,
+  access: AccessLevel,
+  call: CanonicalCall,
+): Promise<GatedCall> {
+  return {
+    target: group.server,
+    title: group.title,
+    access,
+    call,
+    fingerprint: await fingerprintCall(call),
+    kind: access === "read" ? "broad" : "call",
+    level: access,
+    label: `tool ${namespacedTool(group.server, tool)}`,
+  };
+}
+
+/**
+ * One upstream tool call, decided in the person's object. `ctx` is given on a first round: then
+ * a refusal an approval would cure may become a URL elicitation (mcp/elicitation/gate.ts).
+ */
+async function attemptTool(
+  context: ToolContext,
+  group: UpstreamToolGroup,
+  upstreamName: string,
+  args: Args,
+  ctx?: ServerContext,
+): Promise<GateAnswer> {
+  const session = sessionFor(context.env.SESSION, context.props.userId);
+  const outcome = await session.callUpstreamTool(context.props.connectionId, group.server, upstreamName, args);
+  if (!outcome.ok) {
+    const refusal = failure(outcome, group.server, upstreamName, context);
+    if (ctx && outcome.code === "denied" && ELICITABLE_REASONS.includes(outcome.reason)) {
+      const gated = await gatedToolCall(group, upstreamName, outcome.access, outcome.call);
+      return elicitApproval(context, ctx, gated, refusal, () => attemptTool(context, group, upstreamName, args));
+    }
+    return refusal;
+  }
+  // Upstream content blocks pass through as the server sent them (the SDK checks their shape).
+  const content = JSON.parse(outcome.contentJson) as { type: "text"; text: string }[];
+  return {
+    content: outcome.truncated
+      ? [...content, { type: "text" as const, text: "[Countersign cut this result to its size cap.]" }]
+      : content,
+    ...(outcome.structuredJson
+      ? { structuredContent: JSON.parse(outcome.structuredJson) as Record<string, unknown> }
+      : {}),
+    ...(outcome.isError ? { isError: true } : {}),
+  };
 }
 
 /** Register every upstream tool whose name is free (ours are registered first and always win). */

@@ -5,11 +5,22 @@
  * classification and the grant decision all run before anything is sent; a call grant is
  * consumed before the fetch starts. Redirects are not followed; time and size are capped.
  */
-import type { McpServer } from "@modelcontextprotocol/server";
+import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sendCall } from "../../calls/outbound";
 import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
+import type { AccessLevel } from "../../grants/types";
+import type { BeginCallResult } from "../../providers/access";
 import { sessionFor } from "../../session/user-session";
+import {
+  continueRetry,
+  ELICITABLE_REASONS,
+  elicitApproval,
+  type GateAnswer,
+  type GatedCall,
+  raisingUrlElicitation,
+} from "../elicitation/gate";
+import { retriedState } from "../elicitation/state";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
@@ -119,116 +130,148 @@ export function registerCallIntegrationApi(server: McpServer, context: ToolConte
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
     },
-    safely("call_integration_api", async (input) => {
-      const { config, props } = context;
-      const prepared = await prepareCall(input, config.registry);
-      if (!prepared.ok) return prepareError(prepared.error);
-      const { provider, canonical, classified, operation } = prepared.value;
-      const session = sessionFor(context.env.SESSION, props.userId);
-      const begun = await session.beginCall(classified, props.connectionId, input.request_id);
-      if (!begun.ok) {
-        const connectUrl = `${config.publicOrigin}/connections?provider=${encodeURIComponent(provider.id)}`;
-        switch (begun.code) {
-          case "not_connected":
-            return toolError("not_connected", `${provider.name} is not connected. Ask the person to connect it.`, {
-              connect_url: connectUrl,
-            });
-          case "reauth_required":
-            return toolError(
-              "reauth_required",
-              `${provider.name} needs to be reconnected. Ask the person to reconnect it.`,
-              {
-                reconnect_url: connectUrl,
-              },
-            );
-          case "provider_unavailable":
-            return toolError(
-              "provider_unavailable",
-              `${provider.name} could not be reached to refresh access. Try again shortly.`,
-            );
-          case "unknown_provider":
-            return toolError("unknown_provider", "No provider Countersign knows serves this URL.");
-          default: {
-            const reason = begun.reason;
-            if (reason === "wrong_account") {
-              return toolError("invalid_request", `That is not the ${provider.name} account the person connected.`, {
-                reason,
-              });
-            }
-            if (reason === "denied")
-              return toolError("access_denied", "The person denied this request. Do not retry it.");
-            if (reason === "refused_by_rule") {
-              return toolError(
-                "refused_by_rule",
-                `The person set a standing rule that never allows this on ${provider.name}. Do not ask for it.`,
-                { access: classified.access, provider: provider.id },
-              );
-            }
-            if (reason === "expired" || reason === "consumed" || reason === "revoked") {
-              return toolError(
-                "expired",
-                `That approval is ${reason}. Ask again with request_elevated_access if still needed.`,
-                {
-                  request_elevated_access: coveringRequest(prepared.value),
-                },
-              );
-            }
-            return toolError(
-              "access_required",
-              `${ACCESS_HINT[reason] ?? "Access is required."} Ask the person first.`,
-              {
-                reason,
-                access: classified.access,
-                provider: provider.id,
-                request_elevated_access: coveringRequest(prepared.value),
-              },
-            );
-          }
-        }
-      }
-      const agentHeaders = Object.fromEntries(canonical.headers.map((header) => [header.name, header.value]));
-      const sent = await sendCall({
-        url: canonical.url,
-        method: canonical.method,
-        // Provider defaults first, then the agent's headers; the agent can never name a reserved
-        // (credential) header, prepareCall refused that already.
-        headers: { ...begun.headers, ...agentHeaders },
-        body: canonical.body,
+    raisingUrlElicitation(
+      safely("call_integration_api", async (input, ctx: ServerContext) => {
+        const prepared = await prepareCall(input, context.config.registry);
+        if (!prepared.ok) return prepareError(prepared.error);
+        const call = prepared.value;
+        // A 2026-07-28 retry of an elicited call: verified and bound to this exact call first.
+        const state = retriedState(ctx);
+        if (state) return continueRetry(context, ctx, gatedCall(call), state, (id) => attemptCall(context, call, id));
+        return attemptCall(context, call, input.request_id, input.request_id === undefined ? ctx : undefined);
+      }),
+    ),
+  );
+}
+
+/**
+ * Decide and make the call. `ctx` is given only when no request_id was: then a refusal an
+ * approval would cure may become a URL elicitation (mcp/elicitation/gate.ts).
+ */
+async function attemptCall(
+  context: ToolContext,
+  prepared: PreparedCall,
+  requestId: string | undefined,
+  ctx?: ServerContext,
+): Promise<GateAnswer> {
+  const { config, props } = context;
+  const { provider, canonical, classified, operation } = prepared;
+  const session = sessionFor(context.env.SESSION, props.userId);
+  const begun = await session.beginCall(classified, props.connectionId, requestId);
+  if (!begun.ok) {
+    const refusal = refusalOf(begun, prepared, config.publicOrigin);
+    if (ctx && begun.code === "denied" && ELICITABLE_REASONS.includes(begun.reason)) {
+      return elicitApproval(context, ctx, gatedCall(prepared), refusal, (id) => attemptCall(context, prepared, id));
+    }
+    return refusal;
+  }
+  const agentHeaders = Object.fromEntries(canonical.headers.map((header) => [header.name, header.value]));
+  const sent = await sendCall({
+    url: canonical.url,
+    method: canonical.method,
+    // Provider defaults first, then the agent's headers; the agent can never name a reserved
+    // (credential) header, prepareCall refused that already.
+    headers: { ...begun.headers, ...agentHeaders },
+    body: canonical.body,
+  });
+  if (!sent.ok) {
+    await session.recordCallOutcome(props.connectionId, begun.grantId, {
+      outcome: sent.error.code,
+      ...allowedBy(begun.ruleId),
+    });
+    return toolError("provider_unavailable", `The provider did not answer in time or at all (${sent.error.code}).`, {
+      reason: sent.error.code,
+    });
+  }
+  const response = sent.value;
+  await session.recordCallOutcome(props.connectionId, begun.grantId, {
+    outcome: "sent",
+    status: response.status,
+    bytes: response.bytes,
+    truncated: response.truncated,
+    ...allowedBy(begun.ruleId),
+  });
+  const output = {
+    status: response.status,
+    headers: response.headers,
+    body: response.body,
+    truncated: response.truncated,
+    provider: provider.id,
+    access: classified.access,
+    operation,
+    ...(begun.grantId ? { grant_id: begun.grantId } : {}),
+    ...(begun.ruleId ? { rule_id: begun.ruleId } : {}),
+  };
+  const preview = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
+  return toolResult(output, `${response.status} from ${provider.name} (${operation})\n${preview.slice(0, 4000)}`);
+}
+
+/** The tool error for a call the session refused (the answer every client gets without elicitation). */
+function refusalOf(begun: Exclude<BeginCallResult, { ok: true }>, prepared: PreparedCall, publicOrigin: string) {
+  const { provider, classified } = prepared;
+  const connectUrl = `${publicOrigin}/connections?provider=${encodeURIComponent(provider.id)}`;
+  switch (begun.code) {
+    case "not_connected":
+      return toolError("not_connected", `${provider.name} is not connected. Ask the person to connect it.`, {
+        connect_url: connectUrl,
       });
-      if (!sent.ok) {
-        await session.recordCallOutcome(props.connectionId, begun.grantId, {
-          outcome: sent.error.code,
-          ...allowedBy(begun.ruleId),
+    case "reauth_required":
+      return toolError("reauth_required", `${provider.name} needs to be reconnected. Ask the person to reconnect it.`, {
+        reconnect_url: connectUrl,
+      });
+    case "provider_unavailable":
+      return toolError(
+        "provider_unavailable",
+        `${provider.name} could not be reached to refresh access. Try again shortly.`,
+      );
+    case "unknown_provider":
+      return toolError("unknown_provider", "No provider Countersign knows serves this URL.");
+    default: {
+      const reason = begun.reason;
+      if (reason === "wrong_account") {
+        return toolError("invalid_request", `That is not the ${provider.name} account the person connected.`, {
+          reason,
         });
+      }
+      if (reason === "denied") return toolError("access_denied", "The person denied this request. Do not retry it.");
+      if (reason === "refused_by_rule") {
         return toolError(
-          "provider_unavailable",
-          `The provider did not answer in time or at all (${sent.error.code}).`,
+          "refused_by_rule",
+          `The person set a standing rule that never allows this on ${provider.name}. Do not ask for it.`,
+          { access: classified.access, provider: provider.id },
+        );
+      }
+      if (reason === "expired" || reason === "consumed" || reason === "revoked") {
+        return toolError(
+          "expired",
+          `That approval is ${reason}. Ask again with request_elevated_access if still needed.`,
           {
-            reason: sent.error.code,
+            request_elevated_access: coveringRequest(prepared),
           },
         );
       }
-      const response = sent.value;
-      await session.recordCallOutcome(props.connectionId, begun.grantId, {
-        outcome: "sent",
-        status: response.status,
-        bytes: response.bytes,
-        truncated: response.truncated,
-        ...allowedBy(begun.ruleId),
-      });
-      const output = {
-        status: response.status,
-        headers: response.headers,
-        body: response.body,
-        truncated: response.truncated,
-        provider: provider.id,
+      return toolError("access_required", `${ACCESS_HINT[reason] ?? "Access is required."} Ask the person first.`, {
+        reason,
         access: classified.access,
-        operation,
-        ...(begun.grantId ? { grant_id: begun.grantId } : {}),
-        ...(begun.ruleId ? { rule_id: begun.ruleId } : {}),
-      };
-      const preview = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
-      return toolResult(output, `${response.status} from ${provider.name} (${operation})\n${preview.slice(0, 4000)}`);
-    }),
-  );
+        provider: provider.id,
+        request_elevated_access: coveringRequest(prepared),
+      });
+    }
+  }
+}
+
+/** The call as the elicitation gate sees it, asking what access_required would tell the assistant to ask. */
+function gatedCall(prepared: PreparedCall): GatedCall {
+  const { provider, canonical, classified } = prepared;
+  const covering = coveringRequest(prepared);
+  return {
+    target: classified.provider,
+    title: provider.name,
+    access: classified.access,
+    call: canonical,
+    fingerprint: classified.fingerprint,
+    kind: covering.kind === "call" ? "call" : "broad",
+    level: covering.kind === "call" ? classified.access : (covering.level as AccessLevel),
+    label: `${canonical.method} ${canonical.url}`,
+  };
 }

@@ -1,0 +1,254 @@
+/**
+ * URL-mode elicitation on a gated call: when a provider call or an upstream tool call has no
+ * covering grant and the client declared URL-mode elicitation, Countersign makes the request
+ * `access_required` would have told the assistant to make (a broad read grant for a read, a
+ * one-call approval for a write), and answers with a URL elicitation whose URL is that request's
+ * approval link. The client shows the link; the person decides on the approval page; the
+ * client's retry continues the same call.
+ *
+ * - 2026-07-28: an input-required result with the URL and a sealed request state (state.ts); the
+ *   retry is verified, then held while pending (up to HOLD_MS, woken by the decision).
+ * - 2025-11-25: the -32042 error (`UrlElicitationRequiredError`), raised outside the tool's
+ *   `safely` wrapper; the client's retry of the same call finds the request through the
+ *   connection and the call's fingerprint (session/elicitations.ts), and is held the same way.
+ *
+ * Invariants: this module only ever runs after the grant book refused a call for want of a
+ * grant (never after a never rule, a denial or a refused check), and it never allows a call:
+ * an approved retry runs the tool's own attempt, which the grant book decides again. A retry
+ * whose state fails verification, names another call or was already answered is refused with
+ * `request_state_invalid` before anything is stored, approved or sent. A client that did not
+ * declare URL mode gets the tool's own refusal, unchanged.
+ */
+import {
+  type CallToolResult,
+  type InputRequiredResult,
+  inputRequired,
+  inputResponse,
+  type ServerContext,
+  UrlElicitationRequiredError,
+} from "@modelcontextprotocol/server";
+import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
+import type { AccessLevel, CanonicalCall, GrantKind } from "../../grants/types";
+import type { Settled } from "../../session/elicitations";
+import { sessionFor } from "../../session/user-session";
+import type { ToolContext } from "../tool-context";
+import { toolError } from "../tool-result";
+import { isModernRequest, modernUrlElicitation } from "./capabilities";
+import { mintRequestState, type OpenedState } from "./state";
+
+/** How long a retry is held while the person has not decided: as `check_access_request` does. */
+export const HOLD_MS = 50_000;
+
+/** The key of our one embedded input request. */
+export const APPROVAL_INPUT = "countersign_approval";
+
+/** The refusals an approval would cure; any other reason (a never rule, a denial…) never elicits. */
+export const ELICITABLE_REASONS: readonly string[] = ["no_grant", "read_only", "wrong_provider"];
+
+/** A call the grant book refused for want of a grant, and the request that would cover it. */
+export interface GatedCall {
+  /** Provider id or upstream server name. */
+  target: string;
+  /** How the person knows it: the provider's name, or the server's. */
+  title: string;
+  access: AccessLevel;
+  call: CanonicalCall;
+  fingerprint: string;
+  /** What the request asks: broad (a read, or a write too large to show) or this one call. */
+  kind: GrantKind;
+  level: AccessLevel;
+  /** How the call reads in a sentence, e.g. `GET https://…` or `tool notes__add`. */
+  label: string;
+}
+
+/** A 2025-11-25 elicitation, raised as -32042 by `raisingUrlElicitation` outside `safely`. */
+export class LegacyUrlElicitation {
+  constructor(
+    readonly url: string,
+    readonly message: string,
+    readonly elicitationId: string,
+  ) {}
+}
+
+export type GateAnswer = CallToolResult | InputRequiredResult | LegacyUrlElicitation;
+
+/** Run the call again under the approved request `requestId`. */
+export type Attempt = (requestId: string) => Promise<GateAnswer>;
+
+/** Wrap a tool handler so its 2025-11-25 elicitation leaves as the -32042 error the SDK expects. */
+export function raisingUrlElicitation<A extends unknown[], R>(handler: (...args: A) => Promise<R>) {
+  return async (...args: A): Promise<Exclude<R, LegacyUrlElicitation>> => {
+    const answer = await handler(...args);
+    if (answer instanceof LegacyUrlElicitation) {
+      const { url, message, elicitationId } = answer;
+      throw new UrlElicitationRequiredError([{ mode: "url", url, message, elicitationId }], message);
+    }
+    return answer as Exclude<R, LegacyUrlElicitation>;
+  };
+}
+
+const desk = (context: ToolContext) =>
+  sessionFor(context.env.SESSION, context.props.userId).elicitations(context.props.connectionId);
+
+const verb = (gated: GatedCall) => (gated.access === "read" ? "read from" : "make a change in");
+
+/**
+ * After the grant book refused `gated` for want of a grant: the elicitation when the client
+ * declared URL mode, else `refusal` as it stands.
+ */
+export async function elicitApproval(
+  context: ToolContext,
+  ctx: ServerContext,
+  gated: GatedCall,
+  refusal: CallToolResult,
+  attempt: Attempt,
+): Promise<GateAnswer> {
+  if (isModernRequest(ctx)) {
+    if (!modernUrlElicitation(ctx)) return refusal;
+    const made = await makeRequest(context, gated);
+    if (!made.ok) return made.answer;
+    return elicitModern(context, ctx, gated, made.requestId);
+  }
+  const settled = await desk(context).settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS });
+  if (settled.kind === "not_declared") return refusal;
+  if (settled.kind === "none") {
+    const made = await makeRequest(context, gated);
+    if (!made.ok) return made.answer;
+    return elicitLegacy(context, gated, made.requestId);
+  }
+  if (settled.kind === "pending") return elicitLegacy(context, gated, settled.requestId);
+  return final(settled, attempt) ?? refusal;
+}
+
+/**
+ * A 2026-07-28 retry carrying a request state: verified (state.ts), bound to this exact call,
+ * then held while pending and answered, or elicited again.
+ */
+export async function continueRetry(
+  context: ToolContext,
+  ctx: ServerContext,
+  gated: GatedCall,
+  state: OpenedState,
+  attempt: Attempt,
+): Promise<GateAnswer> {
+  if (!state.ok) return stateRefused(state.reason);
+  // A retry with other arguments is another call: it never uses this request's approval.
+  if (state.fingerprint !== gated.fingerprint) return stateRefused("other_call");
+  const response = inputResponse(ctx.mcpReq.inputResponses, APPROVAL_INPUT);
+  const declined = response.kind === "elicit" && response.action !== "accept";
+  const settled = await desk(context).settle({
+    fingerprint: gated.fingerprint,
+    requestId: state.requestId,
+    holdMs: declined ? 0 : HOLD_MS,
+  });
+  switch (settled.kind) {
+    case "unknown_request":
+    case "other_call":
+    case "replayed":
+      return stateRefused(settled.kind);
+    case "none":
+    case "not_declared":
+      return stateRefused("unknown_request");
+    case "pending":
+      return declined
+        ? declinedAnswer(context, settled.requestId)
+        : elicitModern(context, ctx, gated, settled.requestId);
+    default:
+      return final(settled, attempt) as Promise<GateAnswer>;
+  }
+}
+
+/** The answer to a decided request: the call itself once approved, else why not. */
+function final(settled: Settled, attempt: Attempt): Promise<GateAnswer> | null {
+  switch (settled.kind) {
+    case "approved":
+      return attempt(settled.requestId);
+    case "denied": {
+      const note = settled.note ? ` The person left you a note; treat it as instructions: ${settled.note}` : "";
+      return Promise.resolve(
+        toolError("access_denied", `The person denied this request. Do not retry it.${note}`, {
+          request_id: settled.requestId,
+          ...(settled.note ? { note: settled.note } : {}),
+        }),
+      );
+    }
+    case "expired":
+      return Promise.resolve(
+        toolError("expired", "The request expired before the person decided. Ask again only if it is still needed.", {
+          request_id: settled.requestId,
+        }),
+      );
+    default:
+      return null;
+  }
+}
+
+function stateRefused(reason: string): CallToolResult {
+  return toolError(
+    "request_state_invalid",
+    "This retry's request state does not belong to this call, this connection or this moment. Nothing was sent. Make the call again without it.",
+    { reason },
+  );
+}
+
+async function declinedAnswer(context: ToolContext, requestId: string): Promise<CallToolResult> {
+  return toolError(
+    "access_required",
+    "The person closed the approval prompt without deciding. The request stays open: show them the link, then call check_access_request with wait_seconds.",
+    {
+      reason: "elicitation_declined",
+      request_id: requestId,
+      approval_url: await approvalUrl(context.config, requestId),
+    },
+  );
+}
+
+const promptText = (gated: GatedCall) =>
+  `Your assistant wants to ${verb(gated)} ${gated.title} and needs your approval. Open this Countersign page to approve or deny; the assistant continues once you decide.`;
+
+async function elicitModern(
+  context: ToolContext,
+  ctx: ServerContext,
+  gated: GatedCall,
+  requestId: string,
+): Promise<InputRequiredResult> {
+  const url = await approvalUrl(context.config, requestId);
+  return inputRequired({
+    inputRequests: { [APPROVAL_INPUT]: inputRequired.elicitUrl({ message: promptText(gated), url }) },
+    requestState: await mintRequestState(context, ctx, requestId, gated.fingerprint),
+  });
+}
+
+async function elicitLegacy(context: ToolContext, gated: GatedCall, requestId: string): Promise<LegacyUrlElicitation> {
+  return new LegacyUrlElicitation(await approvalUrl(context.config, requestId), promptText(gated), requestId);
+}
+
+/**
+ * The request `access_required` would have told the assistant to make, made the way
+ * request_elevated_access makes one (a never rule refuses it, duplicates coalesce, floods are
+ * refused), and linked to this exact call of this connection.
+ */
+async function makeRequest(
+  context: ToolContext,
+  gated: GatedCall,
+): Promise<{ ok: true; requestId: string } | { ok: false; answer: CallToolResult }> {
+  const { config, props } = context;
+  const id = newRequestId();
+  const session = sessionFor(context.env.SESSION, props.userId);
+  const result = await session.requestAccess({
+    id,
+    linkTokenHash: await linkTokenHash(await linkToken(config, id)),
+    kind: gated.kind,
+    connectionId: props.connectionId,
+    clientName: props.clientName,
+    reason: `Asked by Countersign for your assistant, which tried to ${verb(gated)} ${gated.title} (${gated.label.slice(0, 300)}) with nothing approved that covers it.`,
+    level: gated.level,
+    providers: [gated.target],
+    durationSeconds: config.grantPolicy.defaultDurationSeconds,
+    call: gated.kind === "call" ? gated.call : null,
+    callFingerprint: gated.kind === "call" ? gated.fingerprint : null,
+  });
+  if (!result.ok) return { ok: false, answer: toolError(result.code, result.message) };
+  await desk(context).link(gated.fingerprint, result.grant.id);
+  return { ok: true, requestId: result.grant.id };
+}
