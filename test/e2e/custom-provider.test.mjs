@@ -4,7 +4,7 @@
 // it through call_integration_api. The key reaches the API only on calls a live grant covers,
 // and never the assistant, the pages, the export or the log.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { decideByFetch, pageTitle, signedInBrowser, structured, toolErrorBody } from "./lib/approval.mjs";
 import { connectionsForm, disconnectProvider, saveApiKey } from "./lib/connections.mjs";
@@ -245,7 +245,14 @@ describe("custom provider acme with the v2 MCP client", { timeout: 300_000 }, ()
       assert.equal(view.status, "approved");
       assert.equal(view.kind, "call");
       assert.equal(view.level, "write");
-      assert.deepEqual(view.call, { method: "POST", url: itemsUrl() });
+      // The digest tells this call from another body to the same URL.
+      assert.deepEqual(view.call, {
+        method: "POST",
+        url: itemsUrl(),
+        body_sha256: createHash("sha256").update(body).digest("hex").slice(0, 16),
+        body_bytes: Buffer.byteLength(body),
+        header_names: ["content-type"],
+      });
 
       const other = { ...call, body: JSON.stringify({ name: "giant magnet", price: 1 }) };
       const mismatch = toolErrorBody(

@@ -121,7 +121,13 @@ for (const sdk of SDKS) {
       const view = await check(asked.request_id, 5);
       assert.equal(view.status, "approved");
       assert.equal(view.kind, "call");
-      assert.deepEqual(view.call, { method: "GET", url: "https://api.github.com/user" });
+      assert.deepEqual(view.call, {
+        method: "GET",
+        url: "https://api.github.com/user",
+        body_sha256: null,
+        body_bytes: 0,
+        header_names: [],
+      });
       assert.deepEqual(view.providers, ["github"]);
       assert.equal(view.level, "read");
       const grants = (await whoami()).authority.grants;
