@@ -8,7 +8,7 @@
 import type { Config } from "../config";
 import { type BodyDigest, bodyDigest } from "../grants/digest";
 import type { Grant } from "../grants/types";
-import { sessionFor } from "../session/user-session";
+import type { sessionFor } from "../session/user-session";
 import type { ServerView } from "../upstream/store";
 import { type ClientLabel, clientLabel } from "./client-label";
 import { approvalUrl } from "./link";
@@ -41,9 +41,8 @@ export async function providerNames(
   return { names, servers };
 }
 
-/** Everything the page needs about `grant` besides the grant. */
-export async function pageFacts(config: Config, namespace: Env["SESSION"], userId: string, grant: Grant) {
-  const session = sessionFor(namespace, userId);
+/** Everything the decision form needs about a pending `grant` besides the grant. */
+export async function pageFacts(config: Config, session: ReturnType<typeof sessionFor>, grant: Grant) {
   const [{ names, servers }, connection, digest, link] = await Promise.all([
     providerNames(config, session),
     session.connection(grant.connectionId),

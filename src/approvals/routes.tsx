@@ -53,9 +53,11 @@ approvalRoutes.get("/approve/:id", async (c) => {
   const grant = await session.viewRequest(id, await linkTokenHash(token));
   if (!grant) return notFound(c);
   const now = Date.now();
-  const facts = await pageFacts(config, c.env.SESSION, user.userId, grant);
-  if (grant.status !== "pending") return c.html(<OutcomePage grant={grant} now={now} names={facts.names} />);
-  const csrf = await csrfToken(config, user.userId, id);
+  if (grant.status !== "pending") {
+    const { names } = await providerNames(config, session);
+    return c.html(<OutcomePage grant={grant} now={now} names={names} />);
+  }
+  const [facts, csrf] = await Promise.all([pageFacts(config, session, grant), csrfToken(config, user.userId, id)]);
   return c.html(
     <ApprovalPage
       {...facts}
@@ -150,18 +152,11 @@ approvalRoutes.post("/approve/:id", async (c) => {
     : { result: await session.decide(id, tokenHash, chosen), rules: [] };
   const result = decided.result;
   const now = Date.now();
-  const { names } = await providerNames(config, session);
-  if (result.ok) {
-    log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
-    return c.html(
-      <OutcomePage grant={result.grant} now={now} names={names} ruleNote={ruleNote(decided.rules, hours)} />,
-    );
-  }
-  if (result.code === "not_found") return notFound(c);
-  if (result.code === "invalid") {
+  if (!result.ok && result.code === "not_found") return notFound(c);
+  if (!result.ok && result.code === "invalid") {
     // Still pending: show the form again with what was wrong.
     const token = String(form.get("t") ?? "");
-    const facts = await pageFacts(config, c.env.SESSION, user.userId, result.grant);
+    const facts = await pageFacts(config, session, result.grant);
     return c.html(
       <ApprovalPage
         {...facts}
@@ -174,6 +169,13 @@ approvalRoutes.post("/approve/:id", async (c) => {
         error={result.message}
       />,
       400,
+    );
+  }
+  const { names } = await providerNames(config, session);
+  if (result.ok) {
+    log.info("approval.decided", { userId: user.userId, grantId: id, status: result.grant.status });
+    return c.html(
+      <OutcomePage grant={result.grant} now={now} names={names} ruleNote={ruleNote(decided.rules, hours)} />,
     );
   }
   return c.html(<OutcomePage grant={result.grant} now={now} names={names} message={result.message} />, 409);

@@ -7,6 +7,7 @@
  * description is never shown here, since a hostile server could write "harmless" in it.
  */
 import type { Grant } from "../grants/types";
+import { providerRequestOf } from "../providers/classify";
 import { describeOperation } from "../providers/describe";
 import type { ProviderDefinition } from "../providers/types";
 import type { ServerView } from "../upstream/store";
@@ -70,14 +71,9 @@ export function summarizeCall(grant: Grant, facts: SummaryFacts): CallSummary | 
       tool: listed ? declarationOf(listed.annotations) : "unlisted",
     };
   }
-  const url = new URL(call.url);
-  const does = describeOperation(facts.provider(target)?.operations, {
-    method: call.method,
-    url,
-    headers: Object.fromEntries(call.headers.map((header) => [header.name, header.value])),
-    body: call.body,
-  });
-  return { ...base, does, operation: `${call.method} ${url.pathname}`, tool: null };
+  const request = providerRequestOf(call);
+  const does = describeOperation(facts.provider(target)?.operations, request);
+  return { ...base, does, operation: `${call.method} ${request.url.pathname}`, tool: null };
 }
 
 const TOOL_WORDS: Record<ToolDeclaration, string> = {

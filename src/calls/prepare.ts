@@ -9,6 +9,7 @@ import { canonicalizeCall, fingerprintCall, foldHeaderName } from "../grants/can
 import type { CanonicalCall, ClassifiedCall } from "../grants/types";
 import type { Coded, ErrorCode } from "../lib/errors";
 import { err, ok, type Result } from "../lib/result";
+import { providerRequestOf } from "../providers/classify";
 import { classifyHost } from "../providers/ssrf";
 import type { ProviderDefinition } from "../providers/types";
 
@@ -101,13 +102,7 @@ export async function prepareCall(
   const credentialHeaders = new Set(provider.reservedHeaders.map(foldHeaderName));
   const reserved = canonical.value.headers.find((header) => credentialHeaders.has(foldHeaderName(header.name)));
   if (reserved) return err({ code: "invalid_request", reason: "header_forbidden", header: reserved.name });
-  const parsed = new URL(canonical.value.url);
-  const classification = provider.classify({
-    method: canonical.value.method,
-    url: parsed,
-    headers: Object.fromEntries(canonical.value.headers.map((header) => [header.name, header.value])),
-    body: canonical.value.body,
-  });
+  const classification = provider.classify(providerRequestOf(canonical.value));
   if (!classification.ok) return err({ code: "path_not_allowed", message: classification.message });
   const fingerprint = await fingerprintCall(canonical.value);
   return ok({

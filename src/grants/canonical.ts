@@ -132,3 +132,7 @@ export function fingerprintCall(call: CanonicalCall): Promise<string> {
   const headers = call.headers.map((header) => [header.name, header.value]);
   return sha256Hex(JSON.stringify([call.method, call.url, call.body, headers]));
 }
+
+/** A canonical call's headers as the name-to-value record fetch and the classifiers take. */
+export const headerRecord = (headers: CanonicalCall["headers"]): Record<string, string> =>
+  Object.fromEntries(headers.map((header) => [header.name, header.value]));

@@ -9,7 +9,9 @@
 import { OperationTypeNode } from "graphql/language/ast";
 import { Kind } from "graphql/language/kinds";
 import { parse } from "graphql/language/parser";
+import { headerRecord } from "../grants/canonical";
 import { canonicalPath } from "../grants/paths";
+import type { CanonicalCall } from "../grants/types";
 import { hasCaseVariantKey, isJsonObject, parseJsonStrict } from "./strict-json";
 import type { Access, Classification, ProviderRequest } from "./types";
 
@@ -50,6 +52,11 @@ export function isEndpoint(request: ProviderRequest, endpoint: string): boolean 
   if (path === null) return false;
   const bare = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   return bare.toLowerCase() === endpoint.toLowerCase();
+}
+
+/** The request a provider judges, built from the canonical call: what is judged is what is sent. */
+export function providerRequestOf(call: CanonicalCall): ProviderRequest {
+  return { method: call.method, url: new URL(call.url), headers: headerRecord(call.headers), body: call.body };
 }
 
 /** The refusal for a path outside a provider's prefixes (or ambiguous), or null when the path is inside. */

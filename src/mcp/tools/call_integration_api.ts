@@ -9,6 +9,7 @@ import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sendCall } from "../../calls/outbound";
 import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
+import { headerRecord } from "../../grants/canonical";
 import type { AccessLevel } from "../../grants/types";
 import type { BeginCallResult } from "../../providers/access";
 import { sessionFor } from "../../session/user-session";
@@ -111,9 +112,7 @@ function coveringRequest(prepared: PreparedCall) {
     method: canonical.method,
     url: canonical.url,
     ...(canonical.body ? { body: canonical.body } : {}),
-    ...(canonical.headers.length
-      ? { headers: Object.fromEntries(canonical.headers.map((h) => [h.name, h.value])) }
-      : {}),
+    ...(canonical.headers.length ? { headers: headerRecord(canonical.headers) } : {}),
     reason: "<say what this call will change and why>",
   };
 }
@@ -165,7 +164,7 @@ async function attemptCall(
     }
     return refusal;
   }
-  const agentHeaders = Object.fromEntries(canonical.headers.map((header) => [header.name, header.value]));
+  const agentHeaders = headerRecord(canonical.headers);
   const sent = await sendCall({
     url: canonical.url,
     method: canonical.method,
