@@ -1,17 +1,20 @@
 /**
  * What the approval page shows beside the request itself, looked up in the signed-in person's
  * own Durable Object: how each provider or upstream server is named, who asks (the client's
- * recorded connection), the plain summary of a one-call approval and its body digest, and the
- * request's own link for the QR hand-off. Reads only; the link is rebuilt from the request id,
- * never copied from the URL the browser sent.
+ * recorded connection), the plain summary of a one-call approval and its body digest, the
+ * request's own link for the QR hand-off, and the accounts a broad request names that still need
+ * connecting (connect-notice.tsx). Reads only; the link is rebuilt from the request id, never
+ * copied from the URL the browser sent.
  */
 import type { Config } from "../config";
 import { type BodyDigest, bodyDigest } from "../grants/digest";
 import type { Grant } from "../grants/types";
 import type { sessionFor } from "../session/user-session";
+import { CSRF_SCOPE } from "../upstream/routes";
 import type { ServerView } from "../upstream/store";
 import { type ClientLabel, clientLabel } from "./client-label";
-import { approvalUrl } from "./link";
+import { type ConnectNoticeProps, connectOffers } from "./connect-notice";
+import { approvalUrl, csrfToken } from "./link";
 import type { ProviderNames } from "./page";
 import { type CallSummary, summarizeCall } from "./summary";
 
@@ -21,6 +24,13 @@ export interface PageFacts {
   summary: CallSummary | null;
   digest: BodyDigest | null;
   link: string;
+  connect: ConnectNoticeProps;
+}
+
+/** Who is looking, and the bindings that say which provider OAuth apps are configured. */
+export interface Viewer {
+  userId: string;
+  env: object;
 }
 
 /**
@@ -42,14 +52,25 @@ export async function providerNames(
 }
 
 /** Everything the decision form needs about a pending `grant` besides the grant. */
-export async function pageFacts(config: Config, session: ReturnType<typeof sessionFor>, grant: Grant) {
-  const [{ names, servers }, connection, digest, link] = await Promise.all([
+export async function pageFacts(config: Config, session: ReturnType<typeof sessionFor>, grant: Grant, viewer: Viewer) {
+  const [{ names, servers }, connection, digest, link, links, csrf] = await Promise.all([
     providerNames(config, session),
     session.connection(grant.connectionId),
     grant.call ? bodyDigest(grant.call.body) : null,
     approvalUrl(config, grant.id),
+    grant.kind === "broad" ? session.providerLinks() : [],
+    csrfToken(config, viewer.userId, CSRF_SCOPE),
   ]);
   const summary = summarizeCall(grant, { provider: (id) => config.registry.byId(id), servers, names });
-  const facts: PageFacts = { names, client: clientLabel(grant.clientName, connection), summary, digest, link };
+  const offers = await connectOffers(config, viewer.env, grant, links, servers);
+  const { pathname, search } = new URL(link);
+  const facts: PageFacts = {
+    names,
+    client: clientLabel(grant.clientName, connection),
+    summary,
+    digest,
+    link,
+    connect: { offers, csrf, returnTo: `${pathname}${search}` },
+  };
   return facts;
 }

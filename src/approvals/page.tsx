@@ -4,7 +4,9 @@
  * characters made visible (see display.ts): the reason, the path, the headers, the body and the
  * tool arguments, each exactly as it will be sent. No link is ever built from agent input.
  * It opens with who asks (client-label.tsx) and, for one call, a plain summary (summary.tsx);
- * on a wide screen it offers the same link as a QR code (qr.tsx).
+ * on a wide screen it offers the same link as a QR code (qr.tsx); a broad request naming an
+ * account that is not connected warns above the decision and offers to connect it below
+ * (connect-notice.tsx).
  */
 import type { BodyDigest } from "../grants/digest";
 import { secondsLeft } from "../grants/transitions";
@@ -13,6 +15,7 @@ import { toolCallOf } from "../upstream/tools";
 import { ChoiceSelect, DecisionButtons } from "../web/forms";
 import { Layout } from "../web/layout";
 import { type ClientLabel, ClientLabelList } from "./client-label";
+import { ConnectCard, type ConnectNoticeProps, ConnectWarning } from "./connect-notice";
 import { showBody, showDuration, showText, showUrl } from "./display";
 import { PhoneHandoff } from "./qr";
 import { type CallSummary, SummaryList } from "./summary";
@@ -228,6 +231,8 @@ export interface ApprovalPageProps {
   digest: BodyDigest | null;
   /** This request's approval link, offered as a QR code on wide screens. */
   link: string;
+  /** The accounts the request names that are not connected, with their connect forms. */
+  connect: ConnectNoticeProps;
   /** Why the last submission was refused, shown above the form. */
   error?: string;
 }
@@ -248,6 +253,7 @@ export function ApprovalPage(props: ApprovalPageProps) {
         {props.summary ? <SummaryList summary={props.summary} /> : null}
         <p class="muted">Why, in the assistant's words:</p>
         <pre class="reason">{showText(grant.reason, 2000)}</pre>
+        <ConnectWarning offers={props.connect.offers} />
         <form method="post" action={`/approve/${encodeURIComponent(grant.id)}`}>
           <input type="hidden" name="t" value={token} />
           <input type="hidden" name="csrf" value={csrf} />
@@ -267,6 +273,7 @@ export function ApprovalPage(props: ApprovalPageProps) {
           <DecisionButtons deny="Deny" approve="Approve" />
         </form>
       </div>
+      <ConnectCard {...props.connect} />
     </Layout>
   );
 }

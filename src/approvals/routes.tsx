@@ -57,7 +57,10 @@ approvalRoutes.get("/approve/:id", async (c) => {
     const { names } = await providerNames(config, session);
     return c.html(<OutcomePage grant={grant} now={now} names={names} />);
   }
-  const [facts, csrf] = await Promise.all([pageFacts(config, session, grant), csrfToken(config, user.userId, id)]);
+  const [facts, csrf] = await Promise.all([
+    pageFacts(config, session, grant, { userId: user.userId, env: c.env }),
+    csrfToken(config, user.userId, id),
+  ]);
   return c.html(
     <ApprovalPage
       {...facts}
@@ -156,7 +159,7 @@ approvalRoutes.post("/approve/:id", async (c) => {
   if (!result.ok && result.code === "invalid") {
     // Still pending: show the form again with what was wrong.
     const token = String(form.get("t") ?? "");
-    const facts = await pageFacts(config, session, result.grant);
+    const facts = await pageFacts(config, session, result.grant, { userId: user.userId, env: c.env });
     return c.html(
       <ApprovalPage
         {...facts}

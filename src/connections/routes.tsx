@@ -2,6 +2,8 @@
  * /connections routes: connect a provider by OAuth (PKCE, state bound to this browser and to
  * the signed-in person), paste an API key, or disconnect (token revoked at the provider where
  * it supports that, vault record deleted, grants for it ended). Every POST carries a CSRF token.
+ * A connect or key form sent from an approval page carries `return_to`, checked before anything
+ * happens (approval-return.tsx); the browser then lands back on that approval page.
  */
 import { Hono } from "hono";
 import { csrfToken } from "../approvals/link";
@@ -16,6 +18,7 @@ import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { refusalPage } from "../web/refusal";
+import { approvalReturnOf } from "./approval-return";
 import { ConnectionsPage, type ProviderRow } from "./page";
 import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
 
@@ -69,7 +72,8 @@ connectionRoutes.get("/connections", async (c) => {
 connectionRoutes.post("/connections/:id/connect", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await refuseForeignForm(c, user, await c.req.formData(), CSRF_SCOPE);
+  const form = await c.req.formData();
+  const refused = await refuseForeignForm(c, user, form, CSRF_SCOPE);
   if (refused) return refused;
   const config = c.get("config");
   const provider = config.registry.byId(c.req.param("id"));
@@ -85,7 +89,9 @@ connectionRoutes.post("/connections/:id/connect", async (c) => {
       400,
     );
   }
-  const started = await beginConnect(config, c.env.OAUTH_KV, user.userId, provider.id);
+  const back = await approvalReturnOf(c, sessionFor(c.env.SESSION, user.userId), form);
+  if (back instanceof Response) return back;
+  const started = await beginConnect(config, c.env.OAUTH_KV, user.userId, provider.id, back);
   c.header("Set-Cookie", started.cookie);
   return c.redirect(authorizeUrl(provider.auth, app, callbackUrl(c), started.state, started.challenge), 302);
 });
@@ -127,7 +133,7 @@ connectionRoutes.get("/connections/callback", async (c) => {
   }
   await sessionFor(c.env.SESSION, user.userId).connectProvider(provider.id, tokens.value);
   log.info("connections.connected", { userId: user.userId, provider: provider.id });
-  return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
+  return c.redirect(finished.value.returnTo ?? `/connections?connected=${encodeURIComponent(provider.id)}`, 303);
 });
 
 connectionRoutes.post("/connections/:id/api-key", async (c) => {
@@ -149,11 +155,14 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
       400,
     );
   }
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const back = await approvalReturnOf(c, session, form);
+  if (back instanceof Response) return back;
   const perAccount = (provider.hostSuffixes ?? []).length > 0;
   const accountHost = String(form.get("account_host") ?? "")
     .trim()
     .toLowerCase();
-  const linked = await sessionFor(c.env.SESSION, user.userId).connectProvider(
+  const linked = await session.connectProvider(
     provider.id,
     { kind: "api_key", accessToken: key, obtainedAt: Date.now() },
     perAccount ? accountHost : undefined,
@@ -168,7 +177,7 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
       400,
     );
   }
-  return c.redirect(`/connections?connected=${encodeURIComponent(provider.id)}`, 303);
+  return c.redirect(back.returnTo ?? `/connections?connected=${encodeURIComponent(provider.id)}`, 303);
 });
 
 connectionRoutes.post("/connections/:id/disconnect", async (c) => {

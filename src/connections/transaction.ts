@@ -2,7 +2,9 @@
  * One "connect a provider" attempt: PKCE verifier and the user who started it, kept server-side
  * in KV under SHA-256(state) and bound to the browser by a `__Host-` cookie holding that hash.
  * The callback must come back to the same browser AND the same signed-in user; the transaction
- * is burned on every callback path before anything else happens.
+ * is burned on every callback path before anything else happens. A connect started on an
+ * approval page also seals the checked path to return to (`returnTo`, see approval-return.tsx),
+ * so no provider or authorization server ever carries or can alter where the browser lands.
  */
 import type { Config } from "../config";
 import { clearCookie, readCookie } from "../lib/cookies";
@@ -23,6 +25,8 @@ export interface ConnectTransaction {
   verifier: string;
   /** For an upstream MCP server: what the callback needs to finish (sealed, like the verifier). */
   mcp?: McpConnectTransaction;
+  /** The approval page the connect was started from, already checked (sealed, like the verifier). */
+  returnTo?: string;
 }
 
 /** An upstream MCP server's authorization in flight: the server as it was, and whom we asked. */
@@ -41,19 +45,31 @@ export type TransactionFailure = ErrorCode<"transaction">;
 /** Claims a state hash once, atomically (the person's Durable Object); false if already claimed. */
 export type ClaimState = (stateHash: string) => Promise<boolean>;
 
+/** What a transaction may carry beyond the PKCE verifier. */
+export interface ConnectExtras {
+  mcp?: McpConnectTransaction;
+  returnTo?: string;
+}
+
 /** Start: returns the state to send, the PKCE challenge and the binding cookie. */
 export async function beginConnect(
   config: Config,
   kv: KVNamespace,
   userId: string,
   providerId: string,
-  mcp?: McpConnectTransaction,
+  { mcp, returnTo }: ConnectExtras = {},
 ) {
   const state = randomToken(32);
   const { verifier, challenge } = await createPkce();
   const stateHash = await sha256Hex(state);
   const key = await deriveKey(config.cookieSecret, "connect-transaction");
-  const record: ConnectTransaction = { userId, providerId, verifier, ...(mcp ? { mcp } : {}) };
+  const record: ConnectTransaction = {
+    userId,
+    providerId,
+    verifier,
+    ...(mcp ? { mcp } : {}),
+    ...(returnTo ? { returnTo } : {}),
+  };
   await kv.put(connectKey(stateHash), await seal(key, record, stateHash), { expirationTtl: TTL_SECONDS });
   const cookie = `${CONNECT_COOKIE}=${stateHash}; Max-Age=${TTL_SECONDS}; Path=/; Secure; HttpOnly; SameSite=Lax`;
   return { state, challenge, cookie };

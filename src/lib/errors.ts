@@ -163,6 +163,12 @@ export const ERROR_CODES = {
    * already used.
    */
   requestState: ["malformed", "mac", "expired", "bind", "other_call", "unknown_request", "replayed"],
+  /**
+   * Where a connect form started on an approval page may return to (src/lib/return-to.ts, then
+   * src/connections/approval-return.tsx): not exactly an approval link path (400), not a request
+   * of the signed-in person with that link token (404), or a request already decided (409).
+   */
+  approvalReturn: ["return_to_invalid", "not_found", "not_pending"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ErrorStep = keyof typeof ERROR_CODES;

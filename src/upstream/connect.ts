@@ -39,6 +39,11 @@ export interface OwnClient {
   clientSecret: string;
 }
 
+/** What the person chose on the form: their own client, and the checked approval page to return to. */
+export interface StartChoices extends OwnClient {
+  returnTo?: string;
+}
+
 /** Which hop of the start failed; the result's `code` is that hop's own code. */
 export type StartFailure = ErrorCode<"connectStart">;
 
@@ -50,7 +55,9 @@ export type StartResult =
 /** Which check of the callback failed; the result's `code` is that check's own code. */
 export type FinishFailure = ErrorCode<"connectFinish">;
 
-export type FinishResult = { ok: true; server: string } | { ok: false; failure: FinishFailure; code: ErrorCode };
+export type FinishResult =
+  | { ok: true; server: string; returnTo?: string }
+  | { ok: false; failure: FinishFailure; code: ErrorCode };
 
 const MAX_CLIENT_ID_LENGTH = 512;
 const MAX_SECRET_LENGTH = 4096;
@@ -58,7 +65,7 @@ const MAX_SECRET_LENGTH = 4096;
 const failed = (failure: StartFailure, code: ErrorCode): StartResult => ({ kind: "failed", failure, code });
 
 /** Start an OAuth connection of one of the person's servers: the authorization URL and the binding cookie. */
-export async function startOAuth(context: ConnectContext, found: ServerView, own: OwnClient): Promise<StartResult> {
+export async function startOAuth(context: ConnectContext, found: ServerView, own: StartChoices): Promise<StartResult> {
   const { config, session } = context;
   let server = found;
   if (server.auth === "unknown" || server.auth === "none" || server.status === "error") {
@@ -141,7 +148,10 @@ export async function startOAuth(context: ConnectContext, found: ServerView, own
   };
   const endpoint = parseEndpoint(as.value.authorizationEndpoint, options);
   if (!endpoint.ok) return failed("sign_in_unusable", endpoint.error.code);
-  const started = await beginConnect(config, context.kv, context.userId, `mcp:${server.name}`, transaction);
+  const started = await beginConnect(config, context.kv, context.userId, `mcp:${server.name}`, {
+    mcp: transaction,
+    ...(own.returnTo ? { returnTo: own.returnTo } : {}),
+  });
   const url = authorizationUrl(
     as.value,
     {
@@ -205,5 +215,5 @@ export async function finishOAuth(context: ConnectContext, request: Request): Pr
     tx.registration !== "preregistered" || server.source === "user" ? tx.client.clientSecret : undefined;
   await session.connectUpstreamOAuth(tx.server, tokens.value, binding, keepSecret);
   log.info("upstream.connected", { userId, server: tx.server });
-  return { ok: true, server: tx.server };
+  return { ok: true, server: tx.server, ...(finished.value.returnTo ? { returnTo: finished.value.returnTo } : {}) };
 }

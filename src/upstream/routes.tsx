@@ -7,8 +7,11 @@
  * Invariants: every POST carries the page's CSRF token and acts only on a server found in the
  * signed-in person's own Durable Object; an API key goes only in a header that no agent may set
  * and that does not route or frame the request; secrets go to the vault and never back to a page.
+ * A connect or key form sent from an approval page carries `return_to`, checked before anything
+ * happens (connections/approval-return.tsx); the browser then lands back on that approval page.
  */
 import { Hono } from "hono";
+import { approvalReturnOf } from "../connections/approval-return";
 import { clearConnectCookie } from "../connections/transaction";
 import { isReservedHeader } from "../grants/canonical";
 import { hasControlCharacters } from "../lib/text";
@@ -122,13 +125,16 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
   const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
   const { user, form, session, server } = checked;
+  const back = await approvalReturnOf(c, session, form);
+  if (back instanceof Response) return back;
   const context = { config: c.get("config"), kv: c.env.OAUTH_KV, userId: user.userId, session };
   const started = await startOAuth(context, server, {
     clientId: String(form.get("client_id") ?? "").trim(),
     clientSecret: String(form.get("client_secret") ?? "").trim(),
+    ...back,
   });
   if (started.kind === "failed") return connectFailed(c, started.failure, started.code);
-  if (started.kind === "not_oauth") return c.redirect(serverPage(started.server), 303);
+  if (started.kind === "not_oauth") return c.redirect(back.returnTo ?? serverPage(started.server), 303);
   c.header("Set-Cookie", started.cookie);
   return c.redirect(started.url, 302);
 });
@@ -142,13 +148,15 @@ mcpServerRoutes.get(MCP_CALLBACK_PATH, async (c) => {
   const context = { config: c.get("config"), kv: c.env.OAUTH_KV, userId: user.userId, session };
   const finished = await finishOAuth(context, c.req.raw);
   if (!finished.ok) return connectFailed(c, finished.failure, finished.code);
-  return c.redirect(serverPage(finished.server), 303);
+  return c.redirect(finished.returnTo ?? serverPage(finished.server), 303);
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
   const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
   const { server } = checked;
+  const back = await approvalReturnOf(c, checked.session, checked.form);
+  if (back instanceof Response) return back;
   const key = String(checked.form.get("api_key") ?? "").trim();
   const header = String(checked.form.get("header") ?? "Authorization").trim() || "Authorization";
   if (!key || key.length > MAX_SECRET_LENGTH || hasControlCharacters(key) || !keyHeaderAllowed(header)) {
@@ -161,7 +169,7 @@ mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
     );
   }
   await checked.session.connectUpstreamApiKey(server.name, key, header);
-  return c.redirect(serverPage(server.name), 303);
+  return c.redirect(back.returnTo ?? serverPage(server.name), 303);
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
