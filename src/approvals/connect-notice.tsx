@@ -53,7 +53,7 @@ export async function connectOffers(
           kind: "api_key",
           id,
           name,
-          hint: auth.hint,
+          hint: demoKey ? "The demo key is filled in: save it." : auth.hint,
           ...(hostExample ? { hostExample: `xy12345.us-east-1${hostExample}` } : {}),
           ...(demoKey ? { demoKey } : {}),
         });
