@@ -84,10 +84,18 @@ function statusText(offer: ConnectOffer): string {
 /** The warning above the decision: which accounts cannot be used yet, and where to connect them. */
 export function ConnectWarning({ offers }: { offers: ConnectOffer[] }) {
   if (offers.length === 0) return null;
+  const connectable = offers.some((offer) => offer.kind !== "unavailable");
   return (
     <p class="warn" data-connect-warning>
       Not connected yet: {offers.map(offerName).join(", ")}. Access you approve to an account that is not connected
-      cannot be used until you connect it. <a href="#connect">Connect it below</a>, then decide here.
+      cannot be used until you connect it.{" "}
+      {connectable ? (
+        <>
+          <a href="#connect">Connect it below</a>, then decide here.
+        </>
+      ) : (
+        "It cannot be connected on this server."
+      )}
     </p>
   );
 }

@@ -65,12 +65,18 @@ function expectTokenNotLogged(token: string) {
 
 describe("the approval page of a broad request", () => {
   it("warns about each account that is not connected and offers its form, returning to this very page", async () => {
-    const { person, asked, path } = await asking(["github", "sentry", "linear"]);
+    const { person, asked, path } = await asking(["github", "sentry", "linear", "notion"]);
     const page = await openApproval(person.browser, asked.approval_url);
     expect(page.response.status).toBe(200);
     const html = page.html;
     expect(html).toContain("data-connect-warning");
-    expect(html).toMatch(/Not connected yet: GitHub, Linear, Sentry\./);
+    expect(html).toMatch(/Not connected yet: GitHub, Linear, Notion, Sentry\./);
+    expect(html).toContain('<a href="#connect">Connect it below</a>');
+    // Notion has no OAuth app configured in these tests: said so, and no form for it.
+    expect(html).toMatch(
+      /id="connect-notion"><strong>Notion<\/strong> <span class="muted">not connected<\/span><p class="muted">It cannot be connected on this server/,
+    );
+    expect(html).not.toContain("/connections/notion/");
     expect(html).toContain('action="/connections/github/connect"');
     expect(html).toContain('action="/connections/linear/connect"');
     expect(html).toContain('action="/connections/sentry/api-key"');
@@ -80,6 +86,15 @@ describe("the approval page of a broad request", () => {
     expect(html.indexOf('id="connect"')).toBeGreaterThan(html.indexOf('name="decision"'));
     expect(page.csrf).not.toBe(person.csrf);
     expect(inputValue(html, "t")).toBe(new URL(asked.approval_url).searchParams.get("t"));
+  });
+
+  it("says so when no account it names can be connected here", async () => {
+    const { person, asked } = await asking(["notion"]);
+    const page = await openApproval(person.browser, asked.approval_url);
+    expect(page.html).toContain("Not connected yet: Notion.");
+    expect(page.html).toContain("It cannot be connected on this server.");
+    expect(page.html).not.toContain('href="#connect"');
+    expect(page.html).not.toContain('name="return_to"');
   });
 
   it("offers nothing for connected accounts, nor on a one-call approval", async () => {
