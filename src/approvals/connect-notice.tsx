@@ -81,10 +81,12 @@ function statusText(offer: ConnectOffer): string {
   return offer.server.status === "error" ? "not reachable" : "not connected";
 }
 
+const isConnectable = (offer: ConnectOffer) => offer.kind !== "unavailable";
+
 /** The warning above the decision: which accounts cannot be used yet, and where to connect them. */
 export function ConnectWarning({ offers }: { offers: ConnectOffer[] }) {
   if (offers.length === 0) return null;
-  const connectable = offers.some((offer) => offer.kind !== "unavailable");
+  const connectable = offers.some(isConnectable);
   return (
     <p class="warn" data-connect-warning>
       Not connected yet: {offers.map(offerName).join(", ")}. Access you approve to an account that is not connected
@@ -187,7 +189,8 @@ function Offer({ offer, csrf, returnTo }: { offer: ConnectOffer; csrf: string; r
 
 /** The card below the decision: one connect form per account, each coming back to this page. */
 export function ConnectCard({ offers, csrf, returnTo }: ConnectNoticeProps) {
-  if (offers.length === 0) return null;
+  // With nothing to connect here, the warning above says it all.
+  if (!offers.some(isConnectable)) return null;
   return (
     <div class="card" id="connect">
       <h2>Connect first</h2>

@@ -94,6 +94,7 @@ describe("the approval page of a broad request", () => {
     expect(page.html).toContain("Not connected yet: Notion.");
     expect(page.html).toContain("It cannot be connected on this server.");
     expect(page.html).not.toContain('href="#connect"');
+    expect(page.html).not.toContain('id="connect"');
     expect(page.html).not.toContain('name="return_to"');
   });
 
