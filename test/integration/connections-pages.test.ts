@@ -172,9 +172,9 @@ describe("the reads question after connecting an MCP server", () => {
       expect(saved.headers.get("location")).toBe("/connections?server=notes#server-notes");
       expect(await readTools(person)).toEqual(stored);
       const listed = await hints(person);
-      expect(listed["notes__read_notes"]).toBe(stored.includes("read_notes"));
-      expect(listed["notes__peek"]).toBe(stored.includes("peek"));
-      expect(listed["notes__write_note"]).toBe(false);
+      expect(listed.notes__read_notes).toBe(stored.includes("read_notes"));
+      expect(listed.notes__peek).toBe(stored.includes("peek"));
+      expect(listed.notes__write_note).toBe(false);
       const page = await (await person.browser.get("/connections/mcp/notes/reads")).text();
       const ticked = [...page.matchAll(/<input type="checkbox" name="tools" value="([^"]+)" checked=""/g)];
       expect(ticked.map((match) => match[1]).sort()).toEqual(stored);
@@ -207,7 +207,7 @@ describe("the reads question after connecting an MCP server", () => {
     expect(html).not.toContain("<img");
     expect(await person.session.upstreamServer("notes")).toEqual(before);
     expect(await readTools(person)).toEqual(["peek"]);
-    expect((await hints(person))["notes__read_notes"]).toBe(false);
+    expect((await hints(person)).notes__read_notes).toBe(false);
   });
 
   it("refuses a form without the page's CSRF token, another person's server and a signed-out browser", async () => {
