@@ -183,7 +183,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
         `${name} unticked`,
       );
     }
-    const text = await page().locator(".card").innerText();
+    const text = (await page().locator(".card").textContent()) ?? "";
     assert.match(text, /Not accepted: the tool counts as a write\. Each call asks you first/);
     assert.ok(await page().getByRole("button", { name: "Accept the ticked tools" }).isVisible());
     assert.ok(
@@ -261,7 +261,7 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
     const before = upstream.stats().revocations.length;
     await tapAndLand(row().getByRole("button", { name: "Remove", exact: true }), `/connections/mcp/${NAME}/remove`);
     assert.equal(await page().locator("h1").textContent(), `Remove ${NAME}?`);
-    const text = await page().locator(".card").innerText();
+    const text = (await page().locator(".card").textContent()) ?? "";
     assert.match(text, /tokens are revoked where the server supports that/);
     assert.match(text, new RegExp(`Every grant and pending request naming ${NAME} ends`));
     assert.ok(await page().getByRole("button", { name: "Yes, remove" }).isVisible());
