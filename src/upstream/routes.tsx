@@ -211,11 +211,12 @@ mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
   const { server } = checked;
   // Shape first, so a hostile form never reaches the Durable Object; membership is checked there.
   const names = parseReadNames(checked.form.getAll("tools"));
-  const saved = names.ok ? await checked.session.setUpstreamReadTools(server.name, names.value) : null;
-  if (saved?.ok) return c.redirect(serverPage(server.name), 303);
-  const code = names.ok ? (saved?.ok === false ? saved.code : "not_found") : names.error;
-  if (code === "not_found") return fail(c, 404, "Unknown server", "You have no MCP server by that name.", code);
-  return fail(c, 400, "Not saved", READS_MESSAGES[code], code);
+  if (!names.ok) return fail(c, 400, "Not saved", READS_MESSAGES[names.error], names.error);
+  const saved = await checked.session.setUpstreamReadTools(server.name, names.value);
+  if (saved.ok) return c.redirect(serverPage(server.name), 303);
+  if (saved.code === "not_found")
+    return fail(c, 404, "Unknown server", "You have no MCP server by that name.", saved.code);
+  return fail(c, 400, "Not saved", READS_MESSAGES[saved.code], saved.code);
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/refresh", async (c) => {
@@ -226,27 +227,21 @@ mcpServerRoutes.post("/connections/mcp/:name/refresh", async (c) => {
   return c.redirect(serverPage(server.name), 303);
 });
 
-/** What Disconnect and Remove do, as the confirmation says it before anything is done. */
-const ENDINGS = {
-  disconnect: {
-    title: (title: string) => `Disconnect ${title}?`,
-    consequences: (server: ServerView) => [
+/** What Disconnect and Remove do, as the question says it before anything is done. */
+function endingQuestion(action: "disconnect" | "remove", server: ServerView) {
+  const verb = action === "remove" ? "Remove" : "Disconnect";
+  return {
+    title: `${verb} ${server.title}?`,
+    consequences: [
       `Countersign signs out of ${server.title}: its tokens are revoked where the server supports that, and the stored key or tokens are deleted.`,
       `Every grant and pending request naming ${server.name} ends, and your assistant loses its ${server.name}__ tools.`,
-      "The server stays on your list: connect it again to use it.",
+      action === "remove"
+        ? "The server leaves your list, with the reads you accepted: to use it again, add and connect it again."
+        : "The server stays on your list: connect it again to use it.",
     ],
-    confirm: "Yes, disconnect",
-  },
-  remove: {
-    title: (title: string) => `Remove ${title}?`,
-    consequences: (server: ServerView) => [
-      `Countersign signs out of ${server.title}: its tokens are revoked where the server supports that, and the stored key or tokens are deleted.`,
-      `Every grant and pending request naming ${server.name} ends, and your assistant loses its ${server.name}__ tools.`,
-      "The server leaves your list, with the reads you accepted: to use it again, add and connect it again.",
-    ],
-    confirm: "Yes, remove",
-  },
-} as const;
+    confirm: `Yes, ${action}`,
+  };
+}
 
 for (const action of ["disconnect", "remove"] as const) {
   mcpServerRoutes.post(`/connections/mcp/:name/${action}`, async (c) => {
@@ -263,14 +258,12 @@ for (const action of ["disconnect", "remove"] as const) {
         "catalogue_server",
       );
     if (!isConfirmed(checked.form)) {
-      const ending = ENDINGS[action];
+      // Nothing is done yet; the form's CSRF token was just checked, so the question carries it on.
       return c.html(
         <ConfirmPage
-          title={ending.title(server.title)}
-          consequences={ending.consequences(server)}
+          {...endingQuestion(action, server)}
           action={`/connections/mcp/${encodeURIComponent(server.name)}/${action}`}
           csrf={String(checked.form.get("csrf"))}
-          confirm={ending.confirm}
           cancel={serverPage(server.name)}
         />,
       );
