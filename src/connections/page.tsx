@@ -1,11 +1,13 @@
 /**
- * /connections: every provider with its status and the one action that fits it: connect with
- * OAuth, paste an API key, or disconnect. The demo provider's key is shown in dev mode.
+ * /connections: jump links to the accounts and to each MCP server at the top (so a server is
+ * reached without scrolling past every provider), then every provider with its status and the
+ * one action that fits it: connect with OAuth, paste an API key, or disconnect (which asks
+ * first). The demo provider's key is shown in dev mode.
  */
 
 import type { ProviderLink } from "../providers/links";
 import type { ProviderDefinition } from "../providers/types";
-import { McpServersSection, type ServerRow } from "../upstream/page";
+import { McpServersSection, ServerJumps, type ServerRow } from "../upstream/page";
 import { CsrfField, PostButton, SubmitRow } from "../web/forms";
 import { Layout } from "../web/layout";
 
@@ -98,6 +100,11 @@ export function ConnectionsPage({
           them.
         </p>
         {notice ? <p class="warn">{notice}</p> : null}
+        <nav class="jump" aria-label="On this page">
+          <a href="#providers">Accounts ({rows.length})</a>
+          <ServerJumps rows={servers} />
+        </nav>
+        <h2 id="providers">Accounts</h2>
         <ul class="scopes">
           {rows.map((row) => (
             <li id={`provider-${row.provider.id}`} class={focus === row.provider.id ? "focus" : undefined}>

@@ -1,7 +1,8 @@
 /**
  * /connections routes: connect a provider by OAuth (PKCE, state bound to this browser and to
  * the signed-in person), paste an API key, or disconnect (token revoked at the provider where
- * it supports that, vault record deleted, grants for it ended). Every POST carries a CSRF token.
+ * it supports that, vault record deleted, grants for it ended) once the person confirmed it on
+ * a second POST with `confirm=yes`. Every POST carries a CSRF token.
  * A connect or key form sent from an approval page carries `return_to`, checked before anything
  * happens (approval-return.tsx); the browser then lands back on that approval page.
  */
@@ -14,6 +15,7 @@ import { providerApp } from "../providers/apps";
 import { authorizeUrl, exchangeCode } from "../providers/oauth-client";
 import { sessionFor } from "../session/user-session";
 import { CSRF_SCOPE } from "../upstream/routes";
+import { ConfirmPage, isConfirmed } from "../web/confirm";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
@@ -31,6 +33,10 @@ function unknownProvider(c: WebContext) {
     <MessagePage title="Unknown provider" message="There is no such provider here." code="unknown_provider" />,
     404,
   );
+}
+
+function notConnected(c: WebContext) {
+  return c.html(<MessagePage title="Not connected" message="That provider is not connected." code="not_found" />, 404);
 }
 
 export const connectionRoutes = new Hono<WebEnv>();
@@ -183,13 +189,33 @@ connectionRoutes.post("/connections/:id/api-key", async (c) => {
 connectionRoutes.post("/connections/:id/disconnect", async (c) => {
   const user = await requireUser(c);
   if (user instanceof Response) return user;
-  const refused = await refuseForeignForm(c, user, await c.req.formData(), CSRF_SCOPE);
+  const form = await c.req.formData();
+  const refused = await refuseForeignForm(c, user, form, CSRF_SCOPE);
   if (refused) return refused;
-  const result = await sessionFor(c.env.SESSION, user.userId).disconnectProvider(c.req.param("id"));
-  if (!result)
+  const session = sessionFor(c.env.SESSION, user.userId);
+  // Only a link found in this person's own object is asked about (a provider left out of the
+  // configuration can still be disconnected, under its id).
+  const link = (await session.providerLinks()).find((candidate) => candidate.providerId === c.req.param("id"));
+  if (!link) return notConnected(c);
+  const id = encodeURIComponent(link.providerId);
+  const name = c.get("config").registry.byId(link.providerId)?.name ?? link.providerId;
+  if (!isConfirmed(form)) {
+    // Nothing is done yet: the page says what Disconnect does and posts again with confirm=yes.
     return c.html(
-      <MessagePage title="Not connected" message="That provider is not connected." code="not_found" />,
-      404,
+      <ConfirmPage
+        title={`Disconnect ${name}?`}
+        consequences={[
+          `Countersign revokes its token at ${name} where ${name} supports that, and deletes it.`,
+          `Every grant and pending request for ${name} ends; your assistant cannot use it until you connect it again.`,
+        ]}
+        action={`/connections/${id}/disconnect`}
+        csrf={String(form.get("csrf"))}
+        confirm="Yes, disconnect"
+        cancel={`/connections?provider=${id}#provider-${id}`}
+      />,
     );
+  }
+  const result = await session.disconnectProvider(link.providerId);
+  if (!result) return notConnected(c);
   return c.redirect("/connections", 303);
 });

@@ -147,6 +147,12 @@ export const ERROR_CODES = {
   connectFinish: ["link_invalid", "server_changed", "not_granted", "exchange_failed"],
   /** One upstream tool call (src/upstream/calls.ts; its credential part in src/upstream/credentials.ts). */
   upstreamCall: ["not_found", "not_connected", "reauth_required", "upstream_unavailable", "invalid_request", "denied"],
+  /**
+   * The tools a person accepts as reads on /connections/mcp/<name>/reads (src/upstream/reads.ts):
+   * a name no tool could have, a name twice, a tool that is not on the server or does not say it
+   * only reads, more names than a server may offer, or a catalogue server's operator-set reads.
+   */
+  reads: ["tool_name_invalid", "tool_duplicated", "tool_not_offered", "too_many_tools", "catalogue_server"],
   /** Setting up how the person is reached: push devices and the webhook (src/notify/). */
   notify: [
     "push_not_configured",

@@ -18,7 +18,7 @@ import type { ProviderLink } from "../providers/links";
 import type { TokenSet } from "../upstream/client/oauth";
 import type { UpstreamClient } from "../upstream/client/registration";
 import type { OAuthBinding, ServerView } from "../upstream/store";
-import type { AddServerResult, UpstreamCallView, UpstreamToolGroup } from "../upstream/upstream";
+import type { AddServerResult, SetReadsView, UpstreamCallView, UpstreamToolGroup } from "../upstream/upstream";
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
 import type { AuditDetail } from "./audit-log";
@@ -222,7 +222,7 @@ export class UserSession extends DurableObject<Env> {
   upstreamRegisteredClient(name: string, issuer: string): Promise<UpstreamClient | null> {
     return this.#f.upstream.registeredClient(name, issuer);
   }
-  setUpstreamReadTools(name: string, tools: string[]): ServerView | null {
+  setUpstreamReadTools(name: string, tools: string[]): SetReadsView {
     return this.#f.upstream.setReadTools(name, tools);
   }
   refreshUpstreamTools(name: string): Promise<ServerView | null> {

@@ -1,12 +1,14 @@
 /**
  * The "MCP servers" part of /connections: each upstream server with its status and tools, the
  * one action that fits it (connect with OAuth, paste an API key, reconnect, refresh, disconnect,
- * remove), the reads the person accepts, and a form to add a server. Server URLs are shown as
- * text, never as links; nothing an upstream sent (metadata endpoints, tool text) becomes a link.
+ * remove), how many of its reads the person accepted (with the way to the reads question), and a
+ * form to add a server; plus the jump links to each server at the top of /connections. Server
+ * URLs are shown as text, never as links; nothing an upstream sent (metadata endpoints, tool
+ * text) becomes a link.
  */
 import { CsrfField, PostButton, SubmitRow } from "../web/forms";
+import { readClaims } from "./reads";
 import type { ServerView as UpstreamServer } from "./store";
-import { cleanText } from "./tools";
 
 const STATUS_TEXT: Record<UpstreamServer["status"], string> = {
   connected: "connected",
@@ -65,55 +67,38 @@ function Connect({ server, csrf, base }: { server: UpstreamServer; csrf: string;
   );
 }
 
-function Reads({
-  server,
-  csrf,
-  base,
-  accepted,
-}: {
-  server: UpstreamServer;
-  csrf: string;
-  base: string;
-  accepted: string[];
-}) {
-  const claimed = server.tools.filter((tool) => tool.annotations?.readOnlyHint === true);
+function Reads({ server, base, accepted }: { server: UpstreamServer; base: string; accepted: string[] }) {
   if (server.status !== "connected" || server.tools.length === 0) return null;
+  const claims = readClaims(server.tools);
   return (
-    <details>
-      <summary>
-        {server.tools.length} tools; {accepted.length} accepted as reads
-      </summary>
-      <ul class="plain">
-        {server.tools.map((tool) => (
-          <li class="mono">
-            {tool.name}
-            {accepted.includes(tool.name)
-              ? " (read)"
-              : tool.annotations?.readOnlyHint === true
-                ? " (says read-only)"
-                : ""}
-          </li>
-        ))}
-      </ul>
-      {server.source === "user" && claimed.length > 0 ? (
-        <form method="post" action={`${base}/reads`}>
-          <CsrfField csrf={csrf} />
-          <p class="muted">
-            Tools below say they only read. Tick the ones you trust to run under a read approval; all others always need
-            write approval.
-          </p>
-          {claimed.map((tool) => (
-            <label>
-              <input type="checkbox" name="tools" value={tool.name} checked={accepted.includes(tool.name)} />
-              <span>
-                <span class="mono">{tool.name}</span> <span class="muted">{cleanText(tool.description, 160)}</span>
-              </span>
-            </label>
-          ))}
-          <SubmitRow label="Save reads" primary={false} />
-        </form>
+    <>
+      {server.source === "user" && claims.length > 0 ? (
+        <p class={accepted.length === 0 ? "warn" : "muted"}>
+          {claims.length === 1 ? "1 tool says it only reads" : `${claims.length} tools say they only read`};{" "}
+          {accepted.length === 0
+            ? "none accepted as reads, so each of their calls asks you first."
+            : `${accepted.length} accepted as reads.`}{" "}
+          <a href={`${base}/reads`}>Choose reads</a>
+        </p>
       ) : null}
-    </details>
+      <details>
+        <summary>
+          {server.tools.length} tools; {accepted.length} accepted as reads
+        </summary>
+        <ul class="plain">
+          {server.tools.map((tool) => (
+            <li class="mono">
+              {tool.name}
+              {accepted.includes(tool.name)
+                ? " (read)"
+                : tool.annotations?.readOnlyHint === true
+                  ? " (says read-only)"
+                  : ""}
+            </li>
+          ))}
+        </ul>
+      </details>
+    </>
   );
 }
 
@@ -142,7 +127,7 @@ export function McpServersSection({ rows, csrf, focus }: { rows: ServerRow[]; cs
               </span>
               <p class="mono">{server.url}</p>
               <Connect server={server} csrf={csrf} base={base} />
-              <Reads server={server} csrf={csrf} base={base} accepted={accepted} />
+              <Reads server={server} base={base} accepted={accepted} />
               {server.status === "connected" ? (
                 <PostButton action={`${base}/refresh`} csrf={csrf} label="Refresh tools" />
               ) : null}
@@ -170,5 +155,17 @@ export function McpServersSection({ rows, csrf, focus }: { rows: ServerRow[]; cs
         <SubmitRow label="Add server" />
       </form>
     </div>
+  );
+}
+
+/** Links to the MCP servers part and to each server, for the top of /connections. */
+export function ServerJumps({ rows }: { rows: ServerRow[] }) {
+  return (
+    <>
+      <a href="#mcp-servers">MCP servers ({rows.length})</a>
+      {rows.map(({ server }) => (
+        <a href={`#server-${encodeURIComponent(server.name)}`}>{server.title}</a>
+      ))}
+    </>
   );
 }

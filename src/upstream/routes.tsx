@@ -1,26 +1,36 @@
 /**
  * Upstream MCP servers on /connections: add one by URL, connect it (OAuth in connect.ts, or a
- * pasted API key), accept reads, refresh, disconnect, remove; plus the client metadata document
- * upstream authorization servers fetch to identify us (CIMD). Each route parses, calls one
- * function of the feature and renders.
+ * pasted API key), the reads question a connect ends on, refresh, disconnect, remove; plus the
+ * client metadata document upstream authorization servers fetch to identify us (CIMD). Each
+ * route parses, calls one function of the feature and renders.
  *
  * Invariants: every POST carries the page's CSRF token and acts only on a server found in the
  * signed-in person's own Durable Object; an API key goes only in a header that no agent may set
- * and that does not route or frame the request; secrets go to the vault and never back to a page.
+ * and that does not route or frame the request; secrets go to the vault and never back to a page;
+ * a reads choice is stored whole or refused with a code; Disconnect and Remove act only on a
+ * second POST with `confirm=yes` (the first one shows what they will do and changes nothing).
  * A connect or key form sent from an approval page carries `return_to`, checked before anything
- * happens (connections/approval-return.tsx); the browser then lands back on that approval page.
+ * happens (connections/approval-return.tsx); the reads question, when there is one, comes first
+ * and carries the checked path on, then the browser lands back on that approval page.
  */
 import { Hono } from "hono";
+import { csrfToken } from "../approvals/link";
 import { approvalReturnOf } from "../connections/approval-return";
 import { clearConnectCookie } from "../connections/transaction";
 import { isReservedHeader } from "../grants/canonical";
+import { err, ok, type Result } from "../lib/result";
+import { parseApprovalReturn } from "../lib/return-to";
 import { hasControlCharacters } from "../lib/text";
 import { sessionFor } from "../session/user-session";
+import { ConfirmPage, isConfirmed } from "../web/confirm";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { CLIENT_METADATA_PATH, clientMetadataDocument, MCP_CALLBACK_PATH } from "./client/registration";
 import { type FinishFailure, finishOAuth, type StartFailure, startOAuth } from "./connect";
+import { parseReadNames, type ReadChoiceError, readClaims } from "./reads";
+import { ReadsPage } from "./reads-page";
+import type { ServerView } from "./store";
 
 /** Shared with the provider half of /connections: one page, one CSRF scope. */
 export const CSRF_SCOPE = "connections";
@@ -51,6 +61,32 @@ const ADD_MESSAGES: Record<string, string> = {
 
 const serverPage = (name: string) =>
   `/connections?server=${encodeURIComponent(name)}#server-${encodeURIComponent(name)}`;
+const readsPage = (name: string, returnTo?: string) =>
+  `/connections/mcp/${encodeURIComponent(name)}/reads${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""}`;
+
+/** Whether the person is asked which tools are reads: a server of their own, connected, with tools that say so. */
+const asksReads = (server: ServerView) =>
+  server.source === "user" && server.status === "connected" && readClaims(server.tools).length > 0;
+
+/**
+ * Where a connect ends: the reads question when there is one to ask (skipping it would make every
+ * read a write), else the approval page it was started from, else the server on /connections.
+ */
+const landing = (server: ServerView | null, name: string, returnTo?: string) =>
+  server && asksReads(server) ? readsPage(name, returnTo) : (returnTo ?? serverPage(name));
+
+const RETURN_REFUSED = "The reads question can only return to an approval page. Nothing was saved.";
+
+/**
+ * The reads question's way back to an approval page: absent, or exactly an approval link path
+ * (checked again here, since it came back through the browser). Whether that request is still
+ * pending does not matter to saving reads: a decided request's link shows its outcome.
+ */
+function readsReturn(raw: unknown): Result<string | undefined, "return_to_invalid"> {
+  if (raw === undefined || raw === null) return ok(undefined);
+  const parsed = parseApprovalReturn(raw);
+  return parsed.ok ? ok(parsed.value.path) : err("return_to_invalid");
+}
 
 function fail(c: WebContext, status: 400 | 403 | 404 | 502, title: string, message: string, code: string) {
   return c.html(
@@ -99,7 +135,7 @@ mcpServerRoutes.post("/connections/mcp/add", async (c) => {
   const added = await checked.session.addUpstreamServer(name, url, "human");
   if (!added.ok)
     return fail(c, 400, "Server not added", ADD_MESSAGES[added.code] ?? "Check the name and URL.", added.code);
-  return c.redirect(serverPage(added.server.name), 303);
+  return c.redirect(landing(added.server, added.server.name), 303);
 });
 
 /** Each connect failure as the page shows it: status, title and wording, in one exhaustive table. */
@@ -134,7 +170,9 @@ mcpServerRoutes.post("/connections/mcp/:name/connect", async (c) => {
     ...back,
   });
   if (started.kind === "failed") return connectFailed(c, started.failure, started.code);
-  if (started.kind === "not_oauth") return c.redirect(back.returnTo ?? serverPage(started.server), 303);
+  if (started.kind === "not_oauth") {
+    return c.redirect(landing(await session.upstreamServer(started.server), started.server, back.returnTo), 303);
+  }
   c.header("Set-Cookie", started.cookie);
   return c.redirect(started.url, 302);
 });
@@ -148,7 +186,7 @@ mcpServerRoutes.get(MCP_CALLBACK_PATH, async (c) => {
   const context = { config: c.get("config"), kv: c.env.OAUTH_KV, userId: user.userId, session };
   const finished = await finishOAuth(context, c.req.raw);
   if (!finished.ok) return connectFailed(c, finished.failure, finished.code);
-  return c.redirect(finished.returnTo ?? serverPage(finished.server), 303);
+  return c.redirect(landing(await session.upstreamServer(finished.server), finished.server, finished.returnTo), 303);
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
@@ -168,25 +206,55 @@ mcpServerRoutes.post("/connections/mcp/:name/api-key", async (c) => {
       "invalid_key",
     );
   }
-  await checked.session.connectUpstreamApiKey(server.name, key, header);
-  return c.redirect(back.returnTo ?? serverPage(server.name), 303);
+  const connected = await checked.session.connectUpstreamApiKey(server.name, key, header);
+  return c.redirect(landing(connected, server.name, back.returnTo), 303);
+});
+
+/** Each refused reads choice as the page shows it. */
+const READS_MESSAGES: Record<ReadChoiceError, string> = {
+  tool_name_invalid: "That is not the name of a tool. Choose from the list.",
+  tool_duplicated: "A tool was sent twice. Choose from the list again.",
+  tool_not_offered: "A tool you sent is not one this server says only reads. Choose from the list again.",
+  too_many_tools: "More tools were sent than a server may have.",
+  catalogue_server: "Reads of a server from the catalogue are set by the operator.",
+};
+
+mcpServerRoutes.get("/connections/mcp/:name/reads", async (c) => {
+  const user = await requireUser(c);
+  if (user instanceof Response) return user;
+  const session = sessionFor(c.env.SESSION, user.userId);
+  const server = await session.upstreamServer(c.req.param("name"));
+  if (!server) return fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
+  if (server.source !== "user") return fail(c, 400, "Not asked", READS_MESSAGES.catalogue_server, "catalogue_server");
+  const back = readsReturn(c.req.query("return_to"));
+  if (!back.ok) return fail(c, 400, "Not asked", RETURN_REFUSED, back.error);
+  if (!asksReads(server)) return c.redirect(back.value ?? serverPage(server.name), 303);
+  const csrf = await csrfToken(c.get("config"), user.userId, CSRF_SCOPE);
+  return c.html(
+    <ReadsPage
+      server={server}
+      claims={readClaims(server.tools)}
+      accepted={server.readTools}
+      csrf={csrf}
+      returnTo={back.value}
+    />,
+  );
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
   const checked = await serverForm(c);
   if (checked instanceof Response) return checked;
   const { server } = checked;
-  const tools = checked.form.getAll("tools").map(String).slice(0, 500);
-  const saved = await checked.session.setUpstreamReadTools(server.name, tools);
-  if (!saved)
-    return fail(
-      c,
-      400,
-      "Not saved",
-      "Reads of a server from the catalogue are set by the operator.",
-      "catalogue_server",
-    );
-  return c.redirect(serverPage(server.name), 303);
+  // Shape first, so a hostile form never reaches the Durable Object; membership is checked there.
+  const back = readsReturn(checked.form.get("return_to"));
+  if (!back.ok) return fail(c, 400, "Not saved", RETURN_REFUSED, back.error);
+  const names = parseReadNames(checked.form.getAll("tools"));
+  if (!names.ok) return fail(c, 400, "Not saved", READS_MESSAGES[names.error], names.error);
+  const saved = await checked.session.setUpstreamReadTools(server.name, names.value);
+  if (saved.ok) return c.redirect(back.value ?? serverPage(server.name), 303);
+  if (saved.code === "not_found")
+    return fail(c, 404, "Unknown server", "You have no MCP server by that name.", saved.code);
+  return fail(c, 400, "Not saved", READS_MESSAGES[saved.code], saved.code);
 });
 
 mcpServerRoutes.post("/connections/mcp/:name/refresh", async (c) => {
@@ -197,14 +265,29 @@ mcpServerRoutes.post("/connections/mcp/:name/refresh", async (c) => {
   return c.redirect(serverPage(server.name), 303);
 });
 
+/** What Disconnect and Remove do, as the question says it before anything is done. */
+function endingQuestion(action: "disconnect" | "remove", server: ServerView) {
+  const verb = action === "remove" ? "Remove" : "Disconnect";
+  return {
+    title: `${verb} ${server.title}?`,
+    consequences: [
+      `Countersign signs out of ${server.title}: its tokens are revoked where the server supports that, and the stored key or tokens are deleted.`,
+      `Every grant and pending request naming ${server.name} ends, and your assistant loses its ${server.name}__ tools.`,
+      action === "remove"
+        ? "The server leaves your list, with the reads you accepted: to use it again, add and connect it again."
+        : "The server stays on your list: connect it again to use it.",
+    ],
+    confirm: `Yes, ${action}`,
+  };
+}
+
 for (const action of ["disconnect", "remove"] as const) {
   mcpServerRoutes.post(`/connections/mcp/:name/${action}`, async (c) => {
     // Ownership first: only a server found in this person's own object is revoked and purged.
     const checked = await serverForm(c);
     if (checked instanceof Response) return checked;
     const { server } = checked;
-    const result = await checked.session.disconnectUpstream(server.name, action === "remove");
-    if (!result)
+    if (action === "remove" && server.source !== "user")
       return fail(
         c,
         400,
@@ -212,6 +295,19 @@ for (const action of ["disconnect", "remove"] as const) {
         "Servers from the catalogue can be disconnected, not removed.",
         "catalogue_server",
       );
+    if (!isConfirmed(checked.form)) {
+      // Nothing is done yet; the form's CSRF token was just checked, so the question carries it on.
+      return c.html(
+        <ConfirmPage
+          {...endingQuestion(action, server)}
+          action={`/connections/mcp/${encodeURIComponent(server.name)}/${action}`}
+          csrf={String(checked.form.get("csrf"))}
+          cancel={serverPage(server.name)}
+        />,
+      );
+    }
+    const result = await checked.session.disconnectUpstream(server.name, action === "remove");
+    if (!result) return fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
     return c.redirect(action === "remove" ? "/connections#mcp-servers" : serverPage(server.name), 303);
   });
 }

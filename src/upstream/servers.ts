@@ -22,6 +22,7 @@ import type { TokenSet } from "./client/oauth";
 import { probeServer } from "./client/probe";
 import type { UpstreamClient } from "./client/registration";
 import { type CredentialsEnv, ServerCredentials } from "./credentials";
+import { checkReadChoice, type ReadChoiceError } from "./reads";
 import type { OAuthBinding, UpstreamServer, UpstreamStore } from "./store";
 
 export interface UpstreamEnv extends CredentialsEnv {
@@ -31,6 +32,9 @@ export interface UpstreamEnv extends CredentialsEnv {
 }
 
 export type AddServerError = ErrorCode<"server">;
+
+/** Accepting reads: the server as stored, or why nothing was stored. */
+export type SetReadsResult = { ok: true; server: UpstreamServer } | { ok: false; code: ReadChoiceError | "not_found" };
 
 /** The most servers a person may add (catalogue servers do not count). */
 export const MAX_USER_SERVERS = 20;
@@ -168,15 +172,18 @@ export class UpstreamServers {
     return this.#credentials.client(oauth, name);
   }
 
-  /** The person accepts some of the tools that say readOnlyHint as reads (user servers only). */
-  setReadTools(name: string, tools: string[]): UpstreamServer | null {
+  /**
+   * The person accepts some of the tools that say readOnlyHint as reads (user servers only). The
+   * choice is checked against this row's tools and stored whole, or refused and nothing changes.
+   */
+  setReadTools(name: string, tools: string[]): SetReadsResult {
     const server = this.get(name);
-    if (server?.source !== "user") return null;
-    const claimed = new Set(
-      server.tools.filter((tool) => tool.annotations?.readOnlyHint === true).map((tool) => tool.name),
-    );
-    this.store.setReadTools(name, [...new Set(tools)].filter((tool) => claimed.has(tool)).sort(), Date.now());
-    return this.get(name);
+    if (!server) return { ok: false, code: "not_found" };
+    if (server.source !== "user") return { ok: false, code: "catalogue_server" };
+    const choice = checkReadChoice(tools, server.tools);
+    if (!choice.ok) return { ok: false, code: choice.error };
+    this.store.setReadTools(name, choice.value, Date.now());
+    return { ok: true, server: this.get(name) as UpstreamServer };
   }
 
   /** Fetch the tool list again (after connecting, on request, or when it is stale); single-flight. */

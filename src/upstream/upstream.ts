@@ -15,7 +15,7 @@ import type { GrantBook } from "../session/grant-book";
 import { TOOLS_TTL_MS, type UpstreamCallFailure } from "./calls";
 import type { TokenSet } from "./client/oauth";
 import type { UpstreamClient } from "./client/registration";
-import { type AddServerError, type UpstreamEnv, UpstreamServers } from "./servers";
+import { type AddServerError, type SetReadsResult, type UpstreamEnv, UpstreamServers } from "./servers";
 import { type OAuthBinding, type ServerView, serverView, type UpstreamServer, type UpstreamStore } from "./store";
 import { classifyToolCall, type PresentedTool, presentTool } from "./tools";
 
@@ -31,6 +31,9 @@ export interface UpstreamToolGroup {
 
 /** Adding a server: its view, or why it was refused. */
 export type AddServerResult = { ok: true; server: ServerView } | { ok: false; code: AddServerError };
+
+/** Accepting reads over RPC: the server's view, or why nothing was stored. */
+export type SetReadsView = { ok: true; server: ServerView } | Extract<SetReadsResult, { ok: false }>;
 
 /** An upstream tool call's outcome over RPC: the result's content as JSON text. */
 export type UpstreamCallView =
@@ -118,9 +121,10 @@ export class Upstream {
     return this.#servers.registeredClient(name, issuer);
   }
 
-  /** The person accepts which read-only-annotated tools count as reads. */
-  setReadTools(name: string, tools: string[]): ServerView | null {
-    return view(this.#servers.setReadTools(name, tools));
+  /** The person accepts which read-only-annotated tools count as reads: stored whole, or refused. */
+  setReadTools(name: string, tools: string[]): SetReadsView {
+    const set = this.#servers.setReadTools(name, tools);
+    return set.ok ? { ok: true, server: serverView(set.server) } : set;
   }
 
   /** Fetch a server's tool list again. */

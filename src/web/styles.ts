@@ -24,6 +24,12 @@ input[type=email],input[type=text],input[type=password],input[type=url]{width:10
 button{flex:1;font:inherit;font-weight:600;padding:.8rem 1rem;border-radius:10px;border:1px solid var(--line);background:var(--card);color:var(--fg);min-height:48px}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}
 @media (prefers-color-scheme:dark){button.primary{color:#000}}
+a.button{flex:1;display:flex;align-items:center;justify-content:center;font-weight:600;padding:.8rem 1rem;border-radius:10px;border:1px solid var(--line);background:var(--card);color:var(--fg);min-height:48px;text-decoration:none}
+button.danger{background:#b3261e;border-color:#b3261e;color:#fff}
+nav.jump{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0 0}
+nav.jump a{display:inline-block;padding:.45rem .8rem;border:1px solid var(--line);border-radius:999px;text-decoration:none;overflow-wrap:anywhere}
+ul.reads{list-style:none;padding:0;margin:.75rem 0}
+ul.reads>li{padding:.6rem 0;border-top:1px solid var(--line)}
 pre.reason,pre.body{white-space:pre-wrap;word-break:break-word;background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:.75rem;font:14px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;max-height:24rem;overflow:auto}
 textarea,select{width:100%;font:inherit;padding:.6rem;border:1px solid var(--line);border-radius:8px;background:var(--card);color:var(--fg)}
 ul.plain{list-style:none;padding:0;margin:.25rem 0}

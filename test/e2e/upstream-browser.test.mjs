@@ -1,8 +1,10 @@
 // The "MCP servers" section of /connections on a phone, in headless Chromium, against a real
 // `wrangler dev` and the OAuth-protected upstream fixture (test/e2e/lib/upstream-mcp.mjs) on
 // 127.0.0.1. The person signs in, adds `tracker` by URL, taps Connect (the browser really goes
-// to the upstream's /authorize and back), accepts two reads, then removes it; hostile names and
-// URLs typed into the form give an error page with a code and add nothing. Every page is
+// to the upstream's /authorize and back) and lands on the reads question, accepts two reads,
+// jumps to the server from the top of the page, then removes it after the question Remove asks
+// (Cancel first, then "Yes, remove"); hostile names and URLs typed into the form give an error
+// page with a code and add nothing. Every page is
 // checked for upstream links, tokens, horizontal overflow, console errors and CSP violations.
 // Only clicks and typing: no crafted POSTs. Screenshots go to test-results/screenshots/.
 import assert from "node:assert/strict";
@@ -112,11 +114,16 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
    * returns to the very URL it left from), so waiting for a URL would race.
    */
   async function tapAndReturn(locator, search) {
+    await tapAndLand(locator, "/connections", search);
+  }
+
+  /** Tap and wait for the page the redirects end on, which must be `pathname` with `search`. */
+  async function tapAndLand(locator, pathname, search = "") {
     await Promise.all([page().waitForEvent("load"), locator.click()]);
     const url = new URL(page().url());
     const where = `${url.pathname}${url.search}: ${await page().locator("h1").textContent()}`;
     assert.equal(url.origin, server.origin, where);
-    assert.equal(url.pathname, "/connections", where);
+    assert.equal(url.pathname, pathname, where);
     assert.equal(url.search, search, where);
   }
 
@@ -151,9 +158,9 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
     await fixture.screenshot(page(), "mcp-servers-added");
   });
 
-  test("Connect goes through the upstream's /authorize and comes back connected", STEP, async () => {
+  test("Connect goes through the upstream's /authorize and lands on the reads question", STEP, async () => {
     const from = requested.length;
-    await tapAndReturn(row().getByRole("button", { name: "Connect", exact: true }), `?server=${NAME}`);
+    await tapAndLand(row().getByRole("button", { name: "Connect", exact: true }), `/connections/mcp/${NAME}/reads`);
     const hops = requested.slice(from).map((href) => new URL(href));
     assert.ok(
       hops.some((url) => `${url.origin}${url.pathname}` === `${upstream.origin}/authorize`),
@@ -164,56 +171,114 @@ describe("MCP servers on /connections, on a phone in headless Chromium", { timeo
       "and came back through our callback",
     );
 
-    assert.equal((await row().locator("[data-status]").textContent())?.trim(), "connected");
-    assert.equal(await row().getByRole("button", { name: "Connect", exact: true }).count(), 0);
-    assert.ok(await row().getByRole("button", { name: "Refresh tools" }).isVisible());
-    assert.ok(await row().getByRole("button", { name: "Disconnect" }).isVisible());
+    assert.equal(await page().locator("h1").textContent(), `Which ${NAME} tools may run as reads?`);
+    const offered = await page()
+      .locator("input[type=checkbox][name=tools]")
+      .evaluateAll((inputs) => inputs.map((input) => /** @type {HTMLInputElement} */ (input).value));
+    assert.deepEqual(offered.toSorted(), CLAIMED_READS, "exactly the tools that claim to read are asked about");
+    for (const name of CLAIMED_READS) {
+      assert.equal(
+        await page().locator(`input[type=checkbox][name=tools][value=${name}]`).isChecked(),
+        false,
+        `${name} unticked`,
+      );
+    }
+    const text = (await page().locator(".card").textContent()) ?? "";
+    assert.match(text, /Not accepted: the tool counts as a write\. Each call asks you first/);
+    assert.ok(await page().getByRole("button", { name: "Accept the ticked tools" }).isVisible());
+    assert.ok(
+      await page()
+        .getByRole("button", { name: `Accept all ${CLAIMED_READS.length}` })
+        .isVisible(),
+    );
+    assert.ok(await page().getByRole("button", { name: "Accept none: every call asks" }).isVisible());
+    // The fixture's whoami describes itself with a prompt injection and a <script> tag: text only.
+    assert.equal(await page().locator("script").count(), 0);
     const stats = upstream.stats();
     assert.equal(stats.registrations.length, 1, "one dynamic client registration");
     assert.equal(stats.authorizations.length, 1);
     assert.equal(stats.authorizations[0].outcome, "code");
     assert.equal(stats.tokenRequests.authorization_code, 1, "one code exchange");
     assert.deepEqual(stats.tokenErrors, []);
-    await assertCleanPage("/connections after connecting");
+    await assertCleanPage("the reads question");
+    await fixture.screenshot(page(), "mcp-reads-question");
   });
 
-  test("ticking two reads and Save reads shows them as (read)", STEP, async () => {
-    const tools = row().locator("details", { has: page().locator("form[action$='/reads']") });
-    assert.equal((await tools.locator("summary").textContent())?.trim(), `${TOOL_COUNT} tools; 0 accepted as reads`);
-    await tools.locator("summary").click();
-    const form = tools.locator("form[action$='/reads']");
-    await form.waitFor({ state: "visible" });
-    const offered = await form.locator("input[name=tools]").evaluateAll((inputs) => inputs.map((input) => input.value));
-    assert.deepEqual(offered.toSorted(), CLAIMED_READS, "only tools that claim to read are offered");
-    // The fixture's whoami describes itself with a prompt injection and a <script> tag: text only.
-    assert.equal(await page().locator("script").count(), 0);
-    await assertCleanPage("/connections with the tools open");
-    await fixture.screenshot(page(), "mcp-servers-tools");
+  test("ticking two reads and Accept goes back to /connections, connected, with them as (read)", STEP, async () => {
+    for (const name of READS) await page().locator(`input[type=checkbox][name=tools][value=${name}]`).check();
+    await tapAndReturn(page().getByRole("button", { name: "Accept the ticked tools" }), `?server=${NAME}`);
 
-    for (const name of READS) await form.locator(`input[name=tools][value=${name}]`).check();
-    await tapAndReturn(form.getByRole("button", { name: "Save reads" }), `?server=${NAME}`);
-
-    const saved = row().locator("details", { has: page().locator("form[action$='/reads']") });
+    assert.equal((await row().locator("[data-status]").textContent())?.trim(), "connected");
+    assert.equal(await row().getByRole("button", { name: "Connect", exact: true }).count(), 0);
+    assert.ok(await row().getByRole("button", { name: "Refresh tools" }).isVisible());
+    assert.ok(await row().getByRole("button", { name: "Disconnect" }).isVisible());
     assert.equal(
-      (await saved.locator("summary").textContent())?.trim(),
+      (await row().locator("p.muted", { hasText: "say they only read" }).textContent())?.trim(),
+      `${CLAIMED_READS.length} tools say they only read; ${READS.length} accepted as reads. Choose reads`,
+    );
+    const tools = row().locator("details");
+    assert.equal(
+      (await tools.locator("summary").textContent())?.trim(),
       `${TOOL_COUNT} tools; ${READS.length} accepted as reads`,
     );
-    await saved.locator("summary").click();
-    const listed = await saved.locator("ul.plain li").allTextContents();
+    await tools.locator("summary").click();
+    const listed = await tools.locator("ul.plain li").allTextContents();
     for (const name of READS) assert.ok(listed.includes(`${name} (read)`), `${name} is a read: ${listed}`);
     assert.ok(listed.includes("whoami (says read-only)"), "a claim not accepted stays a claim");
     assert.ok(listed.includes("create_issue"), "a write is neither");
+    await assertCleanPage("/connections after accepting reads");
+    await fixture.screenshot(page(), "mcp-servers-reads");
+
+    // "Choose reads" asks again, with the answer given ticked.
+    await tapAndLand(row().getByRole("link", { name: "Choose reads" }), `/connections/mcp/${NAME}/reads`);
     for (const name of CLAIMED_READS) {
-      const box = saved.locator(`input[name=tools][value=${name}]`);
+      const box = page().locator(`input[type=checkbox][name=tools][value=${name}]`);
       assert.equal(await box.isChecked(), READS.includes(name), `${name} is ticked only if accepted`);
     }
-    await assertCleanPage("/connections after Save reads");
-    await fixture.screenshot(page(), "mcp-servers-reads");
+    await assertCleanPage("the reads question, asked again");
+    await Promise.all([page().waitForURL((url) => url.pathname === "/connections"), page().goBack()]);
   });
 
-  test("Remove takes the server off the page and revokes upstream", STEP, async () => {
+  test("the jump link at the top of /connections brings the server into view", STEP, async () => {
+    await page().goto(`${server.origin}/connections`);
+    const jumps = page().locator("nav.jump a");
+    const labels = await jumps.allTextContents();
+    assert.match(labels[0] ?? "", /^Accounts \(\d+\)$/);
+    assert.deepEqual(labels.slice(1), ["MCP servers (1)", NAME]);
+    const box = await page().locator("nav.jump").boundingBox();
+    assert.ok(box && box.y + box.height <= 844, `the jump links are on the first screen: ${JSON.stringify(box)}`);
+    const before = await row().boundingBox();
+    assert.ok(before && before.y > 844, `tracker starts below the first screen: ${JSON.stringify(before)}`);
+    await fixture.screenshot(page(), "connections-jump-links");
+    await jumps.filter({ hasText: NAME }).click();
+    await page().waitForURL((url) => url.hash === `#server-${NAME}`);
+    const after = await row().boundingBox();
+    assert.ok(after && after.y >= 0 && after.y < 844, `tracker is in view after the jump: ${JSON.stringify(after)}`);
+    await assertCleanPage("/connections after the jump");
+  });
+
+  test("Remove asks first: Cancel keeps the server and revokes nothing", STEP, async () => {
     const before = upstream.stats().revocations.length;
-    await tapAndReturn(row().getByRole("button", { name: "Remove", exact: true }), "");
+    await tapAndLand(row().getByRole("button", { name: "Remove", exact: true }), `/connections/mcp/${NAME}/remove`);
+    assert.equal(await page().locator("h1").textContent(), `Remove ${NAME}?`);
+    const text = (await page().locator(".card").textContent()) ?? "";
+    assert.match(text, /tokens are revoked where the server supports that/);
+    assert.match(text, new RegExp(`Every grant and pending request naming ${NAME} ends`));
+    assert.ok(await page().getByRole("button", { name: "Yes, remove" }).isVisible());
+    assert.equal(upstream.stats().revocations.length, before, "asking revokes nothing");
+    await assertCleanPage("the Remove question");
+    await fixture.screenshot(page(), "mcp-remove-confirm");
+
+    await tapAndReturn(page().getByRole("link", { name: "Cancel" }), `?server=${NAME}`);
+    assert.deepEqual(await serverIds(), [`server-${NAME}`], "tracker is still there");
+    assert.equal((await row().locator("[data-status]").textContent())?.trim(), "connected");
+    assert.equal(upstream.stats().revocations.length, before, "Cancel revokes nothing");
+  });
+
+  test("Yes, remove takes the server off the page and revokes upstream", STEP, async () => {
+    const before = upstream.stats().revocations.length;
+    await tapAndLand(row().getByRole("button", { name: "Remove", exact: true }), `/connections/mcp/${NAME}/remove`);
+    await tapAndReturn(page().getByRole("button", { name: "Yes, remove" }), "");
     assert.equal(await row().count(), 0, "tracker is gone");
     assert.deepEqual(await serverIds(), []);
     const revoked = upstream.stats().revocations.slice(before);

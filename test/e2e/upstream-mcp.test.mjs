@@ -123,7 +123,11 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     );
     assert.equal(flow.callbackUrl.searchParams.get("iss"), upstream.origin);
     assert.equal(flow.finished.status, 303, `callback: ${flow.finishedHtml.slice(0, 300)}`);
-    assert.match(flow.finished.headers.get("Location") ?? "", new RegExp(`^/connections\\?server=${NAME}`));
+    // The tracker has tools that say they only read: the connect ends on the reads question.
+    assert.equal(flow.finished.headers.get("Location"), serverPath(NAME, "reads"));
+    const question = await mcpForm(owner, serverPath(NAME, "reads"));
+    const offered = question.form?.inputs.filter((input) => input.name === "tools").map((input) => input.value);
+    assert.deepEqual(offered?.toSorted(), ["big_result", "get_issue", "search_issues", "whoami"]);
 
     const stats = upstream.stats();
     assert.equal(stats.registrations.length, 1, "one dynamic client registration");
@@ -391,7 +395,7 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     const status = (await tracker())?.status;
     assert.ok(status, "the owner has the server");
     for (const action of ["remove", "disconnect", "refresh", "connect"]) {
-      const res = await other.post(serverPath(NAME, action), new URLSearchParams({ csrf: page.csrf }));
+      const res = await other.post(serverPath(NAME, action), new URLSearchParams({ csrf: page.csrf, confirm: "yes" }));
       await res.arrayBuffer();
       assert.equal(res.status, 404, `${action} of someone else's server`);
     }
@@ -403,10 +407,13 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
     const revocations = upstream.stats().revocations.length;
     const status = (await tracker())?.status;
     assert.ok(status, "the owner has the server");
-    const bare = await owner.post(serverPath(NAME, "remove"), new URLSearchParams());
+    const bare = await owner.post(serverPath(NAME, "remove"), new URLSearchParams({ confirm: "yes" }));
     await bare.arrayBuffer();
     assert.equal(bare.status, 403);
-    const forged = await owner.post(serverPath(NAME, "remove"), new URLSearchParams({ csrf: "not-the-token" }));
+    const forged = await owner.post(
+      serverPath(NAME, "remove"),
+      new URLSearchParams({ csrf: "not-the-token", confirm: "yes" }),
+    );
     await forged.arrayBuffer();
     assert.equal(forged.status, 403);
     assert.equal(upstream.stats().revocations.length, revocations);
@@ -415,7 +422,16 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
 
   test("Remove revokes our tokens upstream and the server and its tools are gone", STEP, async () => {
     const before = upstream.stats();
-    const removed = await submitMcpForm(owner, serverPath(NAME, "remove"));
+    const status = (await tracker())?.status;
+    assert.ok(status, "the owner has the server");
+    // Remove first asks: the question says what it will do, and nothing is revoked yet.
+    const asked = await submitMcpForm(owner, serverPath(NAME, "remove"));
+    const question = await asked.text();
+    assert.equal(asked.status, 200);
+    assert.match(question, new RegExp(`<h1>Remove ${NAME}\\?</h1>`));
+    assert.equal(upstream.stats().revocations.length, before.revocations.length, "asking revokes nothing");
+    assert.equal((await tracker())?.status, status, "asking removes nothing");
+    const removed = await submitMcpForm(owner, serverPath(NAME, "remove"), { confirm: "yes" });
     await removed.arrayBuffer();
     assert.equal(removed.status, 303);
 
@@ -437,7 +453,10 @@ describe("an OAuth upstream MCP server behind Countersign, with the v2 MCP clien
 
     const count = upstream.stats().revocations.length;
     const page = await mcpForm(owner, "/connections/mcp/add");
-    const again = await owner.post(serverPath(NAME, "remove"), new URLSearchParams({ csrf: page.csrf }));
+    const again = await owner.post(
+      serverPath(NAME, "remove"),
+      new URLSearchParams({ csrf: page.csrf, confirm: "yes" }),
+    );
     await again.arrayBuffer();
     assert.equal(again.status, 404, "removing twice finds nothing");
     assert.equal(upstream.stats().revocations.length, count);

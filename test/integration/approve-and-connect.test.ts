@@ -173,7 +173,10 @@ describe("connecting from the approval page", () => {
     expect(page.html).toContain('action="/connections/mcp/notes/connect"');
     const { authorize, callback } = await connectUpstream(person, upstream, "notes", { return_to: path });
     expect(authorize.href).not.toContain(token);
-    expect(callback.headers.get("Location")).toBe(path);
+    // The reads question comes first (skipping it would make every read a write), carrying the way back.
+    expect(callback.headers.get("Location")).toBe(readsWithReturn("notes", path));
+    expect(await answerReads(person, "notes", path, ["read_notes"])).toBe(path);
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(["read_notes"]);
     expect((await person.session.upstreamServer("notes"))?.status).toBe("connected");
     expect(await status()).toBe("pending");
     expect((await openApproval(person.browser, asked.approval_url)).html).not.toContain('id="connect"');
@@ -191,9 +194,45 @@ describe("connecting from the approval page", () => {
     );
     const saved = await serverAction(person, "keyed", "api-key", { api_key: API_KEY, return_to: path });
     expect(saved.status).toBe(303);
-    expect(saved.headers.get("Location")).toBe(path);
+    expect(saved.headers.get("Location")).toBe(readsWithReturn("keyed", path));
+    expect(await answerReads(person, "keyed", path, [])).toBe(path);
     expect((await person.session.upstreamServer("keyed"))?.status).toBe("connected");
     expect(await status()).toBe("pending");
+  });
+});
+
+/** The reads question's address when a connect started on the approval page at `path`. */
+const readsWithReturn = (name: string, path: string) =>
+  `/connections/mcp/${name}/reads?return_to=${encodeURIComponent(path)}`;
+
+/** Open the reads question, check it carries `path` on, answer with `tools`; where the browser goes next. */
+async function answerReads(person: Person, name: string, path: string, tools: string[]) {
+  const page = await person.browser.get(readsWithReturn(name, path));
+  expect(page.status).toBe(200);
+  expect(inputValue(await page.text(), "return_to")).toBe(path);
+  const answered = await serverAction(person, name, "reads", { tools, return_to: path });
+  expect(answered.status).toBe(303);
+  return answered.headers.get("Location");
+}
+
+describe("the reads question on the way back", () => {
+  const HOSTILE = ["//evil.example/approve", "https://evil.example/", "/connections", "/approve/req_x?t=y", "\\evil"];
+
+  it("refuses a return_to that is not an approval link, on the question and on its answer, saving nothing", async () => {
+    new FakeUpstream().install();
+    const person = await signedInPerson(idp, "reads-return");
+    expect((await addOnPage(person, "notes", MCP_URL)).status).toBe(303);
+    const before = (await person.session.upstreamServer("notes"))?.readTools;
+    for (const raw of HOSTILE) {
+      const page = await person.browser.get(`/connections/mcp/notes/reads?return_to=${encodeURIComponent(raw)}`);
+      expect(page.status, raw).toBe(400);
+      expect(pageCode(await page.text()), raw).toBe("return_to_invalid");
+      const answered = await serverAction(person, "notes", "reads", { tools: ["read_notes"], return_to: raw });
+      expect(answered.status, raw).toBe(400);
+      expect(answered.headers.get("Location"), raw).toBeNull();
+      expect(pageCode(await answered.text()), raw).toBe("return_to_invalid");
+    }
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(before);
   });
 });
 

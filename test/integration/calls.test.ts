@@ -574,6 +574,7 @@ describe("vault through calls", () => {
     const grantId = await grantAccess(client.tokens.access_token, client.browser, ["google"], "read");
     const response = await client.browser.post("/connections/google/disconnect", {
       csrf: await connectionsCsrf(userId),
+      confirm: "yes",
     });
     expect(response.status).toBe(303);
     expect(tokens.counts.revoke).toBe(1);

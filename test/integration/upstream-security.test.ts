@@ -223,14 +223,14 @@ describe("Connect with hostile upstream metadata (docs/threat-model.md B, E)", (
 
   it("connects with the same person and server once the metadata is sound (the refusals above can fail)", async () => {
     const { callback } = await connectUpstream(context.person, context.upstream, "meta");
-    expect(callback.headers.get("location")).toBe("/connections?server=meta#server-meta");
+    expect(callback.headers.get("location")).toBe("/connections/mcp/meta/reads");
     expect((await context.person.session.upstreamServer("meta"))?.status).toBe("connected");
     // The detectors the refusals rely on do see a fetched hop and a URL on the page.
     expect(reached(`${AS_ORIGIN}/token`)).toBe(true);
     expect(reached("https://user:pw@auth.example.com/x")).toBe(false);
     const page = await (await context.person.browser.get("/connections")).text();
     expect(() => expectNoLinkTo(page, `${MCP_ORIGIN}/mcp`)).toThrow();
-    await serverAction(context.person, "meta", "remove");
+    await serverAction(context.person, "meta", "remove", { confirm: "yes" });
   });
 });
 
@@ -444,7 +444,7 @@ describe("redirects on every hop are refused, never followed (docs/threat-model.
     expect(await vaultRecord(person.userId, "mcp_rev")).not.toBeNull();
     upstream.asOverride = (request) =>
       new URL(request.url).pathname === "/revoke" ? redirectTo(`${EVIL_ORIGIN}/revoke`) : undefined;
-    const removed = await serverAction(person, "rev", "remove");
+    const removed = await serverAction(person, "rev", "remove", { confirm: "yes" });
     expect(removed.status).toBe(303);
     expect(reached(EVIL_ORIGIN)).toBe(false);
     expect(await vaultRecord(person.userId, "mcp_rev")).toBeNull();
@@ -490,7 +490,7 @@ describe("stored endpoints are vetted again at the moment of use (docs/threat-mo
 
     it(`never sends a revocation to a stored revocation endpoint ${JSON.stringify(value)} (${code})`, async () => {
       const { upstream, person } = await connectedWithTamperedBinding(value, "revocationEndpoint");
-      expect((await serverAction(person, "kept", "remove")).status).toBe(303);
+      expect((await serverAction(person, "kept", "remove", { confirm: "yes" })).status).toBe(303);
       expect(reached(value)).toBe(false);
       expect(upstream.revocations).toEqual([]);
       expect(await vaultRecord(person.userId, "mcp_kept")).toBeNull();
@@ -670,7 +670,11 @@ describe("upstream tools cannot shadow ours or grant anything (docs/threat-model
     const page = await (await person.browser.get("/connections")).text();
     expect(page).not.toContain("<script>alert(1)</script>");
     expect(page).not.toContain("<b>Approve</b>");
-    expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    // The reads question is where the server's own text is shown to the person: as text only.
+    const reads = await (await person.browser.get("/connections/mcp/evil/reads")).text();
+    expect(reads).not.toContain("<script>alert(1)</script>");
+    expect(reads).not.toContain("<b>Approve</b>");
+    expect(reads).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
   });
 
   it("sends evil__request_elevated_access upstream only under a grant, and creates or approves nothing here", async () => {
@@ -844,7 +848,7 @@ describe("GET /connections/mcp/callback (docs/threat-model.md A-style state, B)"
 
   it("rejects a callback for a server removed and re-added elsewhere meanwhile as server_changed", async () => {
     const context = await started();
-    expect((await serverAction(context.person, "cb", "remove")).status).toBe(303);
+    expect((await serverAction(context.person, "cb", "remove", { confirm: "yes" })).status).toBe(303);
     new FakeUpstream("https://elsewhere.example.com").install();
     await addOnPage(context.person, "cb", "https://elsewhere.example.com/mcp");
     const response = await callback(context.person.browser, { code: context.code, state: context.state });

@@ -145,7 +145,7 @@ describe("adding a server", () => {
     expect(await person.session.upstreamServer("taken")).toEqual(first);
     expect(seenAt(MCP_ORIGIN)).toHaveLength(probes);
     expect(upstream.calls).toEqual([]);
-    await serverAction(person, "taken", "remove");
+    await serverAction(person, "taken", "remove", { confirm: "yes" });
   });
 
   it("caps a person at 20 added servers, also under parallel adds; the 21st is refused before any probe", async () => {
@@ -202,7 +202,7 @@ describe("adding a server", () => {
     expect(outcome.structured).toMatchObject({ auth: "oauth", status: "not_connected", error: null, tools: 0 });
     expect(outcome.text).toContain("https://countersign.test/connections?server=oauthy");
     expect((await listTools(person.token)).map((entry) => entry.name)).not.toContain("oauthy__read_notes");
-    await serverAction(person, "oauthy", "remove");
+    await serverAction(person, "oauthy", "remove", { confirm: "yes" });
   });
 
   const broken: [string, () => Response | never, string][] = [
@@ -224,7 +224,7 @@ describe("adding a server", () => {
         url: "https://broken.example.com/mcp",
       });
       expect(outcome.structured).toMatchObject({ status: "error", error: code, tools: 0 });
-      await serverAction(person, `broken-${code.replace(/_/g, "-")}`, "remove");
+      await serverAction(person, `broken-${code.replace(/_/g, "-")}`, "remove", { confirm: "yes" });
     });
   }
 });
@@ -235,7 +235,8 @@ describe("OAuth connect (discovery, DCR, PKCE S256, RFC 8707)", () => {
     const person = await signedInPerson(idp, "connect");
     expect((await addOnPage(person, "notes", MCP_URL)).status).toBe(303);
     const { authorize, callback } = await connectUpstream(person, upstream, "notes");
-    expect(callback.headers.get("location")).toBe("/connections?server=notes#server-notes");
+    // read_notes says it only reads: the connect ends on the question which tools are reads.
+    expect(callback.headers.get("location")).toBe("/connections/mcp/notes/reads");
 
     expect(upstream.registrations).toEqual([
       {
@@ -512,9 +513,14 @@ describe("gating upstream tool calls", () => {
     const upstream = gatedUpstream();
     const person = await signedInPerson(idp, "gating");
     await tool(person.token, "add_mcp_server", { name: "notes", url: MCP_URL });
-    const saved = await serverAction(person, "notes", "reads", {
+    // Only a tool that says it reads can be accepted: a choice with any other is refused whole.
+    const refused = await serverAction(person, "notes", "reads", {
       tools: ["read_notes", "write_note", "plain", "nope"],
     });
+    expect(refused.status).toBe(400);
+    expect(pageCode(await refused.text())).toBe("tool_not_offered");
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual([]);
+    const saved = await serverAction(person, "notes", "reads", { tools: ["read_notes"] });
     expect(saved.status).toBe(303);
     expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(["read_notes"]);
     await grantAccess(person.token, person.browser, ["notes"], "read");
@@ -783,9 +789,13 @@ describe("gating upstream tool calls", () => {
     expect(writes[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(tools.filter((entry) => entry.name === "notes__read_notes")).toHaveLength(1);
 
-    // The second definition's readOnlyHint is gone with it: ticking write_note as a read is ignored,
+    // The second definition's readOnlyHint is gone with it: ticking write_note as a read is refused,
     // and the call is classified by the first definition, which says it writes.
-    expect((await serverAction(person, "notes", "reads", { tools: ["write_note", "read_notes"] })).status).toBe(303);
+    const ticked = await serverAction(person, "notes", "reads", { tools: ["write_note", "read_notes"] });
+    expect(ticked.status).toBe(400);
+    expect(pageCode(await ticked.text())).toBe("tool_not_offered");
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual([]);
+    expect((await serverAction(person, "notes", "reads", { tools: ["read_notes"] })).status).toBe(303);
     const accepted = await person.session.upstreamServer("notes");
     expect(accepted?.readTools).toEqual(["read_notes"]);
     await grantAccess(person.token, person.browser, ["notes"], "read");
@@ -862,7 +872,9 @@ describe("catalogue servers (MCP_SERVERS)", () => {
     expect(listed.structured?.mcp_servers).toEqual([
       expect.objectContaining({ name: "team", title: "Team notes", source: "catalogue", status: "not_connected" }),
     ]);
-    const { authorize } = await connectUpstream(person, upstream, "team");
+    const { authorize, callback } = await connectUpstream(person, upstream, "team");
+    // The operator set its reads: no question, back to the server on /connections.
+    expect(callback.headers.get("location")).toBe("/connections?server=team#server-team");
     expect(upstream.registrations).toEqual([]);
     expect(authorize.searchParams.get("client_id")).toBe("catalogue-client");
     expect(upstream.tokenRequests[0]?.headers.authorization).toBe(basic("catalogue-client", CATALOGUE_SECRET));
@@ -891,7 +903,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
     const { upstream, person } = await catalogueSetup();
     await connectUpstream(person, upstream, "team");
     const grant = await grantAccess(person.token, person.browser, ["team"], "read");
-    const removed = await serverAction(person, "team", "remove");
+    const removed = await serverAction(person, "team", "remove", { confirm: "yes" });
     expect(removed.status).toBe(400);
     expect(pageCode(await removed.text())).toBe("catalogue_server");
     expect(upstream.revocations).toEqual([]);
@@ -901,7 +913,7 @@ describe("catalogue servers (MCP_SERVERS)", () => {
       "approved",
     );
 
-    const disconnected = await serverAction(person, "team", "disconnect");
+    const disconnected = await serverAction(person, "team", "disconnect", { confirm: "yes" });
     expect(disconnected.status).toBe(303);
     expect(upstream.revocations.map((revocation) => revocation.form.get("token_type_hint"))).toEqual([
       "refresh_token",
@@ -963,12 +975,16 @@ describe("removing a server", () => {
     const { upstream, owner, live } = await connectedWithGrants();
     const intruder = await signedInPerson(idp, "intruder");
     for (const action of ["remove", "disconnect", "refresh", "reads", "api-key", "connect"]) {
-      const response = await serverAction(intruder, "notes", action, { api_key: API_KEY, tools: ["read_notes"] });
+      const response = await serverAction(intruder, "notes", action, {
+        api_key: API_KEY,
+        tools: ["read_notes"],
+        confirm: "yes",
+      });
       expect(response.status).toBe(404);
       expect(pageCode(await response.text())).toBe("not_found");
     }
     // The owner's CSRF token from the intruder's session is not the intruder's: 403, nothing done.
-    const foreign = await intruder.browser.post("/connections/mcp/notes/remove", { csrf: owner.csrf });
+    const foreign = await intruder.browser.post("/connections/mcp/notes/remove", { csrf: owner.csrf, confirm: "yes" });
     expect(foreign.status).toBe(403);
     expect(upstream.revocations).toEqual([]);
     expect(await vaultRecord(owner.userId, "mcp_notes")).not.toBeNull();
@@ -979,7 +995,7 @@ describe("removing a server", () => {
 
   it("revokes the refresh token then the access token, deletes the vault record and row, ends grants naming it", async () => {
     const { upstream, owner, live, pending } = await connectedWithGrants();
-    const removed = await serverAction(owner, "notes", "remove");
+    const removed = await serverAction(owner, "notes", "remove", { confirm: "yes" });
     expect(removed.status).toBe(303);
     expect(removed.headers.get("location")).toBe("/connections#mcp-servers");
     expect(

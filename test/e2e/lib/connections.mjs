@@ -1,5 +1,5 @@
 // The person's side of /connections over fetch: read a provider's form from the page as served
-// (its hidden csrf, the pre-filled key if any), paste an API key, or press Disconnect.
+// (its hidden csrf, the pre-filled key if any), paste an API key, or press Disconnect and confirm.
 import { parseForms } from "./browser-flow.mjs";
 
 /**
@@ -33,12 +33,21 @@ export async function saveApiKey(browser, providerId, apiKey) {
 }
 
 /**
- * Press Disconnect for a provider; returns the POST's response (303 to /connections), body unread.
+ * Press Disconnect for a provider, then "Yes, disconnect" on the question it asks; returns the
+ * confirming POST's response (303 to /connections), body unread.
  * @param {import("./browser-flow.mjs").BrowserSession} browser
  * @param {string} providerId
  */
 export async function disconnectProvider(browser, providerId) {
   const { form, csrf, path } = await connectionsForm(browser, providerId, "disconnect");
   if (form?.method !== "post" || !csrf) throw new Error(`no Disconnect form with a csrf for ${providerId}`);
-  return browser.post(path, new URLSearchParams({ csrf }));
+  const asked = await browser.post(path, new URLSearchParams({ csrf }));
+  const html = await asked.text();
+  if (asked.status !== 200) throw new Error(`Disconnect ${providerId}: HTTP ${asked.status}, not the question`);
+  const confirm = parseForms(html).find((candidate) => candidate.action === path && candidate.method === "post");
+  const fields = new URLSearchParams((confirm?.inputs ?? []).map((input) => [input.name, input.value ?? ""]));
+  if (fields.get("confirm") !== "yes" || !fields.get("csrf")) {
+    throw new Error(`Disconnect ${providerId}: the question has no confirming form`);
+  }
+  return browser.post(path, fields);
 }

@@ -1,6 +1,7 @@
 // The person's and the assistant's side of upstream MCP servers, for the proxy e2e tests: the
-// "MCP servers" forms of /connections (add, connect through the upstream's OAuth, accept reads,
-// remove), an approval in one call, and a recorder that keeps every answer /mcp gave.
+// "MCP servers" forms of /connections (add, connect through the upstream's OAuth, accept reads on
+// the reads question, remove and its confirmation), an approval in one call, and a recorder that
+// keeps every answer /mcp gave.
 import assert from "node:assert/strict";
 import { decideByFetch, pageTitle, structured } from "./approval.mjs";
 import { parseForms } from "./browser-flow.mjs";
@@ -13,14 +14,17 @@ export const serverPath = (/** @type {string} */ name, /** @type {string} */ act
   `/connections/mcp/${encodeURIComponent(name)}/${action}`;
 
 /**
- * GET /connections and return the page plus the form posting to `action` (a path), its csrf.
+ * GET the page a server form is on and return it plus the form posting to `action` (a path), its
+ * csrf. The reads form is on its own page, the reads question (`/connections/mcp/<name>/reads`,
+ * whose first form is "Accept the ticked tools"); every other form is on /connections.
  * @param {BrowserSession} browser
  * @param {string} action
  */
 export async function mcpForm(browser, action) {
-  const res = await browser.get("/connections");
+  const at = /^\/connections\/mcp\/[^/]+\/reads$/.test(action) ? action : "/connections";
+  const res = await browser.get(at);
   const html = await res.text();
-  if (res.status !== 200) throw new Error(`/connections: HTTP ${res.status} (${browser.describe()})`);
+  if (res.status !== 200) throw new Error(`${at}: HTTP ${res.status} (${browser.describe()})`);
   const form = parseForms(html).find((candidate) => candidate.action === action && candidate.method === "post");
   const csrf = form?.inputs.find((input) => input.name === "csrf")?.value ?? "";
   return { html, form, csrf };
