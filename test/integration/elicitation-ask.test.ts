@@ -210,7 +210,11 @@ describe("request_elevated_access as a URL elicitation on 2025-11-25", () => {
     await legacyInitialize(who.token, { elicitation: { url: {} } });
     const first = await legacyCall(who.token, "request_elevated_access", ASK);
     expect(first.error?.code).toBe(-32042);
-    const [elicitation] = first.error?.data.elicitations as { mode: string; url: string; elicitationId: string }[];
+    const [elicitation] = (first.error?.data.elicitations ?? []) as {
+      mode: string;
+      url: string;
+      elicitationId: string;
+    }[];
     expect(elicitation?.mode).toBe("url");
     expect(elicitation?.url).toMatch(APPROVAL_LINK);
     const id = idOf(elicitation?.url as string);
