@@ -6,7 +6,7 @@
  * capability gets today's pending result, byte for byte. Every refused retry asserts its code AND
  * that no second request was stored and nothing was approved.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { errorOf, legacyCall, legacyInitialize, type Message, modernClient } from "../helpers/elicitation";
@@ -245,5 +245,24 @@ describe("request_elevated_access as a URL elicitation on 2025-11-25", () => {
     expect(Object.keys(answer.result.structuredContent)).toEqual(TODAY_KEYS);
     expect(answer.result.structuredContent.status).toBe("pending");
     expect(await rows(who.userId, "SELECT * FROM elicitations")).toEqual([]);
+  });
+});
+
+describe("the elicitation desk", () => {
+  it("leaves the person's object evictable after every use (initialize, elicited call, ask)", async () => {
+    const who = await person("desk");
+    fakeTokenEndpoint("https://github.com");
+    await connectOAuth(who.browser, who.userId, "github");
+    await legacyInitialize(who.token, { elicitation: { url: {} } });
+    const call = await legacyCall(who.token, "call_integration_api", {
+      method: "GET",
+      url: "https://api.github.com/user",
+    });
+    expect(call.error?.code).toBe(-32042);
+    const mcp = await modernClient(who.token, { onElicit: async () => "decline" });
+    expect((await mcp.call("request_elevated_access", ASK)).structuredContent).toMatchObject({ status: "pending" });
+    // An RPC stub of the desk left open would pin the object: eviction would never finish.
+    await evictDurableObject(sessionFor(env.SESSION, who.userId));
+    expect(await rows(who.userId, "SELECT COUNT(*) AS n FROM elicitations")).toEqual([{ n: 2 }]);
   });
 });

@@ -34,6 +34,7 @@ import { sessionFor } from "../../session/user-session";
 import type { ToolContext } from "../tool-context";
 import { toolError } from "../tool-result";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
+import { withDesk } from "./desk";
 import { mintRequestState, type OpenedState } from "./state";
 
 /** How long a retry is held while the person has not decided: as `check_access_request` does. */
@@ -87,10 +88,6 @@ export function raisingUrlElicitation<A extends unknown[], R>(handler: (...args:
   };
 }
 
-/** This connection's elicitation desk in the person's object (session/elicitations.ts). */
-export const desk = (context: ToolContext) =>
-  sessionFor(context.env.SESSION, context.props.userId).elicitations(context.props.connectionId);
-
 const verb = (gated: GatedCall) => (gated.access === "read" ? "read from" : "make a change in");
 
 /**
@@ -110,7 +107,9 @@ export async function elicitApproval(
     if (!made.ok) return made.answer;
     return elicitModern(context, ctx, gated, made.requestId);
   }
-  const settled = await desk(context).settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS });
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS }),
+  );
   if (settled.kind === "not_declared") return refusal;
   if (settled.kind === "none") {
     const made = await makeRequest(context, gated);
@@ -136,11 +135,9 @@ export async function continueRetry(
   // A retry with other arguments is another call: it never uses this request's approval.
   if (state.fingerprint !== gated.fingerprint) return stateRefused("other_call");
   const declined = declinedPrompt(ctx);
-  const settled = await desk(context).settle({
-    fingerprint: gated.fingerprint,
-    requestId: state.requestId,
-    holdMs: declined ? 0 : HOLD_MS,
-  });
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: gated.fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
+  );
   switch (settled.kind) {
     case "unknown_request":
     case "other_call":
@@ -274,6 +271,6 @@ async function makeRequest(
     callFingerprint: gated.kind === "call" ? gated.fingerprint : null,
   });
   if (!result.ok) return { ok: false, answer: toolError(result.code, result.message) };
-  await desk(context).link(gated.fingerprint, result.grant.id);
+  await withDesk(context.env, context.props, (desk) => desk.link(gated.fingerprint, result.grant.id));
   return { ok: true, requestId: result.grant.id };
 }

@@ -19,13 +19,14 @@
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { Grant } from "../../grants/types";
 import { sha256Hex } from "../../lib/crypto";
+import type { Settled } from "../../session/elicitations";
 import { sessionFor } from "../../session/user-session";
 import { canonicalJson } from "../../upstream/tools";
 import type { ToolContext } from "../tool-context";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
+import { withDesk } from "./desk";
 import {
   declinedPrompt,
-  desk,
   type Elicited,
   type GateAnswer,
   HOLD_MS,
@@ -65,10 +66,12 @@ export async function offerDecision(context: ToolContext, ctx: ServerContext, of
     if (!made.ok) return made.refusal;
     const { asked } = made;
     if (!modernUrlElicitation(ctx) || asked.grant.status !== "pending") return offer.answer(asked);
-    await desk(context).link(offer.fingerprint, asked.grant.id);
+    await withDesk(context.env, context.props, (desk) => desk.link(offer.fingerprint, asked.grant.id));
     return modernElicitation(context, ctx, elicited(offer, asked));
   }
-  const settled = await desk(context).settle({ fingerprint: offer.fingerprint, holdMs: HOLD_MS });
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: offer.fingerprint, holdMs: HOLD_MS }),
+  );
   switch (settled.kind) {
     case "not_declared": {
       const made = await offer.ask();
@@ -86,7 +89,7 @@ export async function offerDecision(context: ToolContext, ctx: ServerContext, of
       if (!made.ok) return made.refusal;
       const { asked } = made;
       if (asked.grant.status !== "pending") return offer.answer(asked);
-      await desk(context).link(offer.fingerprint, asked.grant.id);
+      await withDesk(context.env, context.props, (desk) => desk.link(offer.fingerprint, asked.grant.id));
       return legacyElicitation(context, elicited(offer, asked));
     }
   }
@@ -103,11 +106,9 @@ async function continueOffer(
   // A retry with other arguments is another ask: it never reports this request's decision.
   if (state.fingerprint !== offer.fingerprint) return stateRefused("other_call");
   const declined = declinedPrompt(ctx);
-  const settled = await desk(context).settle({
-    fingerprint: offer.fingerprint,
-    requestId: state.requestId,
-    holdMs: declined ? 0 : HOLD_MS,
-  });
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: offer.fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
+  );
   switch (settled.kind) {
     case "unknown_request":
     case "other_call":
