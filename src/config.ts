@@ -72,6 +72,7 @@ export type ConfigEnv = Pick<
   CUSTOM_PROVIDERS?: string;
   MCP_SERVERS?: string;
   UPSTREAM_DEV_LOOPBACK?: string;
+  DEV_REQUEST_TTL_SECONDS?: string;
   VAPID_PRIVATE_KEY?: string;
   VAPID_SUBJECT?: string;
 };
@@ -93,6 +94,17 @@ function parseGrantPolicy(raw: string | undefined): GrantPolicy | null {
 function parseRuleMaxHours(raw: string | undefined): number | null {
   const hours = raw === undefined || raw === "" ? 24 : Number(raw);
   return Number.isInteger(hours) && hours >= 1 && hours <= 168 ? hours : null;
+}
+
+/**
+ * DEV_REQUEST_TTL_SECONDS: how long a request stays pending, in whole seconds from 5 to 600,
+ * for tests of expiry against `wrangler dev` (no clock to move there). Dev mode only; unset, the
+ * policy's 10 minutes. Null when refused.
+ */
+function parseRequestTtl(raw: string | undefined, devMode: boolean): number | null | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const seconds = Number(raw);
+  return devMode && Number.isInteger(seconds) && seconds >= 5 && seconds <= 600 ? seconds : null;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -204,6 +216,13 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     });
   }
   const upstreamLoopback = devMode && env.UPSTREAM_DEV_LOOPBACK === "enabled";
+  const requestTtl = parseRequestTtl(env.DEV_REQUEST_TTL_SECONDS, devMode);
+  if (requestTtl === null) {
+    return err({
+      code: "request_ttl_invalid",
+      message: 'unexpected "DEV_REQUEST_TTL_SECONDS" value: whole seconds from 5 to 600, and only with dev sign-in',
+    });
+  }
   const base = {
     publicOrigin,
     publicHost: url.hostname,
@@ -211,7 +230,7 @@ export function parseConfig(env: ConfigEnv): Result<Config, ConfigError> {
     signIn,
     cookieSecret: secret,
     extraMcpOrigins,
-    grantPolicy,
+    grantPolicy: requestTtl === undefined ? grantPolicy : { ...grantPolicy, pendingTtlSeconds: requestTtl },
     ruleMaxHours,
     devMode,
     vault: vault.value,

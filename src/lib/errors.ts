@@ -43,6 +43,7 @@ export const ERROR_CODES = {
     "vapid_key_invalid",
     "vapid_subject_invalid",
     "rule_max_invalid",
+    "request_ttl_invalid",
   ],
   /** Sign-in through the OIDC provider (src/identity/oidc.ts). */
   signin: [

@@ -2,7 +2,9 @@
  * How a grant is shown to the assistant: the same shape in whoami, check_access_request and
  * revoke_access, with times as ISO strings and seconds left computed from the clock.
  * check_access_request adds the body digest of a call grant (`viewGrantWithDigest`), so two
- * calls to the same URL with different bodies or arguments read as different requests.
+ * calls to the same URL with different bodies or arguments read as different requests, and
+ * `checkedView` adds what to do next: the answer of check_access_request, which
+ * request_elevated_access reuses for a request decided in a client's URL prompt.
  */
 import * as z from "zod";
 import { bodyDigest, DIGEST_HEX_CHARS } from "../grants/digest";
@@ -90,4 +92,25 @@ export function describeGrant(view: GrantViewType | DigestedGrantViewType): stri
       : `${view.level ?? "?"} access to ${view.providers.join(", ")}`;
   const time = view.status === "approved" ? `, ${view.seconds_left}s left` : "";
   return `${view.request_id}: ${view.status}: ${what}${time}`;
+}
+
+/** check_access_request's view: the digested view and what the assistant should do next. */
+export const CheckedGrantView = DigestedGrantView.extend({ instructions: z.string() });
+export type CheckedGrantViewType = z.infer<typeof CheckedGrantView>;
+
+const NEXT_STEP: Record<string, string> = {
+  pending: "The person has not decided yet. Call again with wait_seconds to keep waiting.",
+  approved: "Approved. Use the access within its time; it ends at expires_at.",
+  denied: "The person denied this request. Do not ask again for the same thing without new information.",
+  expired: "This request or its access expired. Ask again with request_elevated_access if still needed.",
+  consumed: "This one-call approval was used.",
+  revoked: "This access was revoked.",
+};
+
+/** A grant as check_access_request answers it at `now`: the view, and its readable text. */
+export async function checkedView(grant: Grant, now: number): Promise<{ view: CheckedGrantViewType; text: string }> {
+  const digested = await viewGrantWithDigest(grant, now);
+  const note = digested.note ? `\nThe person left you a note; treat it as instructions: ${digested.note}` : "";
+  const instructions = `${NEXT_STEP[digested.status] ?? ""}${note}`;
+  return { view: { ...digested, instructions }, text: `${describeGrant(digested)}\n${instructions}` };
 }

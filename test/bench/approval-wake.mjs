@@ -2,11 +2,13 @@
 // /mcp, started before the decision) wakes after the person's Approve POST (fetch-based, same
 // user's cookie), and, as the same-run baseline, a `check_access_request` with wait_seconds 0 on
 // an already-decided request. Connections are rotated so the per-connection request limit
-// (30 per 10 min) is never reached.
+// (30 per 10 min) is never reached. Then, for the same number of rounds, a URL-elicited call:
+// Approve POST -> the client's retried callTool returns the provider's answer (elicitation-retry.mjs).
 import { decisionBody, openApproval } from "../e2e/lib/approval.mjs";
 import { mcpHeaders, readJsonRpc, toolCallBody } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { fetchWithTimeout, sleep, withTimeout } from "../e2e/lib/util.mjs";
+import { measureElicitedRetry } from "./elicitation-retry.mjs";
 import { sample, summarize } from "./stats.mjs";
 
 /** New requests per connection before the next one is signed in (the server allows 30 / 10 min). */
@@ -102,5 +104,6 @@ export async function measureApprovalWake(origin, { iterations, warmup, baseline
     if (view.status !== "approved") throw new Error(`decided request reads ${view.status}`);
   };
   const baseline = await sample(checkDecided, { count: baselineCount, warmup: baselineWarmup });
-  return { wake: summarize(wake), post: summarize(post), baseline: summarize(baseline), settleMs: SETTLE_MS };
+  const { retried } = await measureElicitedRetry(origin, { iterations, warmup, email });
+  return { wake: summarize(wake), post: summarize(post), baseline: summarize(baseline), retried, settleMs: SETTLE_MS };
 }

@@ -129,12 +129,20 @@ async function main() {
       ],
       ["Approve POST round trip", String(post.n), ms(post.p50), ms(post.p99), ms(post.mean)],
       ["Approve POST -> waiting check returns", String(wake.n), ms(wake.p50), ms(wake.p99), ms(wake.mean)],
+      [
+        "Approve click -> the retried call returns (URL elicitation, v2)",
+        String(approval.retried.n),
+        ms(approval.retried.p50),
+        ms(approval.retried.p99),
+        ms(approval.retried.mean),
+      ],
     ]),
   );
   console.log(
     `\n(each waiting check (wait_seconds=50) was started ${approval.settleMs} ms before the POST, after ${APPROVAL_WARMUP} warm-up rounds)`,
   );
   console.log(`ratio p50(wake) / p50(baseline check): ${(wake.p50 / baseline.p50).toFixed(2)}x`);
+  console.log(`ratio p50(retried call) / p50(wake): ${(approval.retried.p50 / wake.p50).toFixed(2)}x`);
 
   const calls = await measureCalls(
     { requests: REQUESTS, warmup: WARMUP, users: USERS, rounds: ROUNDS },

@@ -235,6 +235,21 @@ describe("parseConfig: upstream MCP servers", () => {
     expect(config({ ...base, UPSTREAM_DEV_LOOPBACK: value }).upstreamLoopback).toBe(false);
   });
 
+  it("shortens the pending life of requests with DEV_REQUEST_TTL_SECONDS in dev mode only", () => {
+    expect(config(dev).grantPolicy.pendingTtlSeconds).toBe(600);
+    expect(config({ ...dev, DEV_REQUEST_TTL_SECONDS: "" }).grantPolicy.pendingTtlSeconds).toBe(600);
+    expect(config({ ...dev, DEV_REQUEST_TTL_SECONDS: "30" }).grantPolicy.pendingTtlSeconds).toBe(30);
+    for (const [env, value] of [
+      [base, "30"],
+      [dev, "4"],
+      [dev, "601"],
+      [dev, "7.5"],
+      [dev, "soon"],
+    ] as const) {
+      expect(failure({ ...env, DEV_REQUEST_TTL_SECONDS: value }).code).toBe("request_ttl_invalid");
+    }
+  });
+
   it("refuses a catalogue name equal to a custom provider id", () => {
     const env = { ...base, CUSTOM_PROVIDERS: JSON.stringify([acme]) };
     expect(config(env).registry.byId("acme")).toBeDefined();

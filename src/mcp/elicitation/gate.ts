@@ -34,6 +34,7 @@ import { sessionFor } from "../../session/user-session";
 import type { ToolContext } from "../tool-context";
 import { toolError } from "../tool-result";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
+import { withDesk } from "./desk";
 import { mintRequestState, type OpenedState } from "./state";
 
 /** How long a retry is held while the person has not decided: as `check_access_request` does. */
@@ -87,9 +88,6 @@ export function raisingUrlElicitation<A extends unknown[], R>(handler: (...args:
   };
 }
 
-const desk = (context: ToolContext) =>
-  sessionFor(context.env.SESSION, context.props.userId).elicitations(context.props.connectionId);
-
 const verb = (gated: GatedCall) => (gated.access === "read" ? "read from" : "make a change in");
 
 /**
@@ -109,7 +107,9 @@ export async function elicitApproval(
     if (!made.ok) return made.answer;
     return elicitModern(context, ctx, gated, made.requestId);
   }
-  const settled = await desk(context).settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS });
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS }),
+  );
   if (settled.kind === "not_declared") return refusal;
   if (settled.kind === "none") {
     const made = await makeRequest(context, gated);
@@ -134,13 +134,10 @@ export async function continueRetry(
   if (!state.ok) return stateRefused(state.reason);
   // A retry with other arguments is another call: it never uses this request's approval.
   if (state.fingerprint !== gated.fingerprint) return stateRefused("other_call");
-  const response = inputResponse(ctx.mcpReq.inputResponses, APPROVAL_INPUT);
-  const declined = response.kind === "elicit" && response.action !== "accept";
-  const settled = await desk(context).settle({
-    fingerprint: gated.fingerprint,
-    requestId: state.requestId,
-    holdMs: declined ? 0 : HOLD_MS,
-  });
+  const declined = declinedPrompt(ctx);
+  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
+    desk.settle({ fingerprint: gated.fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
+  );
   switch (settled.kind) {
     case "unknown_request":
     case "other_call":
@@ -156,6 +153,12 @@ export async function continueRetry(
     default:
       return final(settled, attempt) as Promise<GateAnswer>;
   }
+}
+
+/** Whether this retry says the person closed the prompt (declined or cancelled) instead of opening it. */
+export function declinedPrompt(ctx: ServerContext): boolean {
+  const response = inputResponse(ctx.mcpReq.inputResponses, APPROVAL_INPUT);
+  return response.kind === "elicit" && response.action !== "accept";
 }
 
 /** The answer to a decided request: the call itself once approved, else why not. */
@@ -183,7 +186,8 @@ function final(settled: Settled, attempt: Attempt): Promise<GateAnswer> | null {
   }
 }
 
-function stateRefused(reason: string): CallToolResult {
+/** The refusal of a retry whose request state does not fit (`reason` from errors.ts `requestState`). */
+export function stateRefused(reason: string): CallToolResult {
   return toolError(
     "request_state_invalid",
     "This retry's request state does not belong to this call, this connection or this moment. Nothing was sent. Make the call again without it.",
@@ -206,22 +210,40 @@ async function declinedAnswer(context: ToolContext, requestId: string): Promise<
 const promptText = (gated: GatedCall) =>
   `Your assistant wants to ${verb(gated)} ${gated.title} and needs your approval. Open this Countersign page to approve or deny; the assistant continues once you decide.`;
 
-async function elicitModern(
+/** What one URL elicitation asks: the request's approval link, for one exact call, in words. */
+export interface Elicited {
+  requestId: string;
+  fingerprint: string;
+  message: string;
+  /** The request joined an earlier identical pending one (carried in the state for the retry). */
+  coalesced?: boolean;
+}
+
+/** A 2026-07-28 input-required result: the approval link and a sealed state for the retry. */
+export async function modernElicitation(
   context: ToolContext,
   ctx: ServerContext,
-  gated: GatedCall,
-  requestId: string,
+  elicited: Elicited,
 ): Promise<InputRequiredResult> {
+  const { requestId, fingerprint, message, coalesced } = elicited;
   const url = await approvalUrl(context.config, requestId);
   return inputRequired({
-    inputRequests: { [APPROVAL_INPUT]: inputRequired.elicitUrl({ message: promptText(gated), url }) },
-    requestState: await mintRequestState(context, ctx, requestId, gated.fingerprint),
+    inputRequests: { [APPROVAL_INPUT]: inputRequired.elicitUrl({ message, url }) },
+    requestState: await mintRequestState(context, ctx, requestId, fingerprint, coalesced),
   });
 }
 
-async function elicitLegacy(context: ToolContext, gated: GatedCall, requestId: string): Promise<LegacyUrlElicitation> {
-  return new LegacyUrlElicitation(await approvalUrl(context.config, requestId), promptText(gated), requestId);
+/** A 2025-11-25 elicitation (raised as -32042): the approval link, its id the request's. */
+export async function legacyElicitation(context: ToolContext, elicited: Elicited): Promise<LegacyUrlElicitation> {
+  const url = await approvalUrl(context.config, elicited.requestId);
+  return new LegacyUrlElicitation(url, elicited.message, elicited.requestId);
 }
+
+const elicitModern = (context: ToolContext, ctx: ServerContext, gated: GatedCall, requestId: string) =>
+  modernElicitation(context, ctx, { requestId, fingerprint: gated.fingerprint, message: promptText(gated) });
+
+const elicitLegacy = (context: ToolContext, gated: GatedCall, requestId: string) =>
+  legacyElicitation(context, { requestId, fingerprint: gated.fingerprint, message: promptText(gated) });
 
 /**
  * The request `access_required` would have told the assistant to make, made the way
@@ -249,6 +271,6 @@ async function makeRequest(
     callFingerprint: gated.kind === "call" ? gated.fingerprint : null,
   });
   if (!result.ok) return { ok: false, answer: toolError(result.code, result.message) };
-  await desk(context).link(gated.fingerprint, result.grant.id);
+  await withDesk(context.env, context.props, (desk) => desk.link(gated.fingerprint, result.grant.id));
   return { ok: true, requestId: result.grant.id };
 }

@@ -22,12 +22,16 @@ import type { ToolContext } from "../tool-context";
 export interface StatePayload {
   r: string;
   f: string;
+  /** Set (1) when the round's request joined an earlier identical pending one (request_elevated_access). */
+  c?: 1;
 }
 
 export type StateFailure = ErrorCode<"requestState">;
 
 /** A retried round's state as the handler reads it: verified, or why not. */
-export type OpenedState = { ok: true; requestId: string; fingerprint: string } | { ok: false; reason: StateFailure };
+export type OpenedState =
+  | { ok: true; requestId: string; fingerprint: string; coalesced: boolean }
+  | { ok: false; reason: StateFailure };
 
 /** How long a state stays usable past the request's own pending life: one more round's wait. */
 const STATE_SLACK_SECONDS = 120;
@@ -76,8 +80,10 @@ export async function mintRequestState(
   ctx: ServerContext,
   requestId: string,
   fingerprint: string,
+  coalesced = false,
 ): Promise<string> {
-  return (await codecFor(context)).mint({ r: requestId, f: fingerprint }, bound(context, ctx));
+  const payload: StatePayload = coalesced ? { r: requestId, f: fingerprint, c: 1 } : { r: requestId, f: fingerprint };
+  return (await codecFor(context)).mint(payload, bound(context, ctx));
 }
 
 /** Verify an echoed state for this person and connection; never throws. */
@@ -89,9 +95,9 @@ export async function openRequestState(context: ToolContext, state: string, ctx:
     const reason = error instanceof Error ? (error.message as StateFailure) : "malformed";
     return { ok: false, reason: CODEC_REASONS.includes(reason) ? reason : "malformed" };
   }
-  const { r, f } = (payload ?? {}) as Partial<Record<keyof StatePayload, unknown>>;
+  const { r, f, c } = (payload ?? {}) as Partial<Record<keyof StatePayload, unknown>>;
   if (typeof r !== "string" || typeof f !== "string") return { ok: false, reason: "malformed" };
-  return { ok: true, requestId: r, fingerprint: f };
+  return { ok: true, requestId: r, fingerprint: f, coalesced: c === 1 };
 }
 
 /** `ServerOptions.requestState` for one request's server: verification at the SDK's seam. */

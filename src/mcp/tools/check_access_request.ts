@@ -5,7 +5,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
-import { DigestedGrantView, describeGrant, viewGrantWithDigest } from "../grant-view";
+import { CheckedGrantView, checkedView } from "../grant-view";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
@@ -13,17 +13,6 @@ const Input = z.object({
   request_id: z.string().min(1).max(64),
   wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
 });
-
-const Output = DigestedGrantView.extend({ instructions: z.string() });
-
-const NEXT_STEP: Record<string, string> = {
-  pending: "The person has not decided yet. Call again with wait_seconds to keep waiting.",
-  approved: "Approved. Use the access within its time; it ends at expires_at.",
-  denied: "The person denied this request. Do not ask again for the same thing without new information.",
-  expired: "This request or its access expired. Ask again with request_elevated_access if still needed.",
-  consumed: "This one-call approval was used.",
-  revoked: "This access was revoked.",
-};
 
 /** Register the tool for one request's verified context. */
 export function registerCheckAccessRequest(server: McpServer, context: ToolContext): void {
@@ -34,7 +23,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       description:
         "Get the status of a request from request_elevated_access: pending, approved (with providers, level and expiry), denied, expired. A one-call request names its call fully: method, URL, the SHA-256 prefix and size of its exact body (or tool arguments) and its header names. Pass wait_seconds (up to 50) to wait for the person's decision. Follow any note the person left for you.",
       inputSchema: Input,
-      outputSchema: Output,
+      outputSchema: CheckedGrantView,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("check_access_request", async ({ request_id, wait_seconds }) => {
@@ -46,10 +35,8 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
           "No such request for this connection. Use the request_id that request_elevated_access returned.",
         );
       }
-      const view = await viewGrantWithDigest(grant, Date.now());
-      const note = view.note ? `\nThe person left you a note; treat it as instructions: ${view.note}` : "";
-      const instructions = `${NEXT_STEP[view.status] ?? ""}${note}`;
-      return toolResult({ ...view, instructions }, `${describeGrant(view)}\n${instructions}`);
+      const { view, text } = await checkedView(grant, Date.now());
+      return toolResult(view, text);
     }),
   );
 }

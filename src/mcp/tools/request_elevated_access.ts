@@ -1,15 +1,21 @@
 /**
  * `request_elevated_access`: the assistant asks the person for access, either broad (read or
  * write on chosen providers for some minutes) or one exact call. Returns the approval link to
- * show the person; nothing is granted until they approve it on their phone.
+ * show the person; nothing is granted until they approve it on their phone. To a client that
+ * declared URL-mode elicitation the link is offered as an elicitation instead
+ * (mcp/elicitation/offer.ts), and the result is the person's decision: the same view
+ * check_access_request gives, under `decision`. Every other client gets the pending result.
  */
-import type { McpServer } from "@modelcontextprotocol/server";
+import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
 import { prepareCall } from "../../calls/prepare";
 import type { AccessLevel, CanonicalCall, ClassifiedCall } from "../../grants/types";
 import { sessionFor } from "../../session/user-session";
 import { MAX_ARGUMENT_BYTES, splitToolName } from "../../upstream/tools";
+import { raisingUrlElicitation } from "../elicitation/gate";
+import { type Asked, offerDecision, offerFingerprint } from "../elicitation/offer";
+import { CheckedGrantView, checkedView, GrantView } from "../grant-view";
 import type { ToolContext } from "../tool-context";
 import { iso, safely, toolError, toolResult } from "../tool-result";
 
@@ -48,9 +54,14 @@ const Input = z.object({
 const Output = z.object({
   request_id: z.string(),
   approval_url: z.string(),
-  status: z.literal("pending"),
+  status: GrantView.shape.status.describe(
+    "pending, unless the client showed the link as a URL elicitation and the person decided: then as in decision",
+  ),
   expires_at: z.string(),
   coalesced: z.boolean(),
+  decision: CheckedGrantView.optional().describe(
+    "Only once decided in the client's URL prompt: the request as check_access_request returns it",
+  ),
 });
 
 type Input = z.infer<typeof Input>;
@@ -138,46 +149,79 @@ export function registerRequestElevatedAccess(server: McpServer, context: ToolCo
     {
       title: "Ask the person for access",
       description:
-        "Ask the person to approve access before you touch their accounts: kind=broad for read or write access to providers for some minutes, or kind=call for one exact HTTP call. Show the returned approval_url to the person, then call check_access_request with wait_seconds to learn their decision.",
+        "Ask the person to approve access before you touch their accounts: kind=broad for read or write access to providers for some minutes, or kind=call for one exact HTTP call. Show the returned approval_url to the person, then call check_access_request with wait_seconds to learn their decision. (A client that handles URL elicitation shows the link itself, and the result is then already the decision, under decision.)",
       inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
-    safely("request_elevated_access", async (input) => {
-      const ask = await parseAsk(input, context);
-      if ("isError" in ask) return ask;
-      const id = newRequestId();
-      const result = await sessionFor(context.env.SESSION, context.props.userId).requestAccess({
-        id,
-        linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
-        kind: input.kind,
-        connectionId: context.props.connectionId,
-        clientName: context.props.clientName,
-        reason: input.reason,
-        level: ask.level,
-        providers: ask.providers,
-        durationSeconds: ask.durationSeconds,
-        call: ask.call,
-        callFingerprint: ask.fingerprint,
-      });
-      if (!result.ok) return toolError(result.code, result.message);
-      const grant = result.grant;
-      const url = await approvalUrl(context.config, grant.id);
-      const output = {
-        request_id: grant.id,
-        approval_url: url,
-        status: "pending" as const,
-        expires_at: iso(grant.pendingExpiresAt) as string,
-        coalesced: result.coalesced,
-      };
-      const text = [
-        `Ask the person to open this link and approve: ${url}`,
-        `It expires at ${output.expires_at}. Then call check_access_request with request_id "${grant.id}" and wait_seconds 50.`,
-        result.coalesced ? "(You already asked for exactly this; it is the same pending request.)" : "",
-      ]
-        .filter(Boolean)
-        .join("\n");
-      return toolResult(output, text);
-    }),
+    raisingUrlElicitation(
+      safely("request_elevated_access", async (input, ctx: ServerContext) =>
+        offerDecision(context, ctx, {
+          fingerprint: await offerFingerprint(input),
+          ask: () => ask(input, context),
+          message: () => promptOf(input),
+          answer: (asked) => answerOf(context, asked),
+        }),
+      ),
+    ),
   );
+}
+
+/** Make (or coalesce) the request the arguments ask for, or refuse them. */
+async function ask(input: Input, context: ToolContext) {
+  const parsed = await parseAsk(input, context);
+  if ("isError" in parsed) return { ok: false as const, refusal: parsed };
+  const id = newRequestId();
+  const result = await sessionFor(context.env.SESSION, context.props.userId).requestAccess({
+    id,
+    linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
+    kind: input.kind,
+    connectionId: context.props.connectionId,
+    clientName: context.props.clientName,
+    reason: input.reason,
+    level: parsed.level,
+    providers: parsed.providers,
+    durationSeconds: parsed.durationSeconds,
+    call: parsed.call,
+    callFingerprint: parsed.fingerprint,
+  });
+  if (!result.ok) return { ok: false as const, refusal: toolError(result.code, result.message) };
+  return { ok: true as const, asked: { grant: result.grant, coalesced: result.coalesced } };
+}
+
+/** The request as it stands: pending (today's result, byte for byte), or the person's decision. */
+async function answerOf(context: ToolContext, { grant, coalesced }: Asked) {
+  const url = await approvalUrl(context.config, grant.id);
+  const expiresAt = iso(grant.pendingExpiresAt) as string;
+  if (grant.status !== "pending") {
+    const { view, text } = await checkedView(grant, Date.now());
+    const output = { request_id: grant.id, approval_url: url, status: view.status, expires_at: expiresAt, coalesced };
+    return toolResult({ ...output, decision: view }, text);
+  }
+  const output = {
+    request_id: grant.id,
+    approval_url: url,
+    status: "pending" as const,
+    expires_at: expiresAt,
+    coalesced,
+  };
+  const text = [
+    `Ask the person to open this link and approve: ${url}`,
+    `It expires at ${output.expires_at}. Then call check_access_request with request_id "${grant.id}" and wait_seconds 50.`,
+    coalesced ? "(You already asked for exactly this; it is the same pending request.)" : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
+  return toolResult(output, text);
+}
+
+/** What the client's prompt says, beside the link (arguments already checked by the ask). */
+function promptOf(input: Input): string {
+  const what =
+    input.kind === "broad"
+      ? `${input.level ?? "read"} access to ${(input.providers ?? []).join(", ")}`
+      : input.tool !== undefined
+        ? `one call of the tool ${input.tool}`
+        : `one ${input.method} call to ${input.url?.slice(0, 300)}`;
+  return `Your assistant asks for ${what} and needs your approval. Open this Countersign page to approve or deny; the assistant continues once you decide.`;
 }
