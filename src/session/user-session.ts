@@ -43,11 +43,16 @@ export class UserSession extends DurableObject<Env> {
   recordConnection(connection: NewConnection): Promise<Connection> {
     return this.#f.connections.record(connection);
   }
-  touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#f.connections.touch(connection);
+  /** Record "last used" (at most once a minute; see src/mcp/last-seen.ts). Nothing to answer. */
+  touchConnection(connection: Omit<NewConnection, "redirectUri">): void {
+    this.#f.connections.touch(connection);
   }
-  ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#f.connections.ensure(connection);
+  /** whoami's facts in one round trip: the connection (recorded when missing) and its live grants. */
+  connectionAuthority(connection: Omit<NewConnection, "redirectUri">): { connection: Connection; grants: Grant[] } {
+    return {
+      connection: this.#f.connections.ensure(connection),
+      grants: this.#f.book.authority(connection.connectionId),
+    };
   }
   rememberConsent(key: ConsentKey, scopes: string[]): void {
     this.#f.connections.rememberConsent(key, scopes);

@@ -6,15 +6,18 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { DigestedGrantView, describeGrant, viewGrantWithDigest } from "../grant-view";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  request_id: z.string().min(1).max(64),
-  wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    request_id: z.string().min(1).max(64),
+    wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
+  }),
+);
 
-const Output = DigestedGrantView.extend({ instructions: z.string() });
+const Output = jsonSchemaOnce(DigestedGrantView.extend({ instructions: z.string() }));
 
 const NEXT_STEP: Record<string, string> = {
   pending: "The person has not decided yet. Call again with wait_seconds to keep waiting.",
