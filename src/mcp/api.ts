@@ -18,7 +18,7 @@ import { sessionFor } from "../session/user-session";
 import type { UpstreamToolGroup } from "../upstream/upstream";
 import { tooManyRequests } from "../web/rate-limits";
 import { rememberDeclaration } from "./elicitation/capabilities";
-import { guardMcpRequest, originAllowed, touchesUpstreamTools } from "./guard";
+import { guardMcpRequest, originAllowed, upstreamToolsNeeded } from "./guard";
 import { shouldRecordLastSeen } from "./last-seen";
 import { createServer } from "./server";
 import type { ToolContext } from "./tool-context";
@@ -31,7 +31,7 @@ interface RequestScope {
 
 const requestScope = new AsyncLocalStorage<RequestScope>();
 
-/** The SDK's view of the verified token: what the tools' `ctx.http.authInfo` carries. */
+/** The SDK's `authInfo` for this request, from what the OAuth provider verified. */
 function authInfoOf(auth: OAuthResourceContext<unknown>["auth"], props: ToolContext["props"]): AuthInfo {
   return {
     token: auth.token,
@@ -90,7 +90,8 @@ export function createMcpApi(config: Config, env: Env) {
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
       await rememberDeclaration(workerEnv, props, guarded.body);
-      const upstream = touchesUpstreamTools(guarded.body) ? await session.upstreamTools() : [];
+      const needed = upstreamToolsNeeded(guarded.body);
+      const upstream = needed === "none" ? [] : await session.upstreamTools(needed === "all" ? undefined : needed.only);
       const authInfo = authInfoOf(ctx.auth, props);
       const context: ToolContext = { props, scopes: authInfo.scopes, env, config };
       return requestScope.run({ context, upstream }, () =>

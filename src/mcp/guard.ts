@@ -69,15 +69,24 @@ export interface GuardedRequest {
   body: unknown;
 }
 
-/** Whether a JSON-RPC message (or batch) lists tools or calls a namespaced upstream tool. */
-export function touchesUpstreamTools(body: unknown): boolean {
+/**
+ * Which upstream tools a JSON-RPC message (or batch) needs: `"all"` for a `tools/list` or a
+ * batch that calls a namespaced upstream tool, the one name for a single `tools/call` of such a
+ * tool, `"none"` otherwise.
+ */
+export function upstreamToolsNeeded(body: unknown): "all" | "none" | { only: string } {
   const messages = Array.isArray(body) ? body : [body];
-  return messages.some((message) => {
-    if (message === null || typeof message !== "object") return false;
+  const names: string[] = [];
+  for (const message of messages) {
+    if (message === null || typeof message !== "object") continue;
     const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-    if (method === "tools/list") return true;
-    return method === "tools/call" && typeof params?.name === "string" && params.name.includes("__");
-  });
+    if (method === "tools/list") return "all";
+    if (method === "tools/call" && typeof params?.name === "string" && params.name.includes("__")) {
+      names.push(params.name);
+    }
+  }
+  if (names.length === 0) return "none";
+  return !Array.isArray(body) && names.length === 1 ? { only: names[0] as string } : "all";
 }
 
 /** The first prototype key at any depth of a JSON value, or null. Iterative: depth is already capped. */

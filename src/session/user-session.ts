@@ -240,8 +240,9 @@ export class UserSession extends DurableObject<Env> {
   classifyUpstreamCall(name: string, tool: string, args: ToolArgs): Promise<ClassifiedCall | null> {
     return this.#f.upstream.classifyCall(name, tool, args);
   }
-  upstreamTools(): UpstreamToolGroup[] {
-    return this.#f.upstream.tools();
+  /** Every upstream tool, or (`only`, a namespaced name) just the one a tools/call names. */
+  upstreamTools(only?: string): UpstreamToolGroup[] {
+    return this.#f.upstream.tools(only);
   }
   /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
   callUpstreamTool(connectionId: string, name: string, tool: string, args: ToolArgs): Promise<UpstreamCallView> {

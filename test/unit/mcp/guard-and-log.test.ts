@@ -1,7 +1,15 @@
-/** The /mcp input guard's depth scan, and the logger's redaction of credentials. */
+/** The /mcp input guard (depth scan, parsed body, prototype keys), which upstream tools a body needs, and the logger's redaction of credentials. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { log } from "../../../src/lib/log";
-import { type GuardedRequest, guardMcpRequest, jsonDepth, MAX_JSON_DEPTH, PROTOTYPE_KEY_REASON, prototypeKey } from "../../../src/mcp/guard";
+import {
+  type GuardedRequest,
+  guardMcpRequest,
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  PROTOTYPE_KEY_REASON,
+  prototypeKey,
+  upstreamToolsNeeded,
+} from "../../../src/mcp/guard";
 
 describe("jsonDepth", () => {
   it.each([
@@ -87,6 +95,25 @@ describe("guardMcpRequest", () => {
     const request = new Request("https://countersign.test/mcp");
     expect(await guardMcpRequest(request)).toEqual({ request, body: undefined });
     expect(request.bodyUsed).toBe(false);
+  });
+});
+
+describe("upstreamToolsNeeded", () => {
+  const call = (name: string, id = 1) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name } });
+  it.each([
+    ["a tools/list", { jsonrpc: "2.0", id: 1, method: "tools/list" }, "all"],
+    ["a call of one upstream tool", call("notes__read"), { only: "notes__read" }],
+    ["a call of our own tool", call("whoami"), "none"],
+    ["an initialize", { jsonrpc: "2.0", id: 1, method: "initialize", params: {} }, "none"],
+    ["a batch with one upstream call", [call("whoami"), call("notes__read", 2)], "all"],
+    ["a batch with a tools/list", [call("whoami"), { jsonrpc: "2.0", id: 2, method: "tools/list" }], "all"],
+    ["a batch of our own calls", [call("whoami"), call("list_integrations", 2)], "none"],
+    ["a call with no name", { jsonrpc: "2.0", id: 1, method: "tools/call", params: {} }, "none"],
+    ["a call whose name is not a string", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: 1 } }, "none"],
+    ["no body", undefined, "none"],
+    ["a JSON scalar", 7, "none"],
+  ])("%s needs %j", (_label, body, needed) => {
+    expect(upstreamToolsNeeded(body)).toEqual(needed);
   });
 });
 
