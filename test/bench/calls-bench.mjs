@@ -35,7 +35,7 @@ const RATE_WINDOW_MS = 61_000;
  * @param {string} itemsUrl
  * @param {{ email: string, ip: string }} who
  */
-async function readyPerson(origin, itemsUrl, { email, ip }) {
+export async function readyPerson(origin, itemsUrl, { email, ip }) {
   const headers = { "CF-Connecting-IP": ip };
   const { tokens, browser } = await signInRawClient(origin, {
     email,
@@ -65,7 +65,7 @@ async function readyPerson(origin, itemsUrl, { email, ip }) {
  * @param {string} token
  * @param {string} url
  */
-async function callThrough(origin, token, url) {
+export async function callThrough(origin, token, url) {
   const res = await fetchWithTimeout(
     `${origin}/mcp`,
     {
