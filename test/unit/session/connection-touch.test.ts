@@ -14,9 +14,7 @@ const facts = { connectionId: "conn-a", clientId: "client-a", clientName: "Claud
 
 function inStore<T>(body: (store: ConnectionStore) => T) {
   const stub = env.SESSION.get(env.SESSION.idFromName(`touch-${crypto.randomUUID()}`));
-  return runInDurableObject(stub, (_instance: UserSession, state) =>
-    body(new ConnectionStore(state.storage.sql)),
-  );
+  return runInDurableObject(stub, (_instance: UserSession, state) => body(new ConnectionStore(state.storage.sql)));
 }
 
 describe("ConnectionStore.touch", () => {
