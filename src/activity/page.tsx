@@ -128,8 +128,7 @@ export function ActivityPage({
                 <strong class="mono">{showText(connection.clientName, 80)}</strong>
                 <br />
                 <span class="muted">
-                  connected {when(connection.authorizedAt)} · last used {when(connection.lastSeenAt)} ·{" "}
-                  {connection.calls === 1 ? "1 call" : `${connection.calls} calls`}
+                  connected {when(connection.authorizedAt)} · last used {when(connection.lastSeenAt)}
                 </span>
                 <form
                   class="inline"

@@ -2,11 +2,13 @@
  * The protected /mcp endpoint. The OAuth provider has already verified the bearer token and its
  * audience (our resource) before this runs. Here: the scope check, input limits, then the
  * stateless MCP handler with Host and Origin validation pinned to PUBLIC_URL. Cookies are never
- * read on this path.
+ * read on this path. The body is parsed once, by the guard, and handed to the SDK parsed; the
+ * request's verified context reaches the server factory through an AsyncLocalStorage.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { insufficientScope, type OAuthResourceContext } from "@cloudflare/workers-oauth-provider";
-import { createMcpHandler, getMcpAuthContext } from "agents/mcp/server";
+import type { AuthInfo } from "@modelcontextprotocol/server";
+import { createMcpHandler } from "agents/mcp/server";
 import { withApiKeyAuth } from "../apikeys/mcp-auth";
 import type { Config } from "../config";
 import { parseAuthProps } from "../identity/props";
@@ -16,23 +18,39 @@ import { sessionFor } from "../session/user-session";
 import type { UpstreamToolGroup } from "../upstream/upstream";
 import { tooManyRequests } from "../web/rate-limits";
 import { rememberDeclaration } from "./elicitation/capabilities";
-import { guardMcpRequest, originAllowed, parsedBody, touchesUpstreamTools } from "./guard";
+import { guardMcpRequest, originAllowed, upstreamToolsNeeded } from "./guard";
+import { shouldRecordLastSeen } from "./last-seen";
 import { createServer } from "./server";
+import type { ToolContext } from "./tool-context";
 
-/** The person's upstream tools, loaded for the one request that lists or calls them. */
-const upstreamTools = new AsyncLocalStorage<UpstreamToolGroup[]>();
+/** One request's verified context, and the person's upstream tools when it lists or calls them. */
+interface RequestScope {
+  context: ToolContext;
+  upstream: UpstreamToolGroup[];
+}
+
+const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** The SDK's `authInfo` for this request, from what the OAuth provider verified. */
+function authInfoOf(auth: OAuthResourceContext<unknown>["auth"], props: ToolContext["props"]): AuthInfo {
+  return {
+    token: auth.token,
+    clientId: auth.clientId ?? props.clientId,
+    scopes: [...auth.scope],
+    ...(auth.expiresAt !== undefined ? { expiresAt: auth.expiresAt } : {}),
+    resource: new URL(auth.audience),
+    extra: { props },
+  };
+}
 
 /** Build the API handler the OAuth provider calls for /mcp. */
 export function createMcpApi(config: Config, env: Env) {
   const allowedOrigins = [config.publicHost, ...config.extraMcpOrigins];
   const handler = createMcpHandler(
-    (request) => {
-      const props = parseAuthProps(getMcpAuthContext()?.props);
-      if (!props) throw new Error("MCP request reached the server without verified props");
-      return createServer(
-        { props, scopes: request.authInfo?.scopes ?? [], env, config },
-        upstreamTools.getStore() ?? [],
-      );
+    () => {
+      const scope = requestScope.getStore();
+      if (!scope) throw new Error("MCP request reached the server without its verified context");
+      return createServer(scope.context, scope.upstream);
     },
     {
       route: "/mcp",
@@ -57,23 +75,31 @@ export function createMcpApi(config: Config, env: Env) {
       }
       const { success } = await workerEnv.TOOL_LIMITER.limit({ key: props.connectionId });
       if (!success) return tooManyRequests("Too many requests from this client. Wait a minute and try again.");
-      // "Last used" and the call count on /activity: recorded after the response, off the hot path.
-      ctx.waitUntil(
-        sessionFor(workerEnv.SESSION, props.userId)
-          .touchConnection({
+      const session = sessionFor(workerEnv.SESSION, props.userId);
+      // "Last used" on /activity: at most once a minute per connection, after the response.
+      if (shouldRecordLastSeen(props.connectionId, Date.now())) {
+        ctx.waitUntil(
+          session.touchConnection({
             connectionId: props.connectionId,
             clientId: props.clientId,
             clientName: props.clientName,
             scopes: ctx.auth.scope,
-          })
-          .then(() => undefined),
-      );
+          }),
+        );
+      }
       const guarded = await guardMcpRequest(request);
       if (guarded instanceof Response) return guarded;
-      await rememberDeclaration(workerEnv, props, parsedBody(guarded));
-      if (!touchesUpstreamTools(parsedBody(guarded))) return handler(guarded, workerEnv, ctx);
-      const groups = await sessionFor(workerEnv.SESSION, props.userId).upstreamTools();
-      return upstreamTools.run(groups, () => handler(guarded, workerEnv, ctx));
+      await rememberDeclaration(workerEnv, props, guarded.body);
+      const needed = upstreamToolsNeeded(guarded.body);
+      const upstream = needed === "none" ? [] : await session.upstreamTools(needed === "all" ? undefined : needed.only);
+      const authInfo = authInfoOf(ctx.auth, props);
+      const context: ToolContext = { props, scopes: authInfo.scopes, env, config };
+      return requestScope.run({ context, upstream }, () =>
+        handler.fetch(guarded.request, {
+          authInfo,
+          ...(guarded.body !== undefined ? { parsedBody: guarded.body } : {}),
+        }),
+      );
     },
   };
 }

@@ -4,7 +4,8 @@
  * with prototype keys (-32602). The SDK's request schema silently drops an own `__proto__` key,
  * so the raw body is the only place a call that differs on the wire from what a tool sees can
  * be caught; such a call never reaches a tool and never consumes an approval. Errors never
- * carry a stack trace or echo the input.
+ * carry a stack trace or echo the input. The body is read and parsed here once: the SDK gets the
+ * parsed value (`parsedBody`) and never reads the request body again.
  */
 import { readCapped } from "../lib/streams";
 
@@ -62,20 +63,30 @@ export function originAllowed(request: Request, hostnames: readonly string[]): b
   }
 }
 
-const parsedBodies = new WeakMap<Request, unknown>();
+/** A request that passed the guard, with its body as parsed here (undefined when it has none). */
+export interface GuardedRequest {
+  request: Request;
+  body: unknown;
+}
 
-/** The JSON body `guardMcpRequest` validated for this (rebuilt) request, if any. */
-export const parsedBody = (request: Request): unknown => parsedBodies.get(request);
-
-/** Whether a JSON-RPC message (or batch) lists tools or calls a namespaced upstream tool. */
-export function touchesUpstreamTools(body: unknown): boolean {
+/**
+ * Which upstream tools a JSON-RPC message (or batch) needs: `"all"` for a `tools/list` or a
+ * batch that calls a namespaced upstream tool, the one name for a single `tools/call` of such a
+ * tool, `"none"` otherwise.
+ */
+export function upstreamToolsNeeded(body: unknown): "all" | "none" | { only: string } {
   const messages = Array.isArray(body) ? body : [body];
-  return messages.some((message) => {
-    if (message === null || typeof message !== "object") return false;
+  const names: string[] = [];
+  for (const message of messages) {
+    if (message === null || typeof message !== "object") continue;
     const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-    if (method === "tools/list") return true;
-    return method === "tools/call" && typeof params?.name === "string" && params.name.includes("__");
-  });
+    if (method === "tools/list") return "all";
+    if (method === "tools/call" && typeof params?.name === "string" && params.name.includes("__")) {
+      names.push(params.name);
+    }
+  }
+  if (names.length === 0) return "none";
+  return !Array.isArray(body) && names.length === 1 ? { only: names[0] as string } : "all";
 }
 
 /** The first prototype key at any depth of a JSON value, or null. Iterative: depth is already capped. */
@@ -118,9 +129,12 @@ function refusePrototypeKeys(body: unknown): Response | null {
   return null;
 }
 
-/** Either a rejection to send, or the request rebuilt with its validated body. */
-export async function guardMcpRequest(request: Request): Promise<Response | Request> {
-  if (request.method !== "POST" || !request.body) return request;
+/**
+ * Either a rejection to send, or the request with its validated, parsed body. A POST's body
+ * stream is consumed: hand `body` on, never the request's body.
+ */
+export async function guardMcpRequest(request: Request): Promise<Response | GuardedRequest> {
+  if (request.method !== "POST" || !request.body) return { request, body: undefined };
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > MAX_BODY_BYTES) return jsonRpcError(413, -32600, "Request body too large");
   const read = await readCapped(request.body, MAX_BODY_BYTES, { truncate: false });
@@ -141,7 +155,5 @@ export async function guardMcpRequest(request: Request): Promise<Response | Requ
   }
   const refused = refusePrototypeKeys(parsed);
   if (refused) return refused;
-  const rebuilt = new Request(request, { body: text });
-  parsedBodies.set(rebuilt, parsed);
-  return rebuilt;
+  return { request, body: parsed };
 }

@@ -3,7 +3,7 @@
  * supersedes the earlier connections of the same client and redirect URI, and the person's
  * disconnect ends a connection's grants, forgets its client's remembered consent and is audited.
  * Grants are ended only through the grant book, so each end is audited and wakes its waiters.
- * The rest (counting requests, remembered consents) is the store's, with the clock read here.
+ * The rest ("last used", remembered consents) is the store's, with the clock read here.
  */
 import type { AuditLog } from "./audit-log";
 import type { Connection, ConnectionStore, ConsentKey, NewConnection } from "./connection-store";
@@ -30,9 +30,9 @@ export class ClientConnections {
     return this.#store.get(connectionId);
   }
 
-  /** Count an MCP request from a connection, recording it from the token's facts when missing. */
-  touch(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#store.touch(connection, Date.now());
+  /** Record "last used" for a connection, recording it from the token's facts when missing. */
+  touch(connection: Omit<NewConnection, "redirectUri">): void {
+    this.#store.touch(connection, Date.now());
   }
 
   /** The connection as recorded, recording it from the token's facts when missing (no count). */

@@ -2,6 +2,9 @@
  * SQL for the `connections` and `consents` tables: the MCP client connections (one per OAuth
  * grant) a user authorized, and the consents they asked us to remember. Persistence only.
  */
+/** The least time between two "last used" writes for one connection (see `touch`). */
+export const LAST_SEEN_INTERVAL_MS = 60_000;
+
 export interface Connection {
   connectionId: string;
   clientId: string;
@@ -10,7 +13,6 @@ export interface Connection {
   scopes: string[];
   authorizedAt: number;
   lastSeenAt: number | null;
-  calls: number;
   revokedAt: number | null;
 }
 
@@ -36,7 +38,6 @@ type ConnectionRow = {
   scopes: string;
   authorized_at: number;
   last_seen_at: number | null;
-  calls: number;
   revoked_at: number | null;
 };
 
@@ -48,7 +49,6 @@ const toConnection = (row: ConnectionRow): Connection => ({
   scopes: JSON.parse(row.scopes) as string[],
   authorizedAt: row.authorized_at,
   lastSeenAt: row.last_seen_at,
-  calls: row.calls,
   revokedAt: row.revoked_at,
 });
 
@@ -69,20 +69,27 @@ export class ConnectionStore {
     return this.get(connection.connectionId) as Connection;
   }
 
-  /** Count an MCP request; records a connection first seen here (e.g. authorized before this object). */
-  touch(connection: Omit<NewConnection, "redirectUri">, now: number): Connection {
-    this.sql.exec(
-      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at, last_seen_at, calls)
-       VALUES (?, ?, ?, '', ?, ?, ?, 1)
-       ON CONFLICT (connection_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, calls = calls + 1`,
+  /**
+   * Record that the connection was used at `now`, recording a connection first seen here (e.g.
+   * authorized before this object) from the token's facts. A row used less than
+   * `LAST_SEEN_INTERVAL_MS` ago is not written again, however many isolates ask. True when a row
+   * was written.
+   */
+  touch(connection: Omit<NewConnection, "redirectUri">, now: number): boolean {
+    const { rowsWritten } = this.sql.exec(
+      `INSERT INTO connections (connection_id, client_id, client_name, redirect_uri, scopes, authorized_at, last_seen_at)
+       VALUES (?, ?, ?, '', ?, ?, ?)
+       ON CONFLICT (connection_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+       WHERE last_seen_at IS NULL OR excluded.last_seen_at - last_seen_at >= ? OR excluded.last_seen_at < last_seen_at`,
       connection.connectionId,
       connection.clientId,
       connection.clientName,
       JSON.stringify(connection.scopes),
       now,
       now,
+      LAST_SEEN_INTERVAL_MS,
     );
-    return this.get(connection.connectionId) as Connection;
+    return rowsWritten > 0;
   }
 
   /**

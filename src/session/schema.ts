@@ -171,6 +171,9 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (request_id, call_fingerprint)
    );
    CREATE INDEX IF NOT EXISTS elicitations_call ON elicitations (connection_id, call_fingerprint, created_at);`,
+  // "Last used" is recorded at most once a minute per connection (src/mcp/last-seen.ts), so a
+  // count of requests could no longer be kept; the column goes.
+  `ALTER TABLE connections DROP COLUMN calls;`,
 ];
 
 /** Bring `sql` up to the latest schema, tracked in a one-row `schema_version` table. */

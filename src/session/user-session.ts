@@ -43,11 +43,16 @@ export class UserSession extends DurableObject<Env> {
   recordConnection(connection: NewConnection): Promise<Connection> {
     return this.#f.connections.record(connection);
   }
-  touchConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#f.connections.touch(connection);
+  /** Record "last used" (at most once a minute; see src/mcp/last-seen.ts). Nothing to answer. */
+  touchConnection(connection: Omit<NewConnection, "redirectUri">): void {
+    this.#f.connections.touch(connection);
   }
-  ensureConnection(connection: Omit<NewConnection, "redirectUri">): Connection {
-    return this.#f.connections.ensure(connection);
+  /** whoami's facts in one round trip: the connection (recorded when missing) and its live grants. */
+  connectionAuthority(connection: Omit<NewConnection, "redirectUri">): { connection: Connection; grants: Grant[] } {
+    return {
+      connection: this.#f.connections.ensure(connection),
+      grants: this.#f.book.authority(connection.connectionId),
+    };
   }
   rememberConsent(key: ConsentKey, scopes: string[]): void {
     this.#f.connections.rememberConsent(key, scopes);
@@ -235,8 +240,9 @@ export class UserSession extends DurableObject<Env> {
   classifyUpstreamCall(name: string, tool: string, args: ToolArgs): Promise<ClassifiedCall | null> {
     return this.#f.upstream.classifyCall(name, tool, args);
   }
-  upstreamTools(): UpstreamToolGroup[] {
-    return this.#f.upstream.tools();
+  /** Every upstream tool, or (`only`, a namespaced name) just the one a tools/call names. */
+  upstreamTools(only?: string): UpstreamToolGroup[] {
+    return this.#f.upstream.tools(only);
   }
   /** One upstream tool call for an MCP client connection, decided by its grants and audited. */
   callUpstreamTool(connectionId: string, name: string, tool: string, args: ToolArgs): Promise<UpstreamCallView> {

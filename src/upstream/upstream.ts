@@ -17,7 +17,7 @@ import type { TokenSet } from "./client/oauth";
 import type { UpstreamClient } from "./client/registration";
 import { type AddServerError, type SetReadsResult, type UpstreamEnv, UpstreamServers } from "./servers";
 import { type OAuthBinding, type ServerView, serverView, type UpstreamServer, type UpstreamStore } from "./store";
-import { classifyToolCall, type PresentedTool, presentTool } from "./tools";
+import { classifyToolCall, namespacedTool, type PresentedTool, presentTool } from "./tools";
 
 /** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
 export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
@@ -155,9 +155,10 @@ export class Upstream {
    * The tools of every server that has listed them. A server that needs reconnecting keeps its
    * tools listed, so a call by a name the assistant already holds gets `reauth_required` with
    * the reconnect link rather than "no such tool". Stale lists of connected servers are
-   * refreshed in the background.
+   * refreshed in the background. With `only` (a namespaced tool name, for a `tools/call`), the
+   * answer holds just that tool, if any server lists it.
    */
-  tools(): UpstreamToolGroup[] {
+  tools(only?: string): UpstreamToolGroup[] {
     const now = Date.now();
     const groups: UpstreamToolGroup[] = [];
     for (const server of this.#servers.list(now)) {
@@ -166,10 +167,15 @@ export class Upstream {
         this.#background(this.#servers.refreshTools(server.name).then(() => undefined));
       }
       const reads = this.#servers.acceptedReads(server);
+      const wanted =
+        only === undefined
+          ? server.tools
+          : server.tools.filter((tool) => namespacedTool(server.name, tool.name) === only);
+      if (wanted.length === 0) continue;
       groups.push({
         server: server.name,
         title: server.title,
-        tools: server.tools.map((tool) => {
+        tools: wanted.map((tool) => {
           const { inputSchema, ...presented } = presentTool(server, tool, reads);
           return { ...presented, inputSchemaJson: JSON.stringify(inputSchema) };
         }),

@@ -5,7 +5,8 @@
 // (decide-bench.mjs); an authorised call_integration_api through Countersign against a direct
 // request to the same local API, sequential and with many people at once (calls-bench.mjs); an
 // upstream MCP tool call through Countersign against the same call made directly to the upstream
-// MCP server, both with the v2 SDK client (upstream-bench.mjs); then the gzip size of the minified production bundle against its 400 KiB budget.
+// MCP server, both with the v2 SDK client (upstream-bench.mjs); then the gzip size of the minified production bundle against its 400 KiB budget;
+// last, issue 11's Done-when table (targets.mjs) with every ratio from this one run.
 // Usage: node test/bench/bench.mjs [--requests=200] [--warmup=20] [--approvals=30] [--users=50] [--rounds=10]
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -21,6 +22,7 @@ import { measureApprovalWake } from "./approval-wake.mjs";
 import { measureCalls } from "./calls-bench.mjs";
 import { measureDecide } from "./decide-bench.mjs";
 import { sample, summarize, table } from "./stats.mjs";
+import { targetRows } from "./targets.mjs";
 import { measureUpstream } from "./upstream-bench.mjs";
 
 const BUDGET_KIB = 400;
@@ -194,6 +196,9 @@ async function main() {
     ]),
   );
   if (bundle.wranglerGzipKiB) console.log(`(wrangler's own gzip figure: ${bundle.wranglerGzipKiB} KiB)`);
+
+  console.log();
+  console.log(table(targetRows({ latency: { health, tool }, calls, upstream, bundle })));
 }
 
 /** @param {Awaited<ReturnType<typeof measureCalls>>} calls */
@@ -205,20 +210,23 @@ function printCalls({ sequential, concurrent, notes }) {
       ["GET /v1/items on a local API, sequential", "n", "p50", "p99", "mean"],
       row("direct (baseline)", sequential.direct),
       row("call_integration_api through Countersign", sequential.through),
+      row("whoami of the same person (no provider call)", sequential.whoami),
     ]),
   );
   console.log(
     `\nratio p50(through) / p50(direct): ${(sequential.through.p50 / sequential.direct.p50).toFixed(1)}x; ` +
       `overhead p50 ${ms(sequential.through.p50 - sequential.direct.p50)}, p99 ${ms(sequential.through.p99 - sequential.direct.p99)}`,
   );
-  const { users, rounds, through, whoami, direct, setupMs } = concurrent;
+  const { users, rounds, through, whoami, direct, healthz, setupMs } = concurrent;
   console.log();
   console.log(
     table([
       [`${users} people at once, ${rounds} rounds (after 1 warm-up round)`, "n", "p50", "p99", "mean"],
+      row(`GET /healthz, ${users} in flight, per request (baseline)`, healthz.perCall),
       row("direct, per request (baseline)", direct.perCall),
       row("whoami on the same connections, per call", whoami.perCall),
       row("through Countersign, per call", through.perCall),
+      row(`GET /healthz, ${users} in flight, whole round`, healthz.wall),
       row("direct, whole round", direct.wall),
       row("whoami, whole round", whoami.wall),
       row("through Countersign, whole round", through.wall),
@@ -226,7 +234,8 @@ function printCalls({ sequential, concurrent, notes }) {
   );
   console.log(
     `\nratio p50 per call (through / direct): ${(through.perCall.p50 / direct.perCall.p50).toFixed(1)}x; ` +
-      `throughput through Countersign ≈ ${((users / through.wall.mean) * 1000).toFixed(0)} calls/s, direct ≈ ${((users / direct.wall.mean) * 1000).toFixed(0)} requests/s`,
+      `throughput through Countersign ≈ ${((users / through.wall.mean) * 1000).toFixed(0)} calls/s, whoami ≈ ${((users / whoami.wall.mean) * 1000).toFixed(0)} calls/s, ` +
+      `/healthz ≈ ${((users / healthz.wall.mean) * 1000).toFixed(0)} requests/s, direct ≈ ${((users / direct.wall.mean) * 1000).toFixed(0)} requests/s`,
   );
   console.log(
     `(setup of ${users} people: sign-in, API key, request, approval: ${(setupMs / 1000).toFixed(1)} s; each with its own CF-Connecting-IP)`,
@@ -235,7 +244,7 @@ function printCalls({ sequential, concurrent, notes }) {
 }
 
 /** @param {Awaited<ReturnType<typeof measureUpstream>>} upstream */
-function printUpstream({ through, direct, eras }) {
+function printUpstream({ through, direct, whoami, eras }) {
   const row = (label, x) => [label, String(x.n), ms(x.p50), ms(x.p99), ms(x.mean)];
   console.log();
   console.log(
@@ -243,6 +252,7 @@ function printUpstream({ through, direct, eras }) {
       ["upstream MCP tool search_issues (open server), sequential, v2 SDK client", "n", "p50", "p99", "mean"],
       row(`direct to the upstream (baseline; ${eras.direct} era)`, direct),
       row(`bench__search_issues through Countersign (upstream hop: ${eras.through} era)`, through),
+      row("whoami by the same client on Countersign", whoami),
     ]),
   );
   console.log(

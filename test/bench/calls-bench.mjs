@@ -4,9 +4,13 @@
 // approve read access once. Then, in the same run:
 //   1. sequential: one person, N calls through Countersign (raw stateless JSON-RPC POST /mcp)
 //      vs N direct GETs to the same API server;
+//      and N sequential `whoami` of the same person (the MCP pipeline alone, for the Done-when
+//      ratio call / (whoami + direct));
 //   2. concurrent: U people (dev sign-in u1..uU, each its own MCP connection, key and grant),
 //      R rounds of U simultaneous calls vs R rounds of U simultaneous direct GETs, plus R rounds of
-//      U simultaneous `whoami` on the same connections (the MCP pipeline alone, no provider call).
+//      U simultaneous `whoami` on the same connections (the MCP pipeline alone, no provider call)
+//      and R rounds of U simultaneous GET /healthz on the same Worker (the baseline throughput of
+//      this wrangler dev with U requests in flight).
 // The rate limits are per client IP (registration 20/min, sign-in/authorize 60/min). wrangler dev
 // passes a client-sent CF-Connecting-IP through to the Worker (Cloudflare's edge overwrites it in
 // production), so each simulated person gets their own address and bucket; should a 429 still
@@ -31,7 +35,7 @@ const RATE_WINDOW_MS = 61_000;
  * @param {string} itemsUrl
  * @param {{ email: string, ip: string }} who
  */
-async function readyPerson(origin, itemsUrl, { email, ip }) {
+export async function readyPerson(origin, itemsUrl, { email, ip }) {
   const headers = { "CF-Connecting-IP": ip };
   const { tokens, browser } = await signInRawClient(origin, {
     email,
@@ -61,7 +65,7 @@ async function readyPerson(origin, itemsUrl, { email, ip }) {
  * @param {string} token
  * @param {string} url
  */
-async function callThrough(origin, token, url) {
+export async function callThrough(origin, token, url) {
   const res = await fetchWithTimeout(
     `${origin}/mcp`,
     {
@@ -93,6 +97,13 @@ async function whoami(origin, token) {
   if (res.status !== 200 || message.error || message.result?.isError) {
     throw new Error(`whoami: HTTP ${res.status} ${JSON.stringify(message).slice(0, 300)}`);
   }
+}
+
+/** @param {string} origin */
+async function healthz(origin) {
+  const res = await fetchWithTimeout(`${origin}/healthz`, {}, 60_000);
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`healthz: HTTP ${res.status}`);
 }
 
 /** @param {string} url */
@@ -175,6 +186,7 @@ export async function measureCalls({ requests, warmup, users, rounds }, { onServ
     );
     const throughServed = api.served() - servedBefore;
     const direct = summarize(await sample(() => callDirect(itemsUrl), { count: requests, warmup }));
+    const soloWhoami = summarize(await sample(() => whoami(origin, solo.token), { count: requests, warmup }));
     if (throughServed !== requests + warmup) {
       throw new Error(`the API saw ${throughServed} requests for ${requests + warmup} calls through Countersign`);
     }
@@ -194,14 +206,19 @@ export async function measureCalls({ requests, warmup, users, rounds }, { onServ
       people.map(() => () => callDirect(itemsUrl)),
       { rounds, warmupRounds: 1 },
     );
+    const concurrentHealthz = await concurrentRounds(
+      people.map(() => () => healthz(origin)),
+      { rounds, warmupRounds: 1 },
+    );
     return {
-      sequential: { through, direct },
+      sequential: { through, direct, whoami: soloWhoami },
       concurrent: {
         users: people.length,
         rounds,
         through: concurrentThrough,
         whoami: concurrentWhoami,
         direct: concurrentDirect,
+        healthz: concurrentHealthz,
         setupMs,
       },
       notes,

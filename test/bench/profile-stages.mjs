@@ -42,7 +42,7 @@ export const STAGES = [
   { name: "tool handlers, src/mcp/tools/*", match: inSource(/src\/mcp\/tools\//) },
   { name: "Durable Object: UserSession methods", match: inSource(/src\/session\//) },
   { name: "  touchConnection", match: named("touchConnection") },
-  { name: "  ensureConnection", match: named("ensureConnection") },
+  { name: "  connectionAuthority (whoami's one call)", match: named("connectionAuthority") },
   { name: "  authority", match: named("authority") },
   { name: "  beginCall", match: named("beginCall") },
   { name: "  recordCallOutcome", match: named("recordCallOutcome", "recordOutcome") },

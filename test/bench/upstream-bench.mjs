@@ -3,7 +3,8 @@
 // assistant with `add_mcp_server` on its own wrangler dev (UPSTREAM_DEV_LOOPBACK); the person
 // accepts `search_issues` as a read on /connections and approves a read session on it. Then, in
 // the same run, N sequential `bench__search_issues` calls by a v2 SDK client on our /mcp against
-// N sequential `search_issues` calls by a v2 SDK client connected to the upstream directly.
+// N sequential `search_issues` calls by a v2 SDK client connected to the upstream directly, and
+// N sequential `whoami` by the same client on our /mcp (for the ratio through / (whoami + direct)).
 // Each call is checked (the right text came back), and the upstream must have seen exactly the
 // calls made through Countersign, so a cached or short-circuited answer cannot pass as fast.
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -105,6 +106,7 @@ export async function measureUpstream({ requests, warmup }, { onServer } = {}) {
     const through = summarize(await sample(() => search(ours, namespaced), { count: requests, warmup }));
     const throughCalls = upstream.stats().toolCalls.slice(callsBefore);
     const directSamples = summarize(await sample(() => search(direct, TOOL), { count: requests, warmup }));
+    const whoami = summarize(await sample(() => callOk(ours, "whoami", {}), { count: requests, warmup }));
     if (throughCalls.length !== requests + warmup) {
       throw new Error(`the upstream saw ${throughCalls.length} calls for ${requests + warmup} through Countersign`);
     }
@@ -113,6 +115,7 @@ export async function measureUpstream({ requests, warmup }, { onServer } = {}) {
     return {
       through,
       direct: directSamples,
+      whoami,
       eras: { through: eras(throughCalls), direct: eras(directCalls) },
     };
   } finally {

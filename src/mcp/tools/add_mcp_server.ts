@@ -8,27 +8,32 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  name: z
-    .string()
-    .min(1)
-    .max(24)
-    .describe("Short name: lower-case letters, digits and hyphens (tools appear as <name>__<tool>)"),
-  url: z.string().min(1).max(2048).describe("The server's https MCP endpoint URL"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    name: z
+      .string()
+      .min(1)
+      .max(24)
+      .describe("Short name: lower-case letters, digits and hyphens (tools appear as <name>__<tool>)"),
+    url: z.string().min(1).max(2048).describe("The server's https MCP endpoint URL"),
+  }),
+);
 
-const Output = z.object({
-  name: z.string(),
-  url: z.string(),
-  auth: z.enum(["unknown", "none", "oauth", "api_key"]),
-  status: z.enum(["connected", "not_connected", "reauth_required", "error"]),
-  error: z.string().nullable(),
-  tools: z.number(),
-  connect_url: z.string(),
-});
+const Output = jsonSchemaOnce(
+  z.object({
+    name: z.string(),
+    url: z.string(),
+    auth: z.enum(["unknown", "none", "oauth", "api_key"]),
+    status: z.enum(["connected", "not_connected", "reauth_required", "error"]),
+    error: z.string().nullable(),
+    tools: z.number(),
+    connect_url: z.string(),
+  }),
+);
 
 const ADD_ERRORS: Record<string, string> = {
   name_invalid: "Use 1-24 lower-case letters, digits and single hyphens, starting with a letter.",

@@ -22,29 +22,34 @@ import {
   raisingUrlElicitation,
 } from "../elicitation/gate";
 import { retriedState } from "../elicitation/state";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  url: z.string().min(1).max(8192).describe("The full https URL of the provider API endpoint"),
-  method: z.string().min(1).max(16).describe("HTTP method"),
-  headers: z.record(z.string(), z.string().max(4096)).optional().describe("Extra headers (never auth headers)"),
-  body: z.string().max(1_048_576).optional().describe("The exact request body, e.g. JSON text"),
-  request_id: z.string().max(64).optional().describe("Use this approved grant (e.g. a one-call approval)"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    url: z.string().min(1).max(8192).describe("The full https URL of the provider API endpoint"),
+    method: z.string().min(1).max(16).describe("HTTP method"),
+    headers: z.record(z.string(), z.string().max(4096)).optional().describe("Extra headers (never auth headers)"),
+    body: z.string().max(1_048_576).optional().describe("The exact request body, e.g. JSON text"),
+    request_id: z.string().max(64).optional().describe("Use this approved grant (e.g. a one-call approval)"),
+  }),
+);
 
-const Output = z.object({
-  status: z.number(),
-  headers: z.record(z.string(), z.string()),
-  body: z.unknown(),
-  truncated: z.boolean(),
-  provider: z.string(),
-  access: z.enum(["read", "write"]),
-  operation: z.string(),
-  /** What allowed the call: the grant, or the person's standing rule (then no grant_id). */
-  grant_id: z.string().optional(),
-  rule_id: z.string().optional(),
-});
+const Output = jsonSchemaOnce(
+  z.object({
+    status: z.number(),
+    headers: z.record(z.string(), z.string()),
+    body: z.unknown(),
+    truncated: z.boolean(),
+    provider: z.string(),
+    access: z.enum(["read", "write"]),
+    operation: z.string(),
+    /** What allowed the call: the grant, or the person's standing rule (then no grant_id). */
+    grant_id: z.string().optional(),
+    rule_id: z.string().optional(),
+  }),
+);
 
 /** The largest body request_elevated_access accepts for a one-call approval. */
 const MAX_APPROVABLE_BODY = 65_536;

@@ -6,13 +6,18 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { CheckedGrantView, checkedView } from "../grant-view";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  request_id: z.string().min(1).max(64),
-  wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    request_id: z.string().min(1).max(64),
+    wait_seconds: z.number().int().min(0).max(50).optional().describe("Hold up to this long for the decision"),
+  }),
+);
+
+const Output = jsonSchemaOnce(CheckedGrantView);
 
 /** Register the tool for one request's verified context. */
 export function registerCheckAccessRequest(server: McpServer, context: ToolContext): void {
@@ -23,7 +28,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       description:
         "Get the status of a request from request_elevated_access: pending, approved (with providers, level and expiry), denied, expired. A one-call request names its call fully: method, URL, the SHA-256 prefix and size of its exact body (or tool arguments) and its header names. Pass wait_seconds (up to 50) to wait for the person's decision. Follow any note the person left for you.",
       inputSchema: Input,
-      outputSchema: CheckedGrantView,
+      outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("check_access_request", async ({ request_id, wait_seconds }) => {

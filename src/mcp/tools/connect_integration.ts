@@ -4,10 +4,13 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Output = z.object({ provider: z.string(), connect_url: z.string() });
+const Input = jsonSchemaOnce(z.object({ provider: z.string().min(1).max(64) }));
+
+const Output = jsonSchemaOnce(z.object({ provider: z.string(), connect_url: z.string() }));
 
 /** Register the tool for one request's verified context. */
 export function registerConnectIntegration(server: McpServer, context: ToolContext): void {
@@ -17,7 +20,7 @@ export function registerConnectIntegration(server: McpServer, context: ToolConte
       title: "Connect an integration",
       description:
         "Get a link for the person to connect a provider to Countersign. Show it to them; they sign in to the provider (or paste an API key) on that page.",
-      inputSchema: z.object({ provider: z.string().min(1).max(64) }),
+      inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },

@@ -8,6 +8,7 @@ import * as z from "zod";
 import { isLive } from "../../grants/transitions";
 import { providerApp } from "../../providers/apps";
 import { sessionFor } from "../../session/user-session";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolResult } from "../tool-result";
 
@@ -34,11 +35,15 @@ const Server = z.object({
   allowed: z.enum(["none", "read", "write"]),
 });
 
-const Output = z.object({
-  integrations: z.array(Integration),
-  mcp_servers: z.array(Server),
-  connect_page: z.string(),
-});
+const Input = jsonSchemaOnce(z.object({}));
+
+const Output = jsonSchemaOnce(
+  z.object({
+    integrations: z.array(Integration),
+    mcp_servers: z.array(Server),
+    connect_page: z.string(),
+  }),
+);
 
 /** Register the tool for one request's verified context. */
 export function registerListIntegrations(server: McpServer, context: ToolContext): void {
@@ -48,7 +53,7 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
       title: "List integrations",
       description:
         "List the providers and upstream MCP servers you can use through Countersign: connected or not, and what the person's current approvals let this connection do on each (none, read, write), with usage hints.",
-      inputSchema: z.object({}),
+      inputSchema: Input,
       outputSchema: Output,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },

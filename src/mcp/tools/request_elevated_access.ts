@@ -16,53 +16,58 @@ import { MAX_ARGUMENT_BYTES, splitToolName } from "../../upstream/tools";
 import { raisingUrlElicitation } from "../elicitation/gate";
 import { type Asked, offerDecision, offerFingerprint } from "../elicitation/offer";
 import { CheckedGrantView, checkedView, GrantView } from "../grant-view";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { iso, safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  kind: z
-    .enum(["broad", "call"])
-    .describe("broad: read/write on providers or MCP servers for minutes; call: one exact call or tool call"),
-  level: z.enum(["read", "write"]).optional().describe("For kind=broad. Default read."),
-  providers: z
-    .array(z.string().min(1).max(64))
-    .max(20)
-    .optional()
-    .describe("For kind=broad: provider ids and/or upstream MCP server names"),
-  duration_minutes: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe("How long the approval lasts once granted (a call approval: how long it stays usable). Default 5."),
-  url: z.string().max(8192).optional().describe("For kind=call: the exact https URL"),
-  method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
-  body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
-  headers: z.record(z.string(), z.string().max(4096)).optional().describe("For kind=call: extra headers"),
-  tool: z
-    .string()
-    .max(128)
-    .optional()
-    .describe("For kind=call on an upstream MCP server: the tool as listed, <server>__<tool>"),
-  arguments: z
-    .record(z.string(), z.unknown())
-    .optional()
-    .describe("For kind=call with tool: the exact arguments the call will carry"),
-  reason: z.string().trim().min(1).max(2000).describe("Why you need this, in words the person will read"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    kind: z
+      .enum(["broad", "call"])
+      .describe("broad: read/write on providers or MCP servers for minutes; call: one exact call or tool call"),
+    level: z.enum(["read", "write"]).optional().describe("For kind=broad. Default read."),
+    providers: z
+      .array(z.string().min(1).max(64))
+      .max(20)
+      .optional()
+      .describe("For kind=broad: provider ids and/or upstream MCP server names"),
+    duration_minutes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("How long the approval lasts once granted (a call approval: how long it stays usable). Default 5."),
+    url: z.string().max(8192).optional().describe("For kind=call: the exact https URL"),
+    method: z.string().max(16).optional().describe("For kind=call: HTTP method"),
+    body: z.string().max(65_536).optional().describe("For kind=call: the exact body that will be sent"),
+    headers: z.record(z.string(), z.string().max(4096)).optional().describe("For kind=call: extra headers"),
+    tool: z
+      .string()
+      .max(128)
+      .optional()
+      .describe("For kind=call on an upstream MCP server: the tool as listed, <server>__<tool>"),
+    arguments: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("For kind=call with tool: the exact arguments the call will carry"),
+    reason: z.string().trim().min(1).max(2000).describe("Why you need this, in words the person will read"),
+  }),
+);
 
-const Output = z.object({
-  request_id: z.string(),
-  approval_url: z.string(),
-  status: GrantView.shape.status.describe(
-    "pending, unless the client showed the link as a URL elicitation and the person decided: then as in decision",
-  ),
-  expires_at: z.string(),
-  coalesced: z.boolean(),
-  decision: CheckedGrantView.optional().describe(
-    "Only once decided in the client's URL prompt: the request as check_access_request returns it",
-  ),
-});
+const Output = jsonSchemaOnce(
+  z.object({
+    request_id: z.string(),
+    approval_url: z.string(),
+    status: GrantView.shape.status.describe(
+      "pending, unless the client showed the link as a URL elicitation and the person decided: then as in decision",
+    ),
+    expires_at: z.string(),
+    coalesced: z.boolean(),
+    decision: CheckedGrantView.optional().describe(
+      "Only once decided in the client's URL prompt: the request as check_access_request returns it",
+    ),
+  }),
+);
 
 type Input = z.infer<typeof Input>;
 

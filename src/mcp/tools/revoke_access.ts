@@ -6,14 +6,17 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { GrantView, viewGrant } from "../grant-view";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
-const Input = z.object({
-  request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this connection's authority"),
-});
+const Input = jsonSchemaOnce(
+  z.object({
+    request_id: z.string().min(1).max(64).optional().describe("Omit to drop all of this connection's authority"),
+  }),
+);
 
-const Output = z.object({ revoked: z.array(GrantView) });
+const Output = jsonSchemaOnce(z.object({ revoked: z.array(GrantView) }));
 
 /** Register the tool for one request's verified context. */
 export function registerRevokeAccess(server: McpServer, context: ToolContext): void {

@@ -6,30 +6,35 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
+import { jsonSchemaOnce } from "../json-schema-once";
 import type { ToolContext } from "../tool-context";
 import { safely } from "../tool-result";
 
-const WhoamiOutput = z.object({
-  user: z.object({
-    id: z.string(),
-    issuer: z.string(),
-    subject: z.string(),
-    email: z.string().optional(),
-    name: z.string().optional(),
+const Input = jsonSchemaOnce(z.object({}));
+
+const WhoamiOutput = jsonSchemaOnce(
+  z.object({
+    user: z.object({
+      id: z.string(),
+      issuer: z.string(),
+      subject: z.string(),
+      email: z.string().optional(),
+      name: z.string().optional(),
+    }),
+    client: z.object({
+      id: z.string(),
+      name: z.string(),
+      connection_id: z.string(),
+      connected_at: z.string(),
+      last_seen_at: z.string().nullable(),
+    }),
+    scopes: z.array(z.string()),
+    authority: z.object({
+      grants: z.array(GrantView),
+      summary: z.string(),
+    }),
   }),
-  client: z.object({
-    id: z.string(),
-    name: z.string(),
-    connection_id: z.string(),
-    connected_at: z.string(),
-    last_seen_at: z.string().nullable(),
-  }),
-  scopes: z.array(z.string()),
-  authority: z.object({
-    grants: z.array(GrantView),
-    summary: z.string(),
-  }),
-});
+);
 
 export type WhoamiResult = z.infer<typeof WhoamiOutput>;
 
@@ -52,22 +57,19 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
       title: "Who am I",
       description:
         "Shows who you are acting for, which client you are, your token's scopes, and the access the person has currently approved for this connection (none until they approve a request).",
-      inputSchema: z.object({}),
+      inputSchema: Input,
       outputSchema: WhoamiOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("whoami", async () => {
       const { props } = context;
       const session = sessionFor(context.env.SESSION, props.userId);
-      const [connection, live] = await Promise.all([
-        session.ensureConnection({
-          connectionId: props.connectionId,
-          clientId: props.clientId,
-          clientName: props.clientName,
-          scopes: context.scopes,
-        }),
-        session.authority(props.connectionId),
-      ]);
+      const { connection, grants: live } = await session.connectionAuthority({
+        connectionId: props.connectionId,
+        clientId: props.clientId,
+        clientName: props.clientName,
+        scopes: context.scopes,
+      });
       const now = Date.now();
       const grants = live.map((grant) => viewGrant(grant, now));
       const result: WhoamiResult = {

@@ -1,7 +1,15 @@
-/** The /mcp input guard's depth scan, and the logger's redaction of credentials. */
+/** The /mcp input guard (depth scan, parsed body, prototype keys), which upstream tools a body needs, and the logger's redaction of credentials. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { log } from "../../../src/lib/log";
-import { guardMcpRequest, jsonDepth, MAX_JSON_DEPTH, PROTOTYPE_KEY_REASON, prototypeKey } from "../../../src/mcp/guard";
+import {
+  type GuardedRequest,
+  guardMcpRequest,
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  PROTOTYPE_KEY_REASON,
+  prototypeKey,
+  upstreamToolsNeeded,
+} from "../../../src/mcp/guard";
 
 describe("jsonDepth", () => {
   it.each([
@@ -19,15 +27,22 @@ describe("jsonDepth", () => {
 describe("guardMcpRequest", () => {
   const post = (body: string) => new Request("https://countersign.test/mcp", { method: "POST", body });
 
-  it("passes a valid body through unchanged", async () => {
-    const result = await guardMcpRequest(post('{"jsonrpc":"2.0","id":1,"method":"ping"}'));
-    expect(result).toBeInstanceOf(Request);
-    expect(await (result as Request).text()).toBe('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+  const passed = (result: Response | GuardedRequest) => {
+    expect(result).not.toBeInstanceOf(Response);
+    return result as GuardedRequest;
+  };
+
+  it("passes a valid body on parsed, the same request, with its body read once", async () => {
+    const request = post('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+    const result = passed(await guardMcpRequest(request));
+    expect(result.request).toBe(request);
+    expect(result.body).toEqual({ jsonrpc: "2.0", id: 1, method: "ping" });
+    expect(request.bodyUsed).toBe(true);
   });
 
   it("allows the maximum depth and refuses one more", async () => {
     const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
-    expect(await guardMcpRequest(post(nested(MAX_JSON_DEPTH)))).toBeInstanceOf(Request);
+    expect(passed(await guardMcpRequest(post(nested(MAX_JSON_DEPTH)))).body).toHaveLength(1);
     expect(((await guardMcpRequest(post(nested(MAX_JSON_DEPTH + 1)))) as Response).status).toBe(400);
   });
 
@@ -67,18 +82,38 @@ describe("guardMcpRequest", () => {
     ['{"text":"constructor"}'],
     ['{"proto":1,"_proto_":2,"Constructor":3}'],
   ])("passes the ordinary arguments %s", async (args) => {
-    expect(await guardMcpRequest(post(call(args)))).toBeInstanceOf(Request);
+    expect(passed(await guardMcpRequest(post(call(args)))).body).toEqual(JSON.parse(call(args)));
   });
 
   it("checks only tool calls' arguments", async () => {
     const other = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"constructor":1}}}';
-    expect(await guardMcpRequest(post(other))).toBeInstanceOf(Request);
+    expect(passed(await guardMcpRequest(post(other))).body).toEqual(JSON.parse(other));
     expect(prototypeKey(JSON.parse('{"x":[{"y":{"__proto__":{}}}]}'))).toBe("__proto__");
   });
 
   it("passes GET requests through untouched", async () => {
     const request = new Request("https://countersign.test/mcp");
-    expect(await guardMcpRequest(request)).toBe(request);
+    expect(await guardMcpRequest(request)).toEqual({ request, body: undefined });
+    expect(request.bodyUsed).toBe(false);
+  });
+});
+
+describe("upstreamToolsNeeded", () => {
+  const call = (name: string, id = 1) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name } });
+  it.each([
+    ["a tools/list", { jsonrpc: "2.0", id: 1, method: "tools/list" }, "all"],
+    ["a call of one upstream tool", call("notes__read"), { only: "notes__read" }],
+    ["a call of our own tool", call("whoami"), "none"],
+    ["an initialize", { jsonrpc: "2.0", id: 1, method: "initialize", params: {} }, "none"],
+    ["a batch with one upstream call", [call("whoami"), call("notes__read", 2)], "all"],
+    ["a batch with a tools/list", [call("whoami"), { jsonrpc: "2.0", id: 2, method: "tools/list" }], "all"],
+    ["a batch of our own calls", [call("whoami"), call("list_integrations", 2)], "none"],
+    ["a call with no name", { jsonrpc: "2.0", id: 1, method: "tools/call", params: {} }, "none"],
+    ["a call whose name is not a string", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: 1 } }, "none"],
+    ["no body", undefined, "none"],
+    ["a JSON scalar", 7, "none"],
+  ])("%s needs %j", (_label, body, needed) => {
+    expect(upstreamToolsNeeded(body)).toEqual(needed);
   });
 });
 

@@ -2,7 +2,8 @@
  * The upstream feature the Durable Object delegates to (src/upstream/upstream.ts), in a real
  * object's SQL with a real GrantBook and AuditLog: a disconnect ends exactly the grants naming
  * the server and is audited; a tool call without a grant is refused and audited and nothing is
- * sent; stale tool lists are refreshed in the background, fresh ones are not.
+ * sent; stale tool lists are refreshed in the background, fresh ones are not; a tools/call's
+ * listing holds only the tool it names, presented exactly as in the full list.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -170,6 +171,20 @@ describe("Upstream.tools", () => {
       expect(background).toHaveLength(1);
       await Promise.all(background);
       expect(Date.now() - (store.get("notes")?.toolsAt ?? 0)).toBeLessThan(TOOLS_TTL_MS);
+    });
+  });
+
+  it("lists only the one tool a call names, as the full list presents it", async () => {
+    const fake = new FakeUpstream().install();
+    fake.auth = { kind: "none" };
+    await within(async ({ upstream }) => {
+      await upstream.add("notes", MCP_URL, "human");
+      const [all] = upstream.tools();
+      const write = all?.tools.find((tool) => tool.name === "notes__write_note");
+      expect(upstream.tools("notes__write_note")).toEqual([{ server: "notes", title: all?.title, tools: [write] }]);
+      for (const missing of ["notes__nothing", "write_note", "other__write_note", "notes_write_note"]) {
+        expect(upstream.tools(missing)).toEqual([]);
+      }
     });
   });
 });

@@ -1,0 +1,82 @@
+// A/B benchmark (a script, not a test; no thresholds) for a machine whose load drifts: this
+// checkout (A) and another checkout of the project (B, --base=DIR, with its own node_modules or
+// a symlink) each on their own wrangler dev at the same time, and every measured request made
+// to A and to B in alternating order, so load that comes and goes falls on both alike. Measures
+// GET /healthz, tools/call whoami, and an authorised call_integration_api GET to a local API
+// (the acme custom provider, as calls-bench.mjs), then prints the p50s and each side's ratios.
+// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20]
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
+import { startDevServer } from "../e2e/lib/fixture.mjs";
+import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
+import { fetchWithTimeout } from "../e2e/lib/util.mjs";
+import { callThrough, readyPerson } from "./calls-bench.mjs";
+import { summarize, table } from "./stats.mjs";
+
+const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const BASE = arg("base");
+if (!BASE) throw new Error("--base=DIR (another checkout of the project) is required");
+const REQUESTS = Number(arg("requests") ?? 200);
+const WARMUP = Number(arg("warmup") ?? 20);
+
+const baseFixture = await import(pathToFileURL(resolve(BASE, "test/e2e/lib/fixture.mjs")).href);
+
+async function side(label, start, api) {
+  const server = await start({ label, vars: { CUSTOM_PROVIDERS: acmeProviders(api) } });
+  const itemsUrl = `${api.origin}/v1/items`;
+  const person = await readyPerson(server.origin, itemsUrl, { email: `${label}@example.com`, ip: "198.18.254.1" });
+  const caller = await readyPerson(server.origin, itemsUrl, { email: `${label}-c@example.com`, ip: "198.18.254.2" });
+  const ops = {
+    healthz: async () => {
+      const res = await fetchWithTimeout(`${server.origin}/healthz`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`healthz: HTTP ${res.status}`);
+    },
+    whoami: async () => {
+      const res = await postToolCall(server.origin, { accessToken: person.token });
+      const message = await readJsonRpc(res);
+      if (res.status !== 200 || message.error || message.result?.isError) throw new Error(`whoami: HTTP ${res.status}`);
+    },
+    call: () => callThrough(server.origin, caller.token, itemsUrl),
+  };
+  return { server, ops };
+}
+
+/** Time `op` on both sides, alternating which goes first. */
+async function alternate(a, b, op) {
+  const times = { a: [], b: [] };
+  for (let i = 0; i < WARMUP + REQUESTS; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
+    for (const key of order) {
+      const started = performance.now();
+      await (key === "a" ? a : b).ops[op]();
+      if (i >= WARMUP) times[key].push(performance.now() - started);
+    }
+  }
+  return { a: summarize(times.a), b: summarize(times.b) };
+}
+
+const api = await startFakeApi({ record: false });
+let a;
+let b;
+try {
+  a = await side("ab-this", startDevServer, api);
+  b = await side("ab-base", baseFixture.startDevServer, api);
+  const results = {};
+  for (const op of ["healthz", "whoami", "call"]) results[op] = await alternate(a, b, op);
+  const ms = (x) => `${x.toFixed(2)} ms`;
+  const rows = [["p50 (n each side)", `A: this checkout`, `B: ${BASE}`, "A / B"]];
+  for (const op of ["healthz", "whoami", "call"]) {
+    const { a: x, b: y } = results[op];
+    rows.push([`${op} (${x.n})`, ms(x.p50), ms(y.p50), `${(x.p50 / y.p50).toFixed(2)}x`]);
+  }
+  const ratio = (s, op) => (results[op][s].p50 / results.healthz[s].p50).toFixed(2);
+  rows.push(["whoami / healthz", `${ratio("a", "whoami")}x`, `${ratio("b", "whoami")}x`, ""]);
+  rows.push(["call / healthz", `${ratio("a", "call")}x`, `${ratio("b", "call")}x`, ""]);
+  console.log(table(rows));
+} finally {
+  await a?.server.stop();
+  await b?.server.stop();
+  await api.close();
+}
