@@ -3,7 +3,7 @@
  * the signed-in person), paste an API key, or disconnect (token revoked at the provider where
  * it supports that, vault record deleted, grants for it ended). Every POST carries a CSRF token.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { csrfToken } from "../approvals/link";
 import { DEMO_PROVIDER_ID, demoApiKey } from "../demo/demo-provider";
 import { log } from "../lib/log";

@@ -8,7 +8,7 @@
  * signed-in person's own Durable Object; an API key goes only in a header that no agent may set
  * and that does not route or frame the request; secrets go to the vault and never back to a page.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { clearConnectCookie } from "../connections/transaction";
 import { isReservedHeader } from "../grants/canonical";
 import { hasControlCharacters } from "../lib/text";
