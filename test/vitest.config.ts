@@ -11,6 +11,10 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig({
   root,
+  // wrangler.toml's [alias], which the Workers plugin does not apply: the tests run the code a deploy bundles.
+  resolve: {
+    alias: { "@modelcontextprotocol/client/_shims": `${root}src/upstream/client/sdk-shims.ts` },
+  },
   plugins: [
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },

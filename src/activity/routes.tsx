@@ -3,7 +3,7 @@
  * OAuth grant is revoked too), export, delete everything. Ownership is checked in the person's
  * own Durable Object BEFORE any side effect; another user's id looks exactly like a missing one.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { apiKeyRoutes, forgetApiKeys } from "../apikeys/routes";
 import { csrfToken } from "../approvals/link";
 import { endSignIn } from "../identity/signin-cookie";

@@ -5,7 +5,7 @@
  * read or changed. Everything happens in the person's own Durable Object, so another person's
  * rule or grant id looks exactly like one that does not exist.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import type { Config } from "../config";
 import { hourChoices } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";

@@ -6,7 +6,7 @@
  * key, and deleted only after the person's own object found and revoked it, so another person's
  * key id looks exactly like a missing one and its index is never touched.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { ACTIVITY_CSRF } from "../activity/rules-routes";
 import { sha256Hex } from "../lib/crypto";
 import { apiKeyIndexKey } from "../lib/storage-keys";

@@ -5,7 +5,7 @@
  * Object, so anyone else sees exactly what a non-existent request looks like. Ticking "also allow
  * this for N hours" makes standing allow rules from the approved grant, in the same RPC.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { hourChoices } from "../grants/standing-rules";
 import type { AccessLevel } from "../grants/types";
 import { readSignIn } from "../identity/signin-cookie";

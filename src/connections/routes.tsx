@@ -6,7 +6,7 @@
  * A connect or key form sent from an approval page carries `return_to`, checked before anything
  * happens (approval-return.tsx); the browser then lands back on that approval page.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { csrfToken } from "../approvals/link";
 import { DEMO_PROVIDER_ID, demoApiKey } from "../demo/demo-provider";
 import { log } from "../lib/log";

@@ -2,7 +2,7 @@
  * The demo notes API itself, served at /demo-api/* in dev mode only. Notes live in this isolate's
  * memory (a demo, not storage) and the API checks the X-Demo-Key header like a real API would.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { timingSafeEqual } from "../lib/crypto";
 import type { WebEnv } from "../web/context";
 import { demoApiKey } from "./demo-provider";

@@ -5,7 +5,7 @@
  * storage (`approveConsent`, `finishUpstream`), never from the form.
  */
 import { AuthorizationError, type AuthRequest, CimdFetchError } from "@cloudflare/workers-oauth-provider";
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { randomToken } from "../lib/crypto";
 import { log } from "../lib/log";
 import { grantableScopes } from "../oauth/scopes";

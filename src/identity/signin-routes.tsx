@@ -4,7 +4,7 @@
  * returning to a same-origin path. The callback claims its state in the person's Durable Object
  * (src/identity/oidc.ts says why), so parallel replays sign in once.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import * as z from "zod";
 import { log } from "../lib/log";
 import { safeReturnTo } from "../lib/return-to";

@@ -5,7 +5,7 @@
  * each input is vetted (targets.ts) before the person's Durable Object stores it. A refusal
  * names its stable code and stores nothing.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { ACTIVITY_CSRF } from "../activity/rules-routes";
 import { sessionFor } from "../session/user-session";
 import type { WebContext, WebEnv } from "../web/context";

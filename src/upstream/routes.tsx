@@ -13,7 +13,7 @@
  * happens (connections/approval-return.tsx); the reads question, when there is one, comes first
  * and carries the checked path on, then the browser lands back on that approval page.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { csrfToken } from "../approvals/link";
 import { approvalReturnOf } from "../connections/approval-return";
 import { clearConnectCookie } from "../connections/transaction";

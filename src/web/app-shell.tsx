@@ -8,7 +8,7 @@
  * fetched, and when the network is gone the person sees "No connection", never a stale approval.
  * A push shows a notification that opens the approval page; the decision is made there.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import type { WebEnv } from "./context";
 import { ICON_192_PNG, ICON_512_PNG, ICON_SVG } from "./icons";
 import { MessagePage } from "./layout";

@@ -2,7 +2,7 @@
  * The web app behind the OAuth provider: every route a person's browser (or a health check)
  * reaches. Security headers wrap all of it; POSTs must come from our own origin.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { activityRoutes } from "../activity/routes";
 import { approvalRoutes } from "../approvals/routes";
 import type { Config } from "../config";

@@ -5,8 +5,11 @@
 // and gzip bytes by cutting index.js into runs of characters per package with the source map
 // and gzipping each package's runs alone. Gzipped alone, a package loses the back-references it
 // would share with its neighbours, so the per-package gzip figures add up to a little more than
-// the bundle's gzip; the share column divides by that sum so the shares add up to 100%.
-// Usage: node test/bench/bundle-shares.mjs [--files=N]   (N: also list the N largest input files)
+// the bundle's gzip; the share column divides by that sum so the shares add up to 100%. A package
+// that another package's prebuilt dist inlines, more than once (the MCP SDK's core-internal is in
+// both the client's and the server's dist), gets one row per copy, named after the dist it is in.
+// Usage: node test/bench/bundle-shares.mjs [--files=N] [--markdown]
+//   N: also list the N largest input files; --markdown: the tables as docs/performance.md has them
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -70,7 +73,7 @@ export function decodeMappings(mappings) {
 
 /** Split the generated code into per-package strings using the source map. */
 function slicesByPackage(code, map, base, keyOf = packageOf) {
-  const packages = map.sources.map((source) => keyOf(source, base));
+  const packages = map.sources.map((source, index) => keyOf(source, base, index));
   const byPackage = new Map();
   const add = (name, text) => byPackage.set(name, (byPackage.get(name) ?? "") + text);
   const lines = code.split("\n");
@@ -110,6 +113,30 @@ export async function buildWithMetafile() {
   }
 }
 
+const HOSTS = /^@modelcontextprotocol\/(client|server)$/;
+
+/**
+ * A key function for slicesByPackage: packageOf, except that a package esbuild never read (it is
+ * inlined in another package's dist) and found in more than one dist is named per copy,
+ * `<package> (in <dist's package>)`. The dist a source came from is the last MCP SDK package seen
+ * before it in the map's sources: esbuild lists each input's own sources together, after it.
+ */
+function copyKeys(sources, base, read) {
+  const names = sources.map((source) => packageOf(source, base));
+  let host = "";
+  const hosts = names.map((name) => {
+    if (HOSTS.test(name)) host = name;
+    return host;
+  });
+  const hostsOf = new Map();
+  names.forEach((name, index) => {
+    if (read.has(name) || !hosts[index]) return;
+    hostsOf.set(name, (hostsOf.get(name) ?? new Set()).add(hosts[index]));
+  });
+  return (_source, _base, index) =>
+    (hostsOf.get(names[index])?.size ?? 0) > 1 ? `${names[index]} (in ${hosts[index]})` : names[index];
+}
+
 /**
  * Per package of the original sources (source map): raw and gzip-alone bytes, biggest gzip first.
  * Per package as esbuild read it (metafile `bytesInOutput`): raw bytes, which differ where a
@@ -128,7 +155,7 @@ export async function measureShares() {
       bytes: bytesInOutput,
     });
   }
-  const slices = slicesByPackage(code, map, outdir);
+  const slices = slicesByPackage(code, map, outdir, copyKeys(map.sources, outdir, read));
   const rows = [...new Set([...read.keys(), ...slices.keys()])].map((name) => ({
     name,
     raw: slices.has(name) ? Buffer.byteLength(slices.get(name)) : 0,
@@ -157,17 +184,29 @@ export async function measureShares() {
   return { rows, total, files, ours, sources };
 }
 
+/** Render rows (the first is the header) as a Markdown table, numbers right-aligned. */
+function markdown(rows) {
+  const numeric = rows[0].map((_, col) => rows.slice(1).every((row) => row[col] === "" || /^[\d.]/.test(row[col])));
+  const widths = rows[0].map((_, col) => Math.max(3, ...rows.map((row) => String(row[col]).length)));
+  const line = (row) =>
+    `| ${row.map((cell, col) => (numeric[col] ? String(cell).padStart(widths[col]) : String(cell).padEnd(widths[col]))).join(" | ")} |`;
+  const rule = widths.map((w, col) => (numeric[col] ? `${"-".repeat(w - 1)}:` : "-".repeat(w)));
+  return [line(rows[0]), `| ${rule.join(" | ")} |`, ...rows.slice(1).map(line)].join("\n");
+}
+
 async function main() {
   const filesArg = process.argv.find((a) => a.startsWith("--files="));
   const topFiles = filesArg ? Number(filesArg.split("=")[1]) : 0;
+  const render = process.argv.includes("--markdown") ? markdown : table;
+  const code = (text) => (render === markdown ? `\`${text}\`` : text);
   const { rows, total, files, ours, sources } = await measureShares();
   const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
   const gzipSum = rows.reduce((sum, row) => sum + row.gzip, 0);
   console.log(
-    table([
+    render([
       ["package (original source)", "raw", "gzip alone", "share of gzip", "raw as read (metafile)"],
       ...rows.map((row) => [
-        row.name,
+        code(row.name),
         kib(row.raw),
         kib(row.gzip),
         `${((row.gzip / gzipSum) * 100).toFixed(1)}%`,
@@ -180,18 +219,17 @@ async function main() {
   );
   const group = (label, test) => {
     const picked = sources.filter((s) => test(s.path));
-    const text = picked.length;
     return [
       label,
-      String(text),
+      String(picked.length),
       kib(picked.reduce((sum, s) => sum + s.raw, 0)),
       kib(picked.reduce((sum, s) => sum + s.gzip, 0)),
     ];
   };
   console.log();
   console.log(
-    table([
-      ["part (original sources)", "files", "raw", "gzip alone (sum of files)"],
+    render([
+      ["part (original sources, every copy)", "files", "raw", "gzip alone (sum of files)"],
       group("zod/v4/locales/* (every locale)", (p) => p.startsWith("zod/v4/locales/")),
       group("zod JSON Schema (to-json-schema, json-schema-*, from-json-schema)", (p) =>
         /^zod\/.*(json-schema)/.test(p),
@@ -204,18 +242,19 @@ async function main() {
       ),
       group("@cfworker/json-schema (inlined by the MCP SDK)", (p) => p.includes("@cfworker/json-schema/")),
       group("graphql/language/*", (p) => p.startsWith("graphql/")),
+      group("src/web/icons.ts", (p) => p.endsWith("src/web/icons.ts")),
     ]),
   );
   if (topFiles > 0) {
     console.log();
     console.log(
-      table([["input file (metafile)", "raw"], ...files.slice(0, topFiles).map((f) => [f.path, kib(f.bytes)])]),
+      render([["input file (metafile)", "raw"], ...files.slice(0, topFiles).map((f) => [code(f.path), kib(f.bytes)])]),
     );
     console.log();
     console.log(
-      table([
-        ["original source (source map)", "raw", "gzip alone"],
-        ...sources.slice(0, topFiles).map((s) => [s.path, kib(s.raw), kib(s.gzip)]),
+      render([
+        ["original source (source map, copies together)", "raw", "gzip alone"],
+        ...sources.slice(0, topFiles).map((s) => [code(s.path), kib(s.raw), kib(s.gzip)]),
       ]),
     );
   }

@@ -96,6 +96,23 @@ describe("the phone as the approver", { timeout: 400_000 }, () => {
       return registrations.map((registration) => new URL(registration.scope).pathname).sort();
     });
     assert.deepEqual(scopes, ["/activity", "/approve/"]);
+    // Chromium decodes both icons (8-bit palette PNGs) at the sizes the manifest names.
+    const decoded = await page.evaluate(
+      (sources) =>
+        Promise.all(
+          sources.map(async (src) => {
+            const image = new Image();
+            image.src = src;
+            await image.decode();
+            return [image.naturalWidth, image.naturalHeight];
+          }),
+        ),
+      ["/assets/icon-192.png", "/assets/icon-512.png"],
+    );
+    assert.deepEqual(decoded, [
+      [192, 192],
+      [512, 512],
+    ]);
     assert.equal(await page.locator("link[rel=manifest]").getAttribute("href"), "/manifest.webmanifest");
     assert.deepEqual(pageErrors, []);
   });

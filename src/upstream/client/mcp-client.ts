@@ -18,6 +18,7 @@ import {
   Client,
   type DiscoverResult,
   ProtocolError,
+  preloadSchemas,
   SdkError,
   SdkErrorCode,
   SdkHttpError,
@@ -95,6 +96,10 @@ const NO_RECONNECTION = {
   maxReconnectionDelay: 0,
   reconnectionDelayGrowFactor: 1,
 };
+
+// The client package's own Workers shim builds its wire schemas at load; the one wrangler.toml
+// swaps in (./sdk-shims.ts) does not, so they are built here, still at load, not in a request.
+preloadSchemas();
 
 /** Marks an error thrown while connecting, where a 4xx means "not an MCP server" rather than a bad request. */
 class HandshakeError extends Error {

@@ -143,6 +143,9 @@ export async function startDevServer({ label, readyTimeoutMs = 60_000, vars = {}
     WRANGLER_BIN,
     ...["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort)],
     ...["--persist-to", persistDir, "--show-interactive-dev-session=false"],
+    // E2E_MINIFY=1 serves the minified build `npm run size` measures (and keep_names = false
+    // leaves it without function names), to run any e2e file against that code.
+    ...(process.env.E2E_MINIFY === "1" ? ["--minify"] : []),
     ...Object.entries({ ...settings, ...vars }).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const child = await startGroup(process.execPath, args, {
