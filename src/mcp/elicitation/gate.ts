@@ -131,27 +131,51 @@ export async function continueRetry(
   state: OpenedState,
   attempt: Attempt,
 ): Promise<GateAnswer> {
-  if (!state.ok) return stateRefused(state.reason);
   // A retry with other arguments is another call: it never uses this request's approval.
-  if (state.fingerprint !== gated.fingerprint) return stateRefused("other_call");
+  const retry = await settleRetry(context, ctx, gated.fingerprint, state);
+  if ("refused" in retry) return retry.refused;
+  const { settled, declined } = retry;
+  if (settled.kind === "pending") {
+    return declined ? declinedAnswer(context, settled.requestId) : elicitModern(context, ctx, gated, settled.requestId);
+  }
+  return final(settled, attempt) as Promise<GateAnswer>;
+}
+
+/** What a verified retry's request stands at: pending or decided. */
+export type SettledRequest = Extract<Settled, { requestId: string }>;
+
+/** A 2026-07-28 retry at the desk: refused, or its request and whether the person closed the prompt. */
+export type SettledRetry =
+  | { refused: CallToolResult }
+  | { settled: SettledRequest; declined: boolean; coalesced: boolean };
+
+/**
+ * Verify a 2026-07-28 retry against `fingerprint` (the exact call or ask the state was minted
+ * for), then settle it at the connection's desk: held while pending unless the person closed the
+ * prompt. Every way a state can fail is `request_state_invalid` with its reason; nothing is used.
+ */
+export async function settleRetry(
+  context: ToolContext,
+  ctx: ServerContext,
+  fingerprint: string,
+  state: OpenedState,
+): Promise<SettledRetry> {
+  if (!state.ok) return { refused: stateRefused(state.reason) };
+  if (state.fingerprint !== fingerprint) return { refused: stateRefused("other_call") };
   const declined = declinedPrompt(ctx);
   const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
-    desk.settle({ fingerprint: gated.fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
+    desk.settle({ fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
   );
   switch (settled.kind) {
     case "unknown_request":
     case "other_call":
     case "replayed":
-      return stateRefused(settled.kind);
+      return { refused: stateRefused(settled.kind) };
     case "none":
     case "not_declared":
-      return stateRefused("unknown_request");
-    case "pending":
-      return declined
-        ? declinedAnswer(context, settled.requestId)
-        : elicitModern(context, ctx, gated, settled.requestId);
+      return { refused: stateRefused("unknown_request") };
     default:
-      return final(settled, attempt) as Promise<GateAnswer>;
+      return { settled, declined, coalesced: state.coalesced };
   }
 }
 

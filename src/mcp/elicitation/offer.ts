@@ -26,12 +26,12 @@ import type { ToolContext } from "../tool-context";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
 import { withDesk } from "./desk";
 import {
-  declinedPrompt,
   type Elicited,
   type GateAnswer,
   HOLD_MS,
   legacyElicitation,
   modernElicitation,
+  settleRetry,
   stateRefused,
 } from "./gate";
 import { type OpenedState, retriedState } from "./state";
@@ -102,31 +102,15 @@ async function continueOffer(
   offer: Offer,
   state: OpenedState,
 ): Promise<GateAnswer> {
-  if (!state.ok) return stateRefused(state.reason);
   // A retry with other arguments is another ask: it never reports this request's decision.
-  if (state.fingerprint !== offer.fingerprint) return stateRefused("other_call");
-  const declined = declinedPrompt(ctx);
-  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
-    desk.settle({ fingerprint: offer.fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
-  );
-  switch (settled.kind) {
-    case "unknown_request":
-    case "other_call":
-    case "replayed":
-      return stateRefused(settled.kind);
-    case "none":
-    case "not_declared":
-      return stateRefused("unknown_request");
-    case "pending":
-      // Closed without deciding: today's pending result, the link to wait on with check_access_request.
-      return declined
-        ? decided(context, offer, settled.requestId, state.coalesced)
-        : elicitAgain(context, offer, settled.requestId, state.coalesced, (again) =>
-            modernElicitation(context, ctx, again),
-          );
-    default:
-      return decided(context, offer, settled.requestId, state.coalesced);
+  const retry = await settleRetry(context, ctx, offer.fingerprint, state);
+  if ("refused" in retry) return retry.refused;
+  const { settled, declined, coalesced } = retry;
+  // Closed without deciding: today's pending result, the link to wait on with check_access_request.
+  if (settled.kind === "pending" && !declined) {
+    return elicitAgain(context, offer, settled.requestId, coalesced, (again) => modernElicitation(context, ctx, again));
   }
+  return decided(context, offer, settled.requestId, coalesced);
 }
 
 const elicited = (offer: Offer, asked: Asked): Elicited => ({
