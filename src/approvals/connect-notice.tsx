@@ -13,7 +13,7 @@ import type { Grant } from "../grants/types";
 import { providerApp } from "../providers/apps";
 import type { ProviderLink } from "../providers/links";
 import type { ServerView } from "../upstream/store";
-import { CsrfField, SubmitRow } from "../web/forms";
+import { CsrfField, KeyFields, SubmitRow } from "../web/forms";
 import { showText } from "./display";
 
 /** One account the request names that cannot be used yet, and how it can be connected. */
@@ -161,28 +161,7 @@ function Offer({ offer, csrf, returnTo }: { offer: ConnectOffer; csrf: string; r
     <form method="post" action={`${action}/api-key`}>
       <Back csrf={csrf} returnTo={returnTo} />
       <p class="muted">{offer.hint}</p>
-      {offer.hostExample ? (
-        <>
-          <label for={`connect-host-${offer.id}`}>Account host</label>
-          <input
-            id={`connect-host-${offer.id}`}
-            type="text"
-            name="account_host"
-            placeholder={offer.hostExample}
-            required
-          />
-        </>
-      ) : null}
-      <label for={`connect-key-${offer.id}`}>API key</label>
-      <input
-        id={`connect-key-${offer.id}`}
-        type="password"
-        name="api_key"
-        autocomplete="off"
-        value={offer.demoKey ?? ""}
-        required
-      />
-      <SubmitRow label="Save key" />
+      <KeyFields id={`connect-${offer.id}`} hostExample={offer.hostExample} demoKey={offer.demoKey} />
     </form>
   );
 }

@@ -8,7 +8,7 @@
 import type { ProviderLink } from "../providers/links";
 import type { ProviderDefinition } from "../providers/types";
 import { McpServersSection, ServerJumps, type ServerRow } from "../upstream/page";
-import { CsrfField, PostButton, SubmitRow } from "../web/forms";
+import { CsrfField, KeyFields, PostButton } from "../web/forms";
 import { Layout } from "../web/layout";
 
 export interface ProviderRow {
@@ -52,28 +52,13 @@ function Action({ row, csrf }: { row: ProviderRow; csrf: string }) {
           Demo key: <span class="mono">{row.demoKey}</span>
         </p>
       ) : null}
-      {(provider.hostSuffixes ?? []).length > 0 ? (
-        <>
-          <label for={`host-${provider.id}`}>Account host</label>
-          <input
-            id={`host-${provider.id}`}
-            type="text"
-            name="account_host"
-            placeholder={`xy12345.us-east-1${provider.hostSuffixes?.[0] ?? ""}`}
-            required
-          />
-        </>
-      ) : null}
-      <label for={`key-${provider.id}`}>API key</label>
-      <input
-        id={`key-${provider.id}`}
-        type="password"
-        name="api_key"
-        autocomplete="off"
-        value={row.demoKey ?? ""}
-        required
+      <KeyFields
+        id={provider.id}
+        hostExample={
+          (provider.hostSuffixes ?? []).length > 0 ? `xy12345.us-east-1${provider.hostSuffixes?.[0] ?? ""}` : undefined
+        }
+        demoKey={row.demoKey}
       />
-      <SubmitRow label="Save key" />
     </form>
   );
 }

@@ -83,3 +83,23 @@ export function ChoiceSelect<T extends string | number>(props: {
     </>
   );
 }
+
+/**
+ * The fields of a provider's API-key form: the account host when the provider needs one
+ * (`hostExample` is its placeholder), the key (the demo's pre-filled in dev mode), and Save.
+ */
+export function KeyFields({ id, hostExample, demoKey }: { id: string; hostExample?: string; demoKey?: string }) {
+  return (
+    <>
+      {hostExample ? (
+        <>
+          <label for={`host-${id}`}>Account host</label>
+          <input id={`host-${id}`} type="text" name="account_host" placeholder={hostExample} required />
+        </>
+      ) : null}
+      <label for={`key-${id}`}>API key</label>
+      <input id={`key-${id}`} type="password" name="api_key" autocomplete="off" value={demoKey ?? ""} required />
+      <SubmitRow label="Save key" />
+    </>
+  );
+}
