@@ -7,10 +7,10 @@
  * copied from the URL the browser sent.
  */
 import type { Config } from "../config";
+import { CSRF_SCOPE } from "../connections/csrf";
 import { type BodyDigest, bodyDigest } from "../grants/digest";
 import type { Grant } from "../grants/types";
 import type { sessionFor } from "../session/user-session";
-import { CSRF_SCOPE } from "../upstream/routes";
 import type { ServerView } from "../upstream/store";
 import { type ClientLabel, clientLabel } from "./client-label";
 import { type ConnectNoticeProps, connectOffers } from "./connect-notice";

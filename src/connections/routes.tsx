@@ -14,13 +14,13 @@ import { hasControlCharacters } from "../lib/text";
 import { providerApp } from "../providers/apps";
 import { authorizeUrl, exchangeCode } from "../providers/oauth-client";
 import { sessionFor } from "../session/user-session";
-import { CSRF_SCOPE } from "../upstream/routes";
 import { ConfirmPage, isConfirmed } from "../web/confirm";
 import type { WebContext, WebEnv } from "../web/context";
 import { refuseForeignForm, requireUser } from "../web/guards";
 import { MessagePage } from "../web/layout";
 import { refusalPage } from "../web/refusal";
 import { approvalReturnOf } from "./approval-return";
+import { CSRF_SCOPE } from "./csrf";
 import { ConnectionsPage, type ProviderRow } from "./page";
 import { beginConnect, clearConnectCookie, finishConnect } from "./transaction";
 

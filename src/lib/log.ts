@@ -28,6 +28,18 @@ function write(level: Level, event: string, fields: Fields): void {
   else console.log(line);
 }
 
+/**
+ * A stable label for an error in a log line, never its message (which may carry upstream text):
+ * its name, and its `code` when it has one. The production bundle minifies class names
+ * (`keep_names = false` in wrangler.toml), so a class that names itself after `new.target.name`
+ * (the MCP SDK's errors) logs a minified name there; its `code` stays readable.
+ */
+export function errorLabel(error: unknown): string {
+  if (!(error instanceof Error)) return "unknown";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" || typeof code === "number" ? `${error.name}:${code}` : error.name;
+}
+
 export const log = {
   info: (event: string, fields: Fields = {}) => write("info", event, fields),
   warn: (event: string, fields: Fields = {}) => write("warn", event, fields),

@@ -4,7 +4,7 @@
  */
 
 import type { ErrorCode } from "../lib/errors";
-import { log } from "../lib/log";
+import { errorLabel, log } from "../lib/log";
 
 export type ToolErrorCode = ErrorCode<"tool">;
 
@@ -33,7 +33,7 @@ export function safely<A extends unknown[], R>(tool: string, handler: (...args: 
     try {
       return await handler(...args);
     } catch (error) {
-      log.error("tool.failed", { tool, error: error instanceof Error ? error.name : "unknown" });
+      log.error("tool.failed", { tool, error: errorLabel(error) });
       return toolError(
         "internal_error",
         "Something failed on Countersign's side. Try again; if it keeps failing, tell the person.",

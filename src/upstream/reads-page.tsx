@@ -16,11 +16,11 @@ export interface ReadsPageProps {
   /** The tools accepted so far (ticked). */
   accepted: readonly string[];
   csrf: string;
-  /** The approval page the connect started from, to go back to once answered. */
-  returnTo?: string;
+  /** The id of the request whose approval page the connect started from, to go back to once answered. */
+  requestId?: string;
 }
 
-export function ReadsPage({ server, claims, accepted, csrf, returnTo }: ReadsPageProps) {
+export function ReadsPage({ server, claims, accepted, csrf, requestId }: ReadsPageProps) {
   const action = `/connections/mcp/${encodeURIComponent(server.name)}/reads`;
   const others = server.tools.length - claims.length;
   return (
@@ -46,7 +46,7 @@ export function ReadsPage({ server, claims, accepted, csrf, returnTo }: ReadsPag
         ) : null}
         <form method="post" action={action}>
           <CsrfField csrf={csrf} />
-          {returnTo ? <input type="hidden" name="return_to" value={returnTo} /> : null}
+          {requestId ? <input type="hidden" name="request" value={requestId} /> : null}
           <ul class="reads">
             {claims.map((tool) => {
               const title = cleanText(tool.title ?? tool.annotations?.title, 120);
@@ -74,7 +74,7 @@ export function ReadsPage({ server, claims, accepted, csrf, returnTo }: ReadsPag
         </form>
         <form method="post" action={action}>
           <CsrfField csrf={csrf} />
-          {returnTo ? <input type="hidden" name="return_to" value={returnTo} /> : null}
+          {requestId ? <input type="hidden" name="request" value={requestId} /> : null}
           {claims.map((tool) => (
             <input type="hidden" name="tools" value={tool.name} />
           ))}
@@ -82,7 +82,7 @@ export function ReadsPage({ server, claims, accepted, csrf, returnTo }: ReadsPag
         </form>
         <form method="post" action={action}>
           <CsrfField csrf={csrf} />
-          {returnTo ? <input type="hidden" name="return_to" value={returnTo} /> : null}
+          {requestId ? <input type="hidden" name="request" value={requestId} /> : null}
           <SubmitRow label="Accept none: every call asks" primary={false} />
         </form>
       </div>

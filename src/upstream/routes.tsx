@@ -14,8 +14,10 @@
  * and carries the checked path on, then the browser lands back on that approval page.
  */
 import { Hono } from "hono/tiny";
-import { csrfToken } from "../approvals/link";
+import { approvalUrl, csrfToken } from "../approvals/link";
+import type { Config } from "../config";
 import { approvalReturnOf } from "../connections/approval-return";
+import { CSRF_SCOPE } from "../connections/csrf";
 import { clearConnectCookie } from "../connections/transaction";
 import { isReservedHeader } from "../grants/canonical";
 import { err, ok, type Result } from "../lib/result";
@@ -32,8 +34,6 @@ import { parseReadNames, type ReadChoiceError, readClaims } from "./reads";
 import { ReadsPage } from "./reads-page";
 import type { ServerView } from "./store";
 
-/** Shared with the provider half of /connections: one page, one CSRF scope. */
-export const CSRF_SCOPE = "connections";
 const MAX_SECRET_LENGTH = 4096;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
 /**
@@ -61,8 +61,16 @@ const ADD_MESSAGES: Record<string, string> = {
 
 const serverPage = (name: string) =>
   `/connections?server=${encodeURIComponent(name)}#server-${encodeURIComponent(name)}`;
-const readsPage = (name: string, returnTo?: string) =>
-  `/connections/mcp/${encodeURIComponent(name)}/reads${returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""}`;
+/**
+ * The reads question's address. On the way back to an approval page it carries only the
+ * request's id (`request`), never its link token: this address lands in the browser's history and
+ * in request logs. The path back is rebuilt from the id (`readsReturn`).
+ */
+function readsPage(name: string, returnTo?: string): string {
+  const back = returnTo === undefined ? null : parseApprovalReturn(returnTo);
+  const query = back?.ok ? `?request=${back.value.requestId}` : "";
+  return `/connections/mcp/${encodeURIComponent(name)}/reads${query}`;
+}
 
 /** Whether the person is asked which tools are reads: a server of their own, connected, with tools that say so. */
 const asksReads = (server: ServerView) =>
@@ -77,15 +85,19 @@ const landing = (server: ServerView | null, name: string, returnTo?: string) =>
 
 const RETURN_REFUSED = "The reads question can only return to an approval page. Nothing was saved.";
 
+const REQUEST_ID = /^req_[A-Za-z0-9_-]{22}$/;
+
 /**
- * The reads question's way back to an approval page: absent, or exactly an approval link path
- * (checked again here, since it came back through the browser). Whether that request is still
- * pending does not matter to saving reads: a decided request's link shows its outcome.
+ * The reads question's way back to an approval page: absent, or exactly a request id, from which
+ * the approval link is rebuilt (approvals/link.ts), so nothing from the browser but the id is
+ * used. Whose request it is and whether it is still pending do not matter to saving reads: the
+ * link shows only its owner their own request, and a decided request its outcome.
  */
-function readsReturn(raw: unknown): Result<string | undefined, "return_to_invalid"> {
+async function readsReturn(config: Config, raw: unknown): Promise<Result<string | undefined, "return_to_invalid">> {
   if (raw === undefined || raw === null) return ok(undefined);
-  const parsed = parseApprovalReturn(raw);
-  return parsed.ok ? ok(parsed.value.path) : err("return_to_invalid");
+  if (typeof raw !== "string" || !REQUEST_ID.test(raw)) return err("return_to_invalid");
+  const url = new URL(await approvalUrl(config, raw));
+  return ok(`${url.pathname}${url.search}`);
 }
 
 function fail(c: WebContext, status: 400 | 403 | 404 | 502, title: string, message: string, code: string) {
@@ -226,7 +238,8 @@ mcpServerRoutes.get("/connections/mcp/:name/reads", async (c) => {
   const server = await session.upstreamServer(c.req.param("name"));
   if (!server) return fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
   if (server.source !== "user") return fail(c, 400, "Not asked", READS_MESSAGES.catalogue_server, "catalogue_server");
-  const back = readsReturn(c.req.query("return_to"));
+  const requestId = c.req.query("request");
+  const back = await readsReturn(c.get("config"), requestId);
   if (!back.ok) return fail(c, 400, "Not asked", RETURN_REFUSED, back.error);
   if (!asksReads(server)) return c.redirect(back.value ?? serverPage(server.name), 303);
   const csrf = await csrfToken(c.get("config"), user.userId, CSRF_SCOPE);
@@ -236,7 +249,7 @@ mcpServerRoutes.get("/connections/mcp/:name/reads", async (c) => {
       claims={readClaims(server.tools)}
       accepted={server.readTools}
       csrf={csrf}
-      returnTo={back.value}
+      {...(back.value ? { requestId } : {})}
     />,
   );
 });
@@ -246,7 +259,7 @@ mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
   if (checked instanceof Response) return checked;
   const { server } = checked;
   // Shape first, so a hostile form never reaches the Durable Object; membership is checked there.
-  const back = readsReturn(checked.form.get("return_to"));
+  const back = await readsReturn(c.get("config"), checked.form.get("request"));
   if (!back.ok) return fail(c, 400, "Not saved", RETURN_REFUSED, back.error);
   const names = parseReadNames(checked.form.getAll("tools"));
   if (!names.ok) return fail(c, 400, "Not saved", READS_MESSAGES[names.error], names.error);

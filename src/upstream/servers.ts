@@ -13,7 +13,7 @@
  * row was found in this person's own object, and purges vault records, row and session.
  */
 import type { ErrorCode } from "../lib/errors";
-import { log } from "../lib/log";
+import { errorLabel, log } from "../lib/log";
 import type { VaultSecret } from "../vault/store";
 import { type Authorize, ServerCalls, type UpstreamCallOutcome } from "./calls";
 import { type CatalogueServer, checkServerName } from "./catalogue";
@@ -273,7 +273,7 @@ export class UpstreamServers {
     const work = this.#credentials.retire(row).catch((error: unknown) =>
       log.warn("upstream.retire_failed", {
         server: row.name,
-        error: error instanceof Error ? error.name : "unknown",
+        error: errorLabel(error),
       }),
     );
     this.env.background(work);

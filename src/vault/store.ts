@@ -14,7 +14,7 @@
  * Invariants: no token, ciphertext or key is ever logged or put in an error; a record that fails
  * to open is never returned in part, and is left in place (the reconnect flow overwrites it).
  */
-import { log } from "../lib/log";
+import { errorLabel, log } from "../lib/log";
 import { err, ok, type Result } from "../lib/result";
 import { assertVaultIds, openRecord, sealRecord, type VaultOpenError } from "./envelope";
 import type { VaultKeyring } from "./keys";
@@ -135,7 +135,7 @@ export class VaultStore {
     try {
       await this.#write(key, userId, providerId, secret);
     } catch (error) {
-      log.warn("vault_rotation_failed", { providerId, error: error instanceof Error ? error.name : "unknown" });
+      log.warn("vault_rotation_failed", { providerId, error: errorLabel(error) });
     }
   }
 }

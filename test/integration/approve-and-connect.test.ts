@@ -201,33 +201,46 @@ describe("connecting from the approval page", () => {
   });
 });
 
-/** The reads question's address when a connect started on the approval page at `path`. */
-const readsWithReturn = (name: string, path: string) =>
-  `/connections/mcp/${name}/reads?return_to=${encodeURIComponent(path)}`;
+/** The request id in an approval path. */
+const requestIdOf = (path: string) => /\/approve\/(req_[^?]+)\?/.exec(path)?.[1] as string;
 
-/** Open the reads question, check it carries `path` on, answer with `tools`; where the browser goes next. */
+/** The reads question's address when a connect started on the approval page at `path`: the id only. */
+const readsWithReturn = (name: string, path: string) => `/connections/mcp/${name}/reads?request=${requestIdOf(path)}`;
+
+/** Open the reads question, check it carries the request on, answer with `tools`; where the browser goes next. */
 async function answerReads(person: Person, name: string, path: string, tools: string[]) {
   const page = await person.browser.get(readsWithReturn(name, path));
   expect(page.status).toBe(200);
-  expect(inputValue(await page.text(), "return_to")).toBe(path);
-  const answered = await serverAction(person, name, "reads", { tools, return_to: path });
+  const html = await page.text();
+  expect(inputValue(html, "request")).toBe(requestIdOf(path));
+  // The link token rides in no address and no field of the question.
+  expect(html).not.toContain(new URL(path, "https://x").searchParams.get("t"));
+  const answered = await serverAction(person, name, "reads", { tools, request: requestIdOf(path) });
   expect(answered.status).toBe(303);
   return answered.headers.get("Location");
 }
 
 describe("the reads question on the way back", () => {
-  const HOSTILE = ["//evil.example/approve", "https://evil.example/", "/connections", "/approve/req_x?t=y", "\\evil"];
+  const HOSTILE = [
+    "//evil.example/approve",
+    "https://evil.example/",
+    "/approve/req_AAAAAAAAAAAAAAAAAAAAAA?t=x",
+    "req_short",
+    "req_AAAAAAAAAAAAAAAAAAAAAA/../x",
+    "req_AAAAAAAAAAAAAAAAAAAAA%2F",
+    "REQ_AAAAAAAAAAAAAAAAAAAAAA",
+  ];
 
-  it("refuses a return_to that is not an approval link, on the question and on its answer, saving nothing", async () => {
+  it("refuses a request that is not a request id, on the question and on its answer, saving nothing", async () => {
     new FakeUpstream().install();
     const person = await signedInPerson(idp, "reads-return");
     expect((await addOnPage(person, "notes", MCP_URL)).status).toBe(303);
     const before = (await person.session.upstreamServer("notes"))?.readTools;
     for (const raw of HOSTILE) {
-      const page = await person.browser.get(`/connections/mcp/notes/reads?return_to=${encodeURIComponent(raw)}`);
+      const page = await person.browser.get(`/connections/mcp/notes/reads?request=${encodeURIComponent(raw)}`);
       expect(page.status, raw).toBe(400);
       expect(pageCode(await page.text()), raw).toBe("return_to_invalid");
-      const answered = await serverAction(person, "notes", "reads", { tools: ["read_notes"], return_to: raw });
+      const answered = await serverAction(person, "notes", "reads", { tools: ["read_notes"], request: raw });
       expect(answered.status, raw).toBe(400);
       expect(answered.headers.get("Location"), raw).toBeNull();
       expect(pageCode(await answered.text()), raw).toBe("return_to_invalid");

@@ -1,6 +1,6 @@
 /** The /mcp input guard (depth scan, parsed body, prototype keys), which upstream tools a body needs, and the logger's redaction of credentials. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { log } from "../../../src/lib/log";
+import { errorLabel, log } from "../../../src/lib/log";
 import {
   type GuardedRequest,
   guardMcpRequest,
@@ -137,5 +137,24 @@ describe("log", () => {
     expect(JSON.parse(line)).toMatchObject({ level: "info", event: "test.event", userId: "u_1" });
     expect(line).toContain("kept");
     expect(line).not.toMatch(/canary/);
+  });
+});
+
+describe("errorLabel", () => {
+  class Minified extends Error {
+    code = -32602;
+    secret = "CANARY-in-a-field";
+  }
+  const named = Object.assign(new Error("upstream said CANARY"), { name: "q", code: "ECONNRESET" });
+
+  it.each<[string, unknown, string]>([
+    ["a plain Error by name", new TypeError("CANARY body"), "TypeError"],
+    ["a numeric code beside a minified name", new Minified("CANARY"), "Error:-32602"],
+    ["a string code", named, "q:ECONNRESET"],
+    ["a thrown string", "CANARY", "unknown"],
+    ["an object with a code", { code: "x", message: "CANARY" }, "unknown"],
+  ])("labels %s without the message", (_, error, label) => {
+    expect(errorLabel(error)).toBe(label);
+    expect(errorLabel(error)).not.toContain("CANARY");
   });
 });
