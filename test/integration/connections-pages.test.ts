@@ -280,6 +280,19 @@ describe("Disconnect and Remove ask first", () => {
       expect(pageCode(await refused.text())).toBe("csrf_invalid");
       await untouched(upstream, person, grant);
     });
+
+    // hono/tiny's router also matches a trailing slash: the variant must meet the same guards.
+    it(`${verb} at its address with a trailing slash meets the same CSRF and confirm checks`, async () => {
+      const { upstream, person, grant } = await withLiveGrant(`slash-${action}`);
+      const path = `/connections/mcp/notes/${action}/`;
+      const refused = await person.browser.post(path, { confirm: "yes" });
+      expect(refused.status).toBe(403);
+      expect(pageCode(await refused.text())).toBe("csrf_invalid");
+      const asked = await person.browser.post(path, { csrf: person.csrf });
+      expect(asked.status).toBe(200);
+      expect(await asked.text()).toContain(`<h1>${verb} notes?</h1>`);
+      await untouched(upstream, person, grant);
+    });
   }
 
   it("Yes, remove revokes upstream, deletes the tokens and the row, and ends the grant", async () => {
