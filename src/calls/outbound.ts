@@ -49,14 +49,29 @@ export interface CallResponse {
   bytes: number;
 }
 
+/** A response as it crosses an RPC: the body as decoded text (with the marker when cut), parsed by `answerBody`. */
+export type CallAnswer = Omit<CallResponse, "body"> & { text: string };
+
 export type OutboundError = Coded<"outbound", "provider_timeout"> | Coded<"outbound", "provider_unreachable">;
+
+type Sent<T> = { ok: true; value: T } | { ok: false; error: OutboundError };
 
 /** Send the call and shape the answer; redirects come back as 3xx with their Location. */
 export async function sendCall(
   request: OutboundRequest,
+  fetcher?: FetchLike,
+  options: { timeoutMs?: number; byteCap?: number } = {},
+): Promise<Sent<CallResponse>> {
+  const sent = await fetchCall(request, fetcher, options);
+  return sent.ok ? { ok: true, value: answerBody(sent.value) } : sent;
+}
+
+/** `sendCall` without the parse: the answer with its body as text, safe to return over RPC. */
+export async function fetchCall(
+  request: OutboundRequest,
   fetcher: FetchLike = (input) => fetch(input),
   options: { timeoutMs?: number; byteCap?: number } = {},
-): Promise<{ ok: true; value: CallResponse } | { ok: false; error: OutboundError }> {
+): Promise<Sent<CallAnswer>> {
   const fetched = await guardedFetch(
     request.url,
     {
@@ -85,16 +100,28 @@ export async function sendCall(
   const headers: Record<string, string> = {};
   for (const [name, value] of read.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
   const text = new TextDecoder().decode(read.bytes);
-  let body: unknown = read.truncated ? `${text}${TRUNCATION_MARKER}` : text;
-  if (!read.truncated && /json/i.test(headers["content-type"] ?? "") && text !== "") {
+  return {
+    ok: true,
+    value: {
+      status: read.status,
+      headers,
+      text: read.truncated ? `${text}${TRUNCATION_MARKER}` : text,
+      truncated: read.truncated,
+      bytes: read.bytes.byteLength,
+    },
+  };
+}
+
+/** The answer's body: parsed when it is complete JSON, else its text. */
+export function answerBody(answer: CallAnswer): CallResponse {
+  const { text, ...rest } = answer;
+  let body: unknown = text;
+  if (!answer.truncated && /json/i.test(answer.headers["content-type"] ?? "") && text !== "") {
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
     }
   }
-  return {
-    ok: true,
-    value: { status: read.status, headers, body, truncated: read.truncated, bytes: read.bytes.byteLength },
-  };
+  return { ...rest, body };
 }
