@@ -3,6 +3,8 @@
  * parsed once by `prepareCall` and checked again by `parseCallUrl`, never following redirects (a 3xx
  * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
+ * `fetchCall` is what the person's object runs (its answer carries the body as text, to cross the
+ * RPC); `answerBody` parses it in the Worker; `sendCall` is the two in one.
  * It never logs or returns the credential headers it was given. Its failures say `provider_`:
  * in this project "upstream" names upstream MCP servers only.
  */
