@@ -3,6 +3,8 @@
  * parsed once by `prepareCall` and checked again by `parseCallUrl`, never following redirects (a 3xx
  * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
+ * `fetchCall` is what the person's object runs (its answer carries the body as text, to cross the
+ * RPC); `answerBody` parses it in the Worker; `sendCall` is the two in one.
  * It never logs or returns the credential headers it was given. Its failures say `provider_`:
  * in this project "upstream" names upstream MCP servers only.
  */
@@ -49,14 +51,29 @@ export interface CallResponse {
   bytes: number;
 }
 
+/** A response as it crosses an RPC: the body as decoded text (with the marker when cut), parsed by `answerBody`. */
+export type CallAnswer = Omit<CallResponse, "body"> & { text: string };
+
 export type OutboundError = Coded<"outbound", "provider_timeout"> | Coded<"outbound", "provider_unreachable">;
+
+type Sent<T> = { ok: true; value: T } | { ok: false; error: OutboundError };
 
 /** Send the call and shape the answer; redirects come back as 3xx with their Location. */
 export async function sendCall(
   request: OutboundRequest,
+  fetcher?: FetchLike,
+  options: { timeoutMs?: number; byteCap?: number } = {},
+): Promise<Sent<CallResponse>> {
+  const sent = await fetchCall(request, fetcher, options);
+  return sent.ok ? { ok: true, value: answerBody(sent.value) } : sent;
+}
+
+/** `sendCall` without the parse: the answer with its body as text, safe to return over RPC. */
+export async function fetchCall(
+  request: OutboundRequest,
   fetcher: FetchLike = (input) => fetch(input),
   options: { timeoutMs?: number; byteCap?: number } = {},
-): Promise<{ ok: true; value: CallResponse } | { ok: false; error: OutboundError }> {
+): Promise<Sent<CallAnswer>> {
   const fetched = await guardedFetch(
     request.url,
     {
@@ -85,16 +102,28 @@ export async function sendCall(
   const headers: Record<string, string> = {};
   for (const [name, value] of read.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
   const text = new TextDecoder().decode(read.bytes);
-  let body: unknown = read.truncated ? `${text}${TRUNCATION_MARKER}` : text;
-  if (!read.truncated && /json/i.test(headers["content-type"] ?? "") && text !== "") {
+  return {
+    ok: true,
+    value: {
+      status: read.status,
+      headers,
+      text: read.truncated ? `${text}${TRUNCATION_MARKER}` : text,
+      truncated: read.truncated,
+      bytes: read.bytes.byteLength,
+    },
+  };
+}
+
+/** The answer's body: parsed when it is complete JSON, else its text. */
+export function answerBody(answer: CallAnswer): CallResponse {
+  const { text, ...rest } = answer;
+  let body: unknown = text;
+  if (!answer.truncated && /json/i.test(answer.headers["content-type"] ?? "") && text !== "") {
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
     }
   }
-  return {
-    ok: true,
-    value: { status: read.status, headers, body, truncated: read.truncated, bytes: read.bytes.byteLength },
-  };
+  return { ...rest, body };
 }

@@ -5,8 +5,14 @@
  * of the calling connection (or a standing rule of the person) covers it, a fresh credential
  * exists, and then the decision is taken again atomically with consuming a call grant, so
  * nothing is sent on a stale decision.
- * Every refusal and every outcome is audited; tokens leave only as the headers of one allowed call.
+ * `call` runs all of it and then the call itself from the object, so one RPC carries a whole
+ * provider call: the exact decided request is sent, and its outcome is audited before the
+ * answer leaves the object.
+ * Every refusal and every outcome is audited; tokens leave the object only as the headers of
+ * one allowed request, sent from here to the provider.
  */
+import { type CallAnswer, fetchCall, type OutboundError } from "../calls/outbound";
+import { headerRecord } from "../grants/canonical";
 import type { ClassifiedCall, GrantKind } from "../grants/types";
 import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
 import type { GrantBook } from "../session/grant-book";
@@ -19,6 +25,17 @@ export type BeginCallResult =
   | { ok: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null; headers: Record<string, string> }
   | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
   | { ok: false; code: "denied"; reason: string };
+
+/** A whole provider call: refused before anything was sent, or sent (answered or not) and audited. */
+export type ProviderCallResult =
+  | Exclude<BeginCallResult, { ok: true }>
+  | {
+      ok: true;
+      grantId: string | null;
+      ruleId: string | null;
+      /** The answer with its body as text (parsed by the caller: `answerBody`), or why there was none. */
+      sent: { ok: true; value: CallAnswer } | { ok: false; error: OutboundError };
+    };
 
 export interface ProviderAccessOptions {
   registry: Registry;
@@ -96,6 +113,24 @@ export class ProviderAccess {
     if (!decision.allow) return { ok: false, code: "denied", reason: decision.reason };
     const headers = provider.credentialHeaders(credential.secret.accessToken);
     return { ok: true, grantId: decision.grantId, ruleId: decision.ruleId, kind: decision.kind, headers };
+  }
+
+  /**
+   * One provider call, decided and made here: `beginCall`, then exactly the decided canonical
+   * request (the provider's headers first, the call's own non-reserved headers over them), then
+   * its outcome audited, awaited before the answer returns, so every answer has its entry.
+   */
+  async call(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<ProviderCallResult> {
+    const begun = await this.beginCall(call, connectionId, requestId);
+    if (!begun.ok) return begun;
+    const { method, url, body, headers } = call.call;
+    const sent = await fetchCall({ url, method, body, headers: { ...begun.headers, ...headerRecord(headers) } });
+    const allowedBy: AuditDetail = begun.ruleId ? { rule: begun.ruleId } : {};
+    const outcome: AuditDetail = sent.ok
+      ? { outcome: "sent", status: sent.value.status, bytes: sent.value.bytes, truncated: sent.value.truncated }
+      : { outcome: sent.error.code };
+    this.recordOutcome(connectionId, begun.grantId, { ...outcome, ...allowedBy });
+    return { ok: true, grantId: begun.grantId, ruleId: begun.ruleId, sent };
   }
 
   /** What became of an allowed call (status and size, never the body or a token). */

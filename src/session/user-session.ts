@@ -13,7 +13,7 @@ import { log } from "../lib/log";
 import type { Result } from "../lib/result";
 import type { DeviceView, NotifyView, WebhookView } from "../notify/notifier";
 import type { NotifyError, SubscriptionKeys } from "../notify/targets";
-import type { BeginCallResult } from "../providers/access";
+import type { ProviderCallResult } from "../providers/access";
 import type { ProviderLink } from "../providers/links";
 import type { TokenSet } from "../upstream/client/oauth";
 import type { UpstreamClient } from "../upstream/client/registration";
@@ -21,7 +21,6 @@ import type { OAuthBinding, ServerView } from "../upstream/store";
 import type { AddServerResult, SetReadsView, UpstreamCallView, UpstreamToolGroup } from "../upstream/upstream";
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
-import type { AuditDetail } from "./audit-log";
 import type { Connection, ConsentKey, NewConnection } from "./connection-store";
 import { PersonFeatures } from "./features";
 import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
@@ -192,12 +191,9 @@ export class UserSession extends DurableObject<Env> {
   providerLinks(): ProviderLink[] {
     return this.#f.providers.links();
   }
-  /** Everything before an outbound call, in one step; a call grant is consumed last. */
-  beginCall(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<BeginCallResult> {
-    return this.#f.providers.beginCall(call, connectionId, requestId);
-  }
-  recordCallOutcome(connectionId: string, grantId: string | null, detail: AuditDetail): void {
-    this.#f.providers.recordOutcome(connectionId, grantId, detail);
+  /** One provider call in one round trip: decided (a call grant consumed last), sent, its outcome audited. */
+  callProvider(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<ProviderCallResult> {
+    return this.#f.providers.call(call, connectionId, requestId);
   }
 
   // ── upstream MCP servers (upstream/upstream.ts documents each) ─────────────────────────

@@ -142,7 +142,7 @@ export class ServerCredentials {
     ready: Extract<Credential, { ok: true }>,
     operation: Operation<R>,
   ): Promise<Sent<R>> {
-    const first = await operation(ready.headers, this.store.get(server.name)?.session ?? null);
+    const first = await operation(ready.headers, this.store.sessionOf(server.name));
     if (first.ok || first.error.code !== "unauthorized") return first;
     if (server.auth !== "oauth") {
       if (server.auth === "api_key") {
@@ -157,7 +157,7 @@ export class ServerCredentials {
     // The token was refused: renew once, unless another call already replaced it.
     const renewed = this.#headers(server.name, await this.#tokens.renew(server.name, ready.obtainedAt));
     if (!renewed.ok) return { ok: false, failure: renewed };
-    const second = await operation(renewed.headers, this.store.get(server.name)?.session ?? null);
+    const second = await operation(renewed.headers, this.store.sessionOf(server.name));
     if (!second.ok && second.error.code === "unauthorized") {
       this.store.setStatus(server.name, "reauth_required", "unauthorized", Date.now());
       return { ok: false, failure: { ok: false, code: "reauth_required" } };

@@ -196,12 +196,19 @@ export class UpstreamStore {
     );
   }
 
-  setSession(name: string, session: UpstreamSessionState | null): void {
-    this.sql.exec(
-      "UPDATE upstream_servers SET session = ? WHERE name = ?",
-      session ? JSON.stringify(session) : null,
-      name,
-    );
+  /** The saved MCP session of one server, read alone (the rest of its row is not parsed). */
+  sessionOf(name: string): UpstreamSessionState | null {
+    const row = this.sql
+      .exec<{ session: string | null }>("SELECT session FROM upstream_servers WHERE name = ?", name)
+      .toArray()[0];
+    return row?.session ? (JSON.parse(row.session) as UpstreamSessionState) : null;
+  }
+
+  /** Save a server's MCP session; a session equal to the saved one writes nothing (most calls). Whether it wrote. */
+  setSession(name: string, session: UpstreamSessionState | null): boolean {
+    const json = session ? JSON.stringify(session) : null;
+    const sql = "UPDATE upstream_servers SET session = ? WHERE name = ? AND session IS NOT ?";
+    return this.sql.exec(sql, json, name, json).rowsWritten > 0;
   }
 
   setTools(name: string, tools: UpstreamTool[], now: number): void {

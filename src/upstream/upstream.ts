@@ -17,7 +17,7 @@ import type { TokenSet } from "./client/oauth";
 import type { UpstreamClient } from "./client/registration";
 import { type AddServerError, type SetReadsResult, type UpstreamEnv, UpstreamServers } from "./servers";
 import { type OAuthBinding, type ServerView, serverView, type UpstreamServer, type UpstreamStore } from "./store";
-import { classifyToolCall, namespacedTool, type PresentedTool, presentTool } from "./tools";
+import { classifyToolCall, namespacedTool, type PresentedTool, presentTool, splitToolName } from "./tools";
 
 /** One upstream tool as our tools/list shows it; its input schema travels as JSON text. */
 export type ListedTool = Omit<PresentedTool, "inputSchema"> & { inputSchemaJson: string };
@@ -156,12 +156,13 @@ export class Upstream {
    * tools listed, so a call by a name the assistant already holds gets `reauth_required` with
    * the reconnect link rather than "no such tool". Stale lists of connected servers are
    * refreshed in the background. With `only` (a namespaced tool name, for a `tools/call`), the
-   * answer holds just that tool, if any server lists it.
+   * answer holds just that tool, if its server lists it; only that server's row is read (and
+   * only its stale list refreshed).
    */
   tools(only?: string): UpstreamToolGroup[] {
     const now = Date.now();
     const groups: UpstreamToolGroup[] = [];
-    for (const server of this.#servers.list(now)) {
+    for (const server of only === undefined ? this.#servers.list(now) : this.#named(only)) {
       if (server.tools.length === 0) continue;
       if (server.status === "connected" && server.toolsAt !== null && now - server.toolsAt > TOOLS_TTL_MS) {
         this.#background(this.#servers.refreshTools(server.name).then(() => undefined));
@@ -182,6 +183,16 @@ export class Upstream {
       });
     }
     return groups;
+  }
+
+  /**
+   * The one server a namespaced tool name can belong to: server names never hold `__`
+   * (SERVER_NAME), so the name before the first `__` is the only candidate.
+   */
+  #named(only: string): UpstreamServer[] {
+    const split = splitToolName(only);
+    const server = split ? this.#servers.get(split.server) : null;
+    return server ? [server] : [];
   }
 
   /**

@@ -2,31 +2,42 @@
 // checkout (A) and another checkout of the project (B, --base=DIR, with its own node_modules or
 // a symlink) each on their own wrangler dev at the same time, and every measured request made
 // to A and to B in alternating order, so load that comes and goes falls on both alike. Measures
-// GET /healthz, tools/call whoami, and an authorised call_integration_api GET to a local API
-// (the acme custom provider, as calls-bench.mjs), then prints the p50s and each side's ratios.
-// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20]
+// GET /healthz, tools/call whoami, an authorised call_integration_api GET to a local API (the
+// acme custom provider, as calls-bench.mjs) and an upstream tool call by a v2 SDK client to one
+// open local upstream MCP server (as upstream-bench.mjs), then prints the p50s and each side's
+// ratios. --ops picks a subset, in that order.
+// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20] [--ops=healthz,whoami,call,upstream]
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
 import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
+import { startUpstreamMcp } from "../e2e/lib/upstream-mcp.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { callThrough, readyPerson } from "./calls-bench.mjs";
 import { summarize, table } from "./stats.mjs";
+import { NAMESPACED, readyUpstreamCaller, search } from "./upstream-bench.mjs";
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const BASE = arg("base");
 if (!BASE) throw new Error("--base=DIR (another checkout of the project) is required");
 const REQUESTS = Number(arg("requests") ?? 200);
 const WARMUP = Number(arg("warmup") ?? 20);
+const OPS = (arg("ops") ?? "healthz,whoami,call,upstream").split(",");
 
 const baseFixture = await import(pathToFileURL(resolve(BASE, "test/e2e/lib/fixture.mjs")).href);
 
-async function side(label, start, api) {
-  const server = await start({ label, vars: { CUSTOM_PROVIDERS: acmeProviders(api) } });
+async function side(label, start, api, upstream) {
+  const server = await start({
+    label,
+    vars: { CUSTOM_PROVIDERS: acmeProviders(api), UPSTREAM_DEV_LOOPBACK: "enabled" },
+  });
   const itemsUrl = `${api.origin}/v1/items`;
   const person = await readyPerson(server.origin, itemsUrl, { email: `${label}@example.com`, ip: "198.18.254.1" });
   const caller = await readyPerson(server.origin, itemsUrl, { email: `${label}-c@example.com`, ip: "198.18.254.2" });
+  const upstreamClient = OPS.includes("upstream")
+    ? await readyUpstreamCaller(server, upstream, `${label}-u@example.com`)
+    : null;
   const ops = {
     healthz: async () => {
       const res = await fetchWithTimeout(`${server.origin}/healthz`);
@@ -39,8 +50,9 @@ async function side(label, start, api) {
       if (res.status !== 200 || message.error || message.result?.isError) throw new Error(`whoami: HTTP ${res.status}`);
     },
     call: () => callThrough(server.origin, caller.token, itemsUrl),
+    upstream: () => search(upstreamClient, NAMESPACED),
   };
-  return { server, ops };
+  return { server, ops, close: () => upstreamClient?.close() };
 }
 
 /** Time `op` on both sides, alternating which goes first. */
@@ -58,25 +70,32 @@ async function alternate(a, b, op) {
 }
 
 const api = await startFakeApi({ record: false });
+const upstream = await startUpstreamMcp({ requireAuth: false });
 let a;
 let b;
 try {
-  a = await side("ab-this", startDevServer, api);
-  b = await side("ab-base", baseFixture.startDevServer, api);
+  a = await side("ab-this", startDevServer, api, upstream);
+  b = await side("ab-base", baseFixture.startDevServer, api, upstream);
   const results = {};
-  for (const op of ["healthz", "whoami", "call"]) results[op] = await alternate(a, b, op);
+  for (const op of OPS) results[op] = await alternate(a, b, op);
   const ms = (x) => `${x.toFixed(2)} ms`;
   const rows = [["p50 (n each side)", `A: this checkout`, `B: ${BASE}`, "A / B"]];
-  for (const op of ["healthz", "whoami", "call"]) {
+  for (const op of OPS) {
     const { a: x, b: y } = results[op];
     rows.push([`${op} (${x.n})`, ms(x.p50), ms(y.p50), `${(x.p50 / y.p50).toFixed(2)}x`]);
   }
   const ratio = (s, op) => (results[op][s].p50 / results.healthz[s].p50).toFixed(2);
-  rows.push(["whoami / healthz", `${ratio("a", "whoami")}x`, `${ratio("b", "whoami")}x`, ""]);
-  rows.push(["call / healthz", `${ratio("a", "call")}x`, `${ratio("b", "call")}x`, ""]);
+  if (results.healthz) {
+    for (const op of OPS.filter((op) => op !== "healthz")) {
+      rows.push([`${op} / healthz`, `${ratio("a", op)}x`, `${ratio("b", op)}x`, ""]);
+    }
+  }
   console.log(table(rows));
 } finally {
+  await a?.close();
+  await b?.close();
   await a?.server.stop();
   await b?.server.stop();
   await api.close();
+  await upstream.close();
 }

@@ -11,7 +11,9 @@
 // that make up each stage (a function's time counted once per sample, however deep it recurses).
 // Nothing in src/ is changed or instrumented. The DevTools plumbing is in devtools.mjs, the
 // stages in profile-stages.mjs.
-// Usage: node test/bench/profile.mjs [--calls=250] [--interval-us=100] [--top=25]
+// With --upstream it also profiles an upstream tool call (`bench__search_issues` on an open local
+// upstream MCP server, set up as upstream-bench.mjs does) by a v2 SDK client.
+// Usage: node test/bench/profile.mjs [--calls=250] [--interval-us=100] [--top=25] [--upstream]
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decideByFetch } from "../e2e/lib/approval.mjs";
@@ -20,11 +22,13 @@ import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
 import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { mcpHeaders, readJsonRpc, toolCallBody } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
+import { startUpstreamMcp } from "../e2e/lib/upstream-mcp.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { callTool } from "./approval-wake.mjs";
 import { attachSources, devtools, inspectorTarget } from "./devtools.mjs";
 import { STAGES } from "./profile-stages.mjs";
 import { sample, summarize, table } from "./stats.mjs";
+import { NAMESPACED, readyUpstreamCaller, search } from "./upstream-bench.mjs";
 
 function option(name, fallback) {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -40,6 +44,7 @@ const WARMUP = 30;
 if (WARMUP + 2 * CALLS > 600)
   throw new Error("--calls: WARMUP + 2 × calls must stay within TOOL_LIMITER's 600 a minute");
 /** --save=DIR writes each raw profile as DIR/<tool>.cpuprofile (opens in Chrome DevTools). */
+const UPSTREAM = process.argv.includes("--upstream");
 const SAVE_DIR = process.argv.find((a) => a.startsWith("--save="))?.slice("--save=".length);
 
 /** One tools/call; throws unless it succeeded (and, with `status`, unless the API answered it). */
@@ -152,10 +157,15 @@ function report(label, wall, folded) {
 
 async function main() {
   const api = await startFakeApi({ record: false });
+  const upstream = UPSTREAM ? await startUpstreamMcp({ requireAuth: false }) : null;
   let server;
   let session;
+  let upstreamClient;
   try {
-    server = await startDevServer({ label: "bench-profile", vars: { CUSTOM_PROVIDERS: acmeProviders(api) } });
+    server = await startDevServer({
+      label: "bench-profile",
+      vars: { CUSTOM_PROVIDERS: acmeProviders(api), ...(upstream ? { UPSTREAM_DEV_LOOPBACK: "enabled" } : {}) },
+    });
     const { origin } = server;
     const itemsUrl = `${api.origin}/v1/items`;
     // Two connections: TOOL_LIMITER allows 600 calls a minute per connection, and each tool is
@@ -183,6 +193,9 @@ async function main() {
       call(origin, tokens.access_token, "call_integration_api", { method: "GET", url: itemsUrl }, 200);
     const wallWhoami = summarize(await sample(whoami, { count: CALLS, warmup: WARMUP }));
     const wallThrough = summarize(await sample(through, { count: CALLS, warmup: WARMUP }));
+    upstreamClient = upstream ? await readyUpstreamCaller(server, upstream, "profile-upstream@example.com") : null;
+    const viaUpstream = () => search(upstreamClient, NAMESPACED);
+    const wallUpstream = upstreamClient ? summarize(await sample(viaUpstream, { count: CALLS, warmup: WARMUP })) : null;
 
     session = await devtools(await inspectorTarget(server.port));
     await session.send("Profiler.enable");
@@ -195,10 +208,19 @@ async function main() {
       wallThrough,
       await profiled(session, through, CALLS, "call_integration_api"),
     );
+    if (wallUpstream) {
+      report(
+        `upstream tool call ${NAMESPACED}`,
+        wallUpstream,
+        await profiled(session, viaUpstream, CALLS, "upstream_tool_call"),
+      );
+    }
   } finally {
     session?.close();
+    await upstreamClient?.close();
     await server?.stop();
     await api.close();
+    await upstream?.close();
   }
 }
 

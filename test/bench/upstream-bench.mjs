@@ -19,6 +19,8 @@ const NAME = "bench";
 const TOOL = "search_issues";
 const ARGS = { query: "login" };
 /** search_issues answers this for "login" (test/e2e/lib/upstream-mcp.mjs's seeded tracker). */
+/** The upstream tool as our tools/list names it. */
+export const NAMESPACED = `${NAME}__${TOOL}`;
 const EXPECTED = /ISS-1 \[open\] Login button does nothing/;
 const CALL_TIMEOUT = { timeout: 60_000 };
 
@@ -50,10 +52,46 @@ async function callOk(client, name, args) {
  * @param {Client} client
  * @param {string} name
  */
-async function search(client, name) {
+export async function search(client, name) {
   const result = await callOk(client, name, ARGS);
   const text = result.content?.find((block) => block.type === "text")?.text ?? "";
   if (!EXPECTED.test(text)) throw new Error(`${name}: unexpected answer ${text.slice(0, 200)}`);
+}
+
+/**
+ * A person on `server` whose v2 SDK client has added the open `upstream` as "bench", accepted
+ * `search_issues` as a read and holds an approved read session on it; the connected client.
+ * @param {import("../e2e/lib/fixture.mjs").DevServer} server
+ * @param {{ mcpUrl: string }} upstream
+ * @param {string} email
+ */
+export async function readyUpstreamCaller(server, upstream, email) {
+  const { origin, resource } = server;
+  const { tokens, browser } = await signInRawClient(origin, {
+    email,
+    clientName: "Benchmark upstream client",
+  });
+  const ours = await connectClient(resource, { Authorization: `Bearer ${tokens.access_token}` });
+
+  const added = (await callOk(ours, "add_mcp_server", { name: NAME, url: upstream.mcpUrl })).structuredContent;
+  if (added?.status !== "connected" || added.auth !== "none") {
+    throw new Error(`add_mcp_server: ${JSON.stringify(added)}`);
+  }
+  const reads = await submitMcpForm(browser, serverPath(NAME, "reads"), { tools: TOOL });
+  await reads.arrayBuffer();
+  if (reads.status !== 303) throw new Error(`accepting ${TOOL} as a read: HTTP ${reads.status}`);
+  const asked = (
+    await callOk(ours, "request_elevated_access", {
+      kind: "broad",
+      level: "read",
+      providers: [NAME],
+      duration_minutes: 60,
+      reason: "Benchmark: search my issues",
+    })
+  ).structuredContent;
+  const decided = await decideByFetch(browser, asked?.approval_url, { decision: "approve", duration: "3600" });
+  if (decided.status !== 200) throw new Error(`approving the read session: HTTP ${decided.status}`);
+  return ours;
 }
 
 /**
@@ -69,41 +107,16 @@ export async function measureUpstream({ requests, warmup }, { onServer } = {}) {
   try {
     server = await startDevServer({ label: "bench-upstream", vars: { UPSTREAM_DEV_LOOPBACK: "enabled" } });
     onServer?.(server);
-    const { origin, resource } = server;
-    const { tokens, browser } = await signInRawClient(origin, {
-      email: "bench-upstream@example.com",
-      clientName: "Benchmark upstream client",
-    });
-    const ours = await connectClient(resource, { Authorization: `Bearer ${tokens.access_token}` });
+    const ours = await readyUpstreamCaller(server, upstream, "bench-upstream@example.com");
     clients.push(ours);
-
-    const added = (await callOk(ours, "add_mcp_server", { name: NAME, url: upstream.mcpUrl })).structuredContent;
-    if (added?.status !== "connected" || added.auth !== "none") {
-      throw new Error(`add_mcp_server: ${JSON.stringify(added)}`);
-    }
-    const reads = await submitMcpForm(browser, serverPath(NAME, "reads"), { tools: TOOL });
-    await reads.arrayBuffer();
-    if (reads.status !== 303) throw new Error(`accepting ${TOOL} as a read: HTTP ${reads.status}`);
-    const asked = (
-      await callOk(ours, "request_elevated_access", {
-        kind: "broad",
-        level: "read",
-        providers: [NAME],
-        duration_minutes: 60,
-        reason: "Benchmark: search my issues",
-      })
-    ).structuredContent;
-    const decided = await decideByFetch(browser, asked?.approval_url, { decision: "approve", duration: "3600" });
-    if (decided.status !== 200) throw new Error(`approving the read session: HTTP ${decided.status}`);
 
     const direct = await connectClient(upstream.mcpUrl);
     clients.push(direct);
-    const namespaced = `${NAME}__${TOOL}`;
-    await search(ours, namespaced); // proves the grant works before timing anything
+    await search(ours, NAMESPACED); // proves the grant works before timing anything
     await search(direct, TOOL);
 
     const callsBefore = upstream.stats().toolCalls.length;
-    const through = summarize(await sample(() => search(ours, namespaced), { count: requests, warmup }));
+    const through = summarize(await sample(() => search(ours, NAMESPACED), { count: requests, warmup }));
     const throughCalls = upstream.stats().toolCalls.slice(callsBefore);
     const directSamples = summarize(await sample(() => search(direct, TOOL), { count: requests, warmup }));
     const whoami = summarize(await sample(() => callOk(ours, "whoami", {}), { count: requests, warmup }));

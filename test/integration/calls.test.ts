@@ -6,6 +6,7 @@
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
+import { prepareCall } from "../../src/calls/prepare";
 import { loadConfig } from "../../src/config";
 import { sessionFor, type UserSession } from "../../src/session/user-session";
 import { vaultKey } from "../../src/vault/store";
@@ -660,5 +661,33 @@ describe("canary token", () => {
     );
     for (const text of [JSON.stringify(outputs), ...pages, audit]) expect(text).not.toContain(CANARY);
     expect(await env.VAULT_KV.get(vaultKey(person.userId, "github"))).not.toContain(CANARY);
+  });
+
+  it("stays in the object: callProvider answers the Worker without it, after sending exactly the decided call", async () => {
+    const person = await withGithub();
+    const grantId = await grantAccess(person.token, person.browser, ["github"], "read");
+    const input = { method: "get", url: `${GH}/user?b=2&a=1`, headers: { "X-Trace": "1" } };
+    const config = loadConfig(env);
+    if (!config.ok) throw new Error("config");
+    const prepared = await prepareCall(input, config.value.registry);
+    if (!prepared.ok) throw new Error(`prepareCall: ${prepared.error.code}`);
+    const answer = await sessionFor(env.SESSION, person.userId).callProvider(
+      prepared.value.classified,
+      person.connectionId,
+    );
+    expect(answer).toMatchObject({ ok: true, grantId, sent: { ok: true, value: { status: 200 } } });
+    expect(JSON.stringify(answer)).not.toContain(CANARY);
+    const sent = seenAt(GH).map((request) => [request.method, request.url, request.headers.authorization]);
+    expect(sent).toEqual([["GET", prepared.value.canonical.url, `Bearer ${CANARY}`]]);
+    expect(seenAt(GH)[0]?.headers["x-trace"]).toBe("1");
+    const audit = await runInDurableObject(sessionFor(env.SESSION, person.userId), (_instance: UserSession, state) =>
+      state.storage.sql
+        .exec<{ event: string; detail: string }>(
+          "SELECT event, detail FROM audit WHERE event LIKE 'call_%' ORDER BY seq",
+        )
+        .toArray(),
+    );
+    expect(audit.map((entry) => entry.event)).toEqual(["call_allowed", "call_completed"]);
+    expect(JSON.parse(audit[1]?.detail ?? "{}")).toMatchObject({ outcome: "sent", status: 200 });
   });
 });

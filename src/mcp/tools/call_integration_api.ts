@@ -3,15 +3,16 @@
  * only when a live grant of this connection, or a standing rule of the person, covers it (a
  * never rule refuses it with `refused_by_rule` whatever is granted). The URL is parsed once; SSRF, provider,
  * classification and the grant decision all run before anything is sent; a call grant is
- * consumed before the fetch starts. Redirects are not followed; time and size are capped.
+ * consumed before the fetch starts. The person's object decides, sends and audits the call in one
+ * round trip (providers/access.ts). Redirects are not followed; time and size are capped.
  */
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { sendCall } from "../../calls/outbound";
+import { answerBody } from "../../calls/outbound";
 import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
 import { headerRecord } from "../../grants/canonical";
 import type { AccessLevel } from "../../grants/types";
-import type { BeginCallResult } from "../../providers/access";
+import type { ProviderCallResult } from "../../providers/access";
 import { sessionFor } from "../../session/user-session";
 import {
   continueRetry,
@@ -62,9 +63,6 @@ const ACCESS_HINT: Record<string, string> = {
   not_found: "No such approval for this connection.",
   pending: "The person has not decided this request yet; call check_access_request with wait_seconds.",
 };
-
-/** Facts about what allowed a call, for the audit entry of its outcome. */
-const allowedBy = (ruleId: string | null): Record<string, string> => (ruleId ? { rule: ruleId } : {});
 
 function prepareError(error: PrepareError) {
   switch (error.code) {
@@ -159,9 +157,10 @@ async function attemptCall(
   ctx?: ServerContext,
 ): Promise<GateAnswer> {
   const { config, props } = context;
-  const { provider, canonical, classified, operation } = prepared;
+  const { provider, classified, operation } = prepared;
   const session = sessionFor(context.env.SESSION, props.userId);
-  const begun = await session.beginCall(classified, props.connectionId, requestId);
+  // Decided, sent and audited in the person's object, in one round trip (providers/access.ts).
+  const begun = await session.callProvider(classified, props.connectionId, requestId);
   if (!begun.ok) {
     const refusal = refusalOf(begun, prepared, config.publicOrigin);
     if (ctx && begun.code === "denied" && ELICITABLE_REASONS.includes(begun.reason)) {
@@ -169,32 +168,13 @@ async function attemptCall(
     }
     return refusal;
   }
-  const agentHeaders = headerRecord(canonical.headers);
-  const sent = await sendCall({
-    url: canonical.url,
-    method: canonical.method,
-    // Provider defaults first, then the agent's headers; the agent can never name a reserved
-    // (credential) header, prepareCall refused that already.
-    headers: { ...begun.headers, ...agentHeaders },
-    body: canonical.body,
-  });
+  const sent = begun.sent;
   if (!sent.ok) {
-    await session.recordCallOutcome(props.connectionId, begun.grantId, {
-      outcome: sent.error.code,
-      ...allowedBy(begun.ruleId),
-    });
     return toolError("provider_unavailable", `The provider did not answer in time or at all (${sent.error.code}).`, {
       reason: sent.error.code,
     });
   }
-  const response = sent.value;
-  await session.recordCallOutcome(props.connectionId, begun.grantId, {
-    outcome: "sent",
-    status: response.status,
-    bytes: response.bytes,
-    truncated: response.truncated,
-    ...allowedBy(begun.ruleId),
-  });
+  const response = answerBody(sent.value);
   const output = {
     status: response.status,
     headers: response.headers,
@@ -211,7 +191,7 @@ async function attemptCall(
 }
 
 /** The tool error for a call the session refused (the answer every client gets without elicitation). */
-function refusalOf(begun: Exclude<BeginCallResult, { ok: true }>, prepared: PreparedCall, publicOrigin: string) {
+function refusalOf(begun: Exclude<ProviderCallResult, { ok: true }>, prepared: PreparedCall, publicOrigin: string) {
   const { provider, classified } = prepared;
   const connectUrl = `${publicOrigin}/connections?provider=${encodeURIComponent(provider.id)}`;
   switch (begun.code) {

@@ -3,7 +3,8 @@
  * object's SQL with a real GrantBook and AuditLog: a disconnect ends exactly the grants naming
  * the server and is audited; a tool call without a grant is refused and audited and nothing is
  * sent; stale tool lists are refreshed in the background, fresh ones are not; a tools/call's
- * listing holds only the tool it names, presented exactly as in the full list.
+ * listing holds only the tool it names, presented exactly as in the full list, and reads and
+ * refreshes only that tool's server; a session equal to the saved one is not written again.
  */
 import { env, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -185,6 +186,49 @@ describe("Upstream.tools", () => {
       for (const missing of ["notes__nothing", "write_note", "other__write_note", "notes_write_note"]) {
         expect(upstream.tools(missing)).toEqual([]);
       }
+    });
+  });
+
+  it("reads and refreshes only the server a call's tool name names", async () => {
+    const fake = new FakeUpstream().install();
+    fake.auth = { kind: "none" };
+    await within(async ({ upstream, store, background }) => {
+      await upstream.add("notes", MCP_URL, "human");
+      await upstream.add("jots", MCP_URL, "human");
+      const stale = Date.now() - TOOLS_TTL_MS - 1;
+      for (const name of ["notes", "jots"]) store.setTools(name, store.get(name)?.tools ?? [], stale);
+      expect(upstream.tools("notes__write_note").map((group) => group.server)).toEqual(["notes"]);
+      expect(background).toHaveLength(1);
+      await Promise.all(background);
+      expect(store.get("notes")?.toolsAt).toBeGreaterThan(stale);
+      expect(store.get("jots")?.toolsAt).toBe(stale);
+    });
+  });
+});
+
+describe("UpstreamStore.setSession", () => {
+  it("writes a new or changed session and nothing for the one already saved", async () => {
+    const fake = new FakeUpstream().install();
+    fake.auth = { kind: "none" };
+    await within(async ({ upstream, store }) => {
+      await upstream.add("notes", MCP_URL, "human");
+      const first = {
+        transport: "streamable-http",
+        era: { kind: "legacy" },
+        sessionId: "s-1",
+        protocolVersion: "2025-06-18",
+      } as const;
+      const saved = store.sessionOf("notes");
+      expect(store.setSession("notes", saved)).toBe(false);
+      expect(store.setSession("notes", first)).toBe(true);
+      expect(store.setSession("notes", { ...first })).toBe(false);
+      expect(store.sessionOf("notes")).toEqual(first);
+      expect(store.setSession("notes", { ...first, sessionId: "s-2" })).toBe(true);
+      expect(store.sessionOf("notes")?.sessionId).toBe("s-2");
+      expect(store.setSession("notes", null)).toBe(true);
+      expect(store.setSession("notes", null)).toBe(false);
+      expect(store.sessionOf("notes")).toBeNull();
+      expect(store.get("notes")?.session).toBeNull();
     });
   });
 });
