@@ -4,12 +4,17 @@
 // to A and to B in alternating order, so load that comes and goes falls on both alike. Measures
 // GET /healthz, tools/call whoami, and an authorised call_integration_api GET to a local API
 // (the acme custom provider, as calls-bench.mjs), then prints the p50s and each side's ratios.
-// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20]
+// With --people=N it then also signs N more people in on each side and times rounds of N
+// `whoami` at once (one per person), the sides' rounds alternating, and prints each side's
+// median round and throughput. Run it once with --base pointing at a copy of this same code to
+// see the noise floor: identical code has come out up to ±7% apart on the shared machine.
+// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20] [--people=20] [--rounds=30]
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
 import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
+import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { callThrough, readyPerson } from "./calls-bench.mjs";
 import { summarize, table } from "./stats.mjs";
@@ -19,6 +24,8 @@ const BASE = arg("base");
 if (!BASE) throw new Error("--base=DIR (another checkout of the project) is required");
 const REQUESTS = Number(arg("requests") ?? 200);
 const WARMUP = Number(arg("warmup") ?? 20);
+const PEOPLE = Number(arg("people") ?? 0);
+const ROUNDS = Number(arg("rounds") ?? 30);
 
 const baseFixture = await import(pathToFileURL(resolve(BASE, "test/e2e/lib/fixture.mjs")).href);
 
@@ -57,6 +64,45 @@ async function alternate(a, b, op) {
   return { a: summarize(times.a), b: summarize(times.b) };
 }
 
+/** N more people on one side, each with their own token and CF-Connecting-IP. */
+async function crowd(side, label) {
+  const tokens = [];
+  for (let i = 0; i < PEOPLE; i++) {
+    const { tokens: issued } = await signInRawClient(side.server.origin, {
+      email: `${label}-crowd-${i}@example.com`,
+      clientName: `Benchmark crowd ${i}`,
+      headers: { "CF-Connecting-IP": `198.18.253.${i + 1}` },
+    });
+    tokens.push(issued.access_token);
+  }
+  return async () => {
+    const started = performance.now();
+    await Promise.all(
+      tokens.map(async (accessToken) => {
+        const res = await postToolCall(side.server.origin, { accessToken });
+        const message = await readJsonRpc(res);
+        if (res.status !== 200 || message.error || message.result?.isError)
+          throw new Error(`whoami: HTTP ${res.status}`);
+      }),
+    );
+    return performance.now() - started;
+  };
+}
+
+/** Rounds of PEOPLE at once on both sides, alternating which side goes first. */
+async function crowdRounds(a, b) {
+  const roundA = await crowd(a, "ab-this");
+  const roundB = await crowd(b, "ab-base");
+  await roundA();
+  await roundB();
+  const times = { a: [], b: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
+    for (const key of order) times[key].push(await (key === "a" ? roundA : roundB)());
+  }
+  return { a: summarize(times.a), b: summarize(times.b) };
+}
+
 const api = await startFakeApi({ record: false });
 let a;
 let b;
@@ -75,6 +121,17 @@ try {
   rows.push(["whoami / healthz", `${ratio("a", "whoami")}x`, `${ratio("b", "whoami")}x`, ""]);
   rows.push(["call / healthz", `${ratio("a", "call")}x`, `${ratio("b", "call")}x`, ""]);
   console.log(table(rows));
+  if (PEOPLE > 0) {
+    const { a: x, b: y } = await crowdRounds(a, b);
+    const perSecond = (round) => `${((PEOPLE / round.p50) * 1000).toFixed(0)} calls/s`;
+    console.log(
+      `\n${table([
+        [`${PEOPLE} whoami at once, median round (${x.n} rounds)`, "A: this checkout", `B: ${BASE}`, "A / B"],
+        ["round", ms(x.p50), ms(y.p50), `${(x.p50 / y.p50).toFixed(2)}x`],
+        ["throughput", perSecond(x), perSecond(y), ""],
+      ])}`,
+    );
+  }
 } finally {
   await a?.server.stop();
   await b?.server.stop();
