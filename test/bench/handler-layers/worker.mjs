@@ -2,8 +2,9 @@
 // stack N times and answers with the last answer's first bytes. Inside workerd the clock only
 // moves on I/O, so the timing is done outside, by the script (n=N against n=0). The server is a
 // stand-in for src/mcp/server.ts: eight tools with zod input and output schemas, `whoami`'s
-// output shaped as ours, and a tool that answers at once (no Durable Object), so what is
-// measured is the agents handler, the SDK transport and the SDK server, not our tools.
+// output shaped as ours, schemas converted once as ours are (src/mcp/json-schema-once.ts), and a
+// tool that answers at once (no Durable Object), so what is measured is the agents handler, the
+// SDK transport and the SDK server, not our tools.
 import {
   createMcpHandler as createSdkHandler,
   isLegacyRequest,
@@ -12,19 +13,22 @@ import {
 } from "@modelcontextprotocol/server";
 import { createMcpHandler } from "agents/mcp/server";
 import * as z from "zod";
+import { jsonSchemaOnce } from "../../../src/mcp/json-schema-once.ts";
 
-const Output = z.object({
-  user: z.object({ id: z.string(), issuer: z.string(), subject: z.string(), email: z.string().optional() }),
-  client: z.object({
-    id: z.string(),
-    name: z.string(),
-    connection_id: z.string(),
-    connected_at: z.string(),
-    last_seen_at: z.string().nullable(),
+const Output = jsonSchemaOnce(
+  z.object({
+    user: z.object({ id: z.string(), issuer: z.string(), subject: z.string(), email: z.string().optional() }),
+    client: z.object({
+      id: z.string(),
+      name: z.string(),
+      connection_id: z.string(),
+      connected_at: z.string(),
+      last_seen_at: z.string().nullable(),
+    }),
+    scopes: z.array(z.string()),
+    authority: z.object({ grants: z.array(z.object({ id: z.string() })), summary: z.string() }),
   }),
-  scopes: z.array(z.string()),
-  authority: z.object({ grants: z.array(z.object({ id: z.string() })), summary: z.string() }),
-});
+);
 const RESULT = {
   user: { id: "u1", issuer: "https://issuer.example", subject: "s1", email: "a@example.com" },
   client: {
@@ -37,12 +41,12 @@ const RESULT = {
   scopes: ["mcp"],
   authority: { grants: [], summary: "No access is approved for this connection." },
 };
-const WhoamiInput = z.object({});
+const WhoamiInput = jsonSchemaOnce(z.object({}));
 // Built once, as our tools' schemas are (module level in src/mcp/tools/*).
 const OTHERS = Array.from({ length: 7 }, (_, i) => ({
   name: `tool_${i}`,
-  input: z.object({ a: z.string(), b: z.number().optional() }),
-  output: z.object({ ok: z.boolean() }),
+  input: jsonSchemaOnce(z.object({ a: z.string(), b: z.number().optional() })),
+  output: jsonSchemaOnce(z.object({ ok: z.boolean() })),
 }));
 
 function server() {
@@ -79,13 +83,15 @@ const agents = createMcpHandler(() => server(), {
 });
 const sdk = createSdkHandler(() => server());
 
+/** A bare transport, read to the end and closed, as agents' adapter does after the last byte. */
 async function transport(enableJsonResponse) {
   const s = server();
   const t = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse });
   await s.connect(t);
   const response = await t.handleRequest(request(), { authInfo: AUTH, parsedBody: BODY });
-  if (enableJsonResponse) await Promise.all([t.close(), s.close()]);
-  return response;
+  const text = await response.text();
+  await Promise.all([t.close(), s.close()]);
+  return new Response(text, { headers: response.headers });
 }
 
 const LAYERS = {
