@@ -26,6 +26,8 @@ const REQUESTS = Number(arg("requests") ?? 200);
 const WARMUP = Number(arg("warmup") ?? 20);
 const PEOPLE = Number(arg("people") ?? 0);
 const ROUNDS = Number(arg("rounds") ?? 30);
+// Each crowd member gets its own CF-Connecting-IP in 198.18.253.0/24 (the sign-in flood limit).
+if (!Number.isInteger(PEOPLE) || PEOPLE < 0 || PEOPLE > 254) throw new Error("--people must be 0 to 254");
 
 const baseFixture = await import(pathToFileURL(resolve(BASE, "test/e2e/lib/fixture.mjs")).href);
 
