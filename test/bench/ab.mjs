@@ -6,12 +6,18 @@
 // acme custom provider, as calls-bench.mjs) and an upstream tool call by a v2 SDK client to one
 // open local upstream MCP server (as upstream-bench.mjs), then prints the p50s and each side's
 // ratios. --ops picks a subset, in that order.
+// With --people=N it then also signs N more people in on each side and times rounds of N
+// `whoami` at once (one per person), the sides' rounds alternating, and prints each side's
+// median round and throughput. Run it once with --base pointing at a copy of this same code to
+// see the noise floor: identical code has come out up to ±7% apart on the shared machine.
 // Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20] [--ops=healthz,whoami,call,upstream]
+//        [--people=20] [--rounds=30]
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
 import { startDevServer } from "../e2e/lib/fixture.mjs";
 import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
+import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { startUpstreamMcp } from "../e2e/lib/upstream-mcp.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
 import { callThrough, readyPerson } from "./calls-bench.mjs";
@@ -24,6 +30,10 @@ if (!BASE) throw new Error("--base=DIR (another checkout of the project) is requ
 const REQUESTS = Number(arg("requests") ?? 200);
 const WARMUP = Number(arg("warmup") ?? 20);
 const OPS = (arg("ops") ?? "healthz,whoami,call,upstream").split(",");
+const PEOPLE = Number(arg("people") ?? 0);
+const ROUNDS = Number(arg("rounds") ?? 30);
+// Each crowd member gets its own CF-Connecting-IP in 198.18.253.0/24 (the sign-in flood limit).
+if (!Number.isInteger(PEOPLE) || PEOPLE < 0 || PEOPLE > 254) throw new Error("--people must be 0 to 254");
 
 const baseFixture = await import(pathToFileURL(resolve(BASE, "test/e2e/lib/fixture.mjs")).href);
 
@@ -69,6 +79,45 @@ async function alternate(a, b, op) {
   return { a: summarize(times.a), b: summarize(times.b) };
 }
 
+/** N more people on one side, each with their own token and CF-Connecting-IP. */
+async function crowd(side, label) {
+  const tokens = [];
+  for (let i = 0; i < PEOPLE; i++) {
+    const { tokens: issued } = await signInRawClient(side.server.origin, {
+      email: `${label}-crowd-${i}@example.com`,
+      clientName: `Benchmark crowd ${i}`,
+      headers: { "CF-Connecting-IP": `198.18.253.${i + 1}` },
+    });
+    tokens.push(issued.access_token);
+  }
+  return async () => {
+    const started = performance.now();
+    await Promise.all(
+      tokens.map(async (accessToken) => {
+        const res = await postToolCall(side.server.origin, { accessToken });
+        const message = await readJsonRpc(res);
+        if (res.status !== 200 || message.error || message.result?.isError)
+          throw new Error(`whoami: HTTP ${res.status}`);
+      }),
+    );
+    return performance.now() - started;
+  };
+}
+
+/** Rounds of PEOPLE at once on both sides, alternating which side goes first. */
+async function crowdRounds(a, b) {
+  const roundA = await crowd(a, "ab-this");
+  const roundB = await crowd(b, "ab-base");
+  await roundA();
+  await roundB();
+  const times = { a: [], b: [] };
+  for (let i = 0; i < ROUNDS; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
+    for (const key of order) times[key].push(await (key === "a" ? roundA : roundB)());
+  }
+  return { a: summarize(times.a), b: summarize(times.b) };
+}
+
 const api = await startFakeApi({ record: false });
 const upstream = await startUpstreamMcp({ requireAuth: false });
 let a;
@@ -91,6 +140,17 @@ try {
     }
   }
   console.log(table(rows));
+  if (PEOPLE > 0) {
+    const { a: x, b: y } = await crowdRounds(a, b);
+    const perSecond = (round) => `${((PEOPLE / round.p50) * 1000).toFixed(0)} calls/s`;
+    console.log(
+      `\n${table([
+        [`${PEOPLE} whoami at once, median round (${x.n} rounds)`, "A: this checkout", `B: ${BASE}`, "A / B"],
+        ["round", ms(x.p50), ms(y.p50), `${(x.p50 / y.p50).toFixed(2)}x`],
+        ["throughput", perSecond(x), perSecond(y), ""],
+      ])}`,
+    );
+  }
 } finally {
   await a?.close();
   await b?.close();
