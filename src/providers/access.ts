@@ -12,7 +12,7 @@
  * one allowed request, sent from here to the provider.
  */
 import { type CallAnswer, fetchCall, type OutboundError } from "../calls/outbound";
-import { headerRecord } from "../grants/canonical";
+import { fingerprintCall, headerRecord } from "../grants/canonical";
 import type { ClassifiedCall, GrantKind } from "../grants/types";
 import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
 import type { GrantBook } from "../session/grant-book";
@@ -25,6 +25,15 @@ export type BeginCallResult =
   | { ok: true; grantId: string | null; ruleId: string | null; kind: GrantKind | null; headers: Record<string, string> }
   | { ok: false; code: "not_connected" | "reauth_required" | "provider_unavailable" | "unknown_provider" }
   | { ok: false; code: "denied"; reason: string };
+
+/**
+ * Provider calls one person's object sends at once. Each holds its answer (up to 1 MiB, after
+ * decompression) in the object's memory until it is audited and returned, and one object cannot
+ * spread over isolates as Worker requests do; a call past this waits, before anything is decided
+ * or consumed, for one in flight to finish. `TOOL_LIMITER` bounds calls per minute per
+ * connection, not calls in flight.
+ */
+export const MAX_CALLS_IN_FLIGHT = 16;
 
 /** A whole provider call: refused before anything was sent, or sent (answered or not) and audited. */
 export type ProviderCallResult =
@@ -47,6 +56,10 @@ export interface ProviderAccessOptions {
 
 export class ProviderAccess {
   readonly #registry: Registry;
+  /** Provider calls of this object between their decision and their audited outcome. */
+  #inFlight = 0;
+  /** Calls waiting for a place among those in flight, first come first served. */
+  readonly #waiting: (() => void)[] = [];
   readonly #links: ProviderLinkStore;
   readonly #credentials: Credentials;
   readonly #book: GrantBook;
@@ -121,16 +134,45 @@ export class ProviderAccess {
    * its outcome audited, awaited before the answer returns, so every answer has its entry.
    */
   async call(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<ProviderCallResult> {
-    const begun = await this.beginCall(call, connectionId, requestId);
-    if (!begun.ok) return begun;
-    const { method, url, body, headers } = call.call;
-    const sent = await fetchCall({ url, method, body, headers: { ...begun.headers, ...headerRecord(headers) } });
-    const allowedBy: AuditDetail = begun.ruleId ? { rule: begun.ruleId } : {};
-    const outcome: AuditDetail = sent.ok
-      ? { outcome: "sent", status: sent.value.status, bytes: sent.value.bytes, truncated: sent.value.truncated }
-      : { outcome: sent.error.code };
-    this.recordOutcome(connectionId, begun.grantId, { ...outcome, ...allowedBy });
-    return { ok: true, grantId: begun.grantId, ruleId: begun.ruleId, sent };
+    // The object puts a token only on the call it checks itself: the URL is the named
+    // provider's and the fingerprint the grants are matched on is this very call's.
+    const owner = this.#registry.forUrl(new URL(call.call.url));
+    if (!owner || owner.id !== call.provider) return { ok: false, code: "unknown_provider" };
+    if ((await fingerprintCall(call.call)) !== call.fingerprint) {
+      this.#book.auditRefusal(call, connectionId, requestId, "call_mismatch", Date.now());
+      return { ok: false, code: "denied", reason: "call_mismatch" };
+    }
+    await this.#slot();
+    try {
+      const begun = await this.beginCall(call, connectionId, requestId);
+      if (!begun.ok) return begun;
+      const { method, url, body, headers } = call.call;
+      const sent = await fetchCall({ url, method, body, headers: { ...begun.headers, ...headerRecord(headers) } });
+      const allowedBy: AuditDetail = begun.ruleId ? { rule: begun.ruleId } : {};
+      const outcome: AuditDetail = sent.ok
+        ? { outcome: "sent", status: sent.value.status, bytes: sent.value.bytes, truncated: sent.value.truncated }
+        : { outcome: sent.error.code };
+      this.recordOutcome(connectionId, begun.grantId, { ...outcome, ...allowedBy });
+      return { ok: true, grantId: begun.grantId, ruleId: begun.ruleId, sent };
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** A place among the calls in flight, waiting in arrival order while all are taken. */
+  #slot(): Promise<void> {
+    if (this.#inFlight < MAX_CALLS_IN_FLIGHT) {
+      this.#inFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Hand a finished call's place to the next waiting call, or free it. */
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#inFlight--;
   }
 
   /** What became of an allowed call (status and size, never the body or a token). */

@@ -8,10 +8,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
 import { prepareCall } from "../../src/calls/prepare";
 import { loadConfig } from "../../src/config";
-import { sessionFor, type UserSession } from "../../src/session/user-session";
+import { MAX_CALLS_IN_FLIGHT } from "../../src/providers/access";
+import { sessionFor, UserSession } from "../../src/session/user-session";
 import { vaultKey } from "../../src/vault/store";
 import { FakeIdp } from "../helpers/fake-idp";
-import { resetFetchRoutes, seenAt } from "../helpers/fetch-router";
+import { resetFetchRoutes, seen, seenAt } from "../helpers/fetch-router";
 import { decideOnPage, tool } from "../helpers/grants";
 import { signedInClient } from "../helpers/oauth";
 import {
@@ -689,5 +690,115 @@ describe("canary token", () => {
     );
     expect(audit.map((entry) => entry.event)).toEqual(["call_allowed", "call_completed"]);
     expect(JSON.parse(audit[1]?.detail ?? "{}")).toMatchObject({ outcome: "sent", status: 200 });
+  });
+});
+
+describe("callProvider: what the object checks itself", () => {
+  const auditOf = (person: { userId: string }) =>
+    runInDurableObject(sessionFor(env.SESSION, person.userId), (_instance: UserSession, state) =>
+      state.storage.sql
+        .exec<{ event: string; detail: string }>(
+          "SELECT event, detail FROM audit WHERE event LIKE 'call_%' ORDER BY seq",
+        )
+        .toArray()
+        .map((entry) => [entry.event, JSON.parse(entry.detail) as Record<string, unknown>] as const),
+    );
+
+  async function prepared(url: string) {
+    const config = loadConfig(env);
+    if (!config.ok) throw new Error("config");
+    const call = await prepareCall({ method: "get", url }, config.value.registry);
+    if (!call.ok) throw new Error(`prepareCall: ${call.error.code}`);
+    return call.value.classified;
+  }
+
+  it("audits an unreachable provider as the outcome of the allowed call and answers provider_unavailable", async () => {
+    const person = await withGithub();
+    await grantAccess(person.token, person.browser, ["github"], "read");
+    fakeApi(GH, () => {
+      throw new TypeError("connection refused");
+    });
+    const answer = await callApi(person.token, { method: "GET", url: `${GH}/user` });
+    expect(answer.error?.code).toBe("provider_unavailable");
+    expect(answer.error).toMatchObject({ reason: "provider_unreachable" });
+    const audit = await auditOf(person);
+    expect(audit.map(([event]) => event)).toEqual(["call_allowed", "call_completed"]);
+    expect(audit[1]?.[1]).toMatchObject({ outcome: "provider_unreachable" });
+  });
+
+  it.each([
+    ["another provider's URL under github", async () => ({ ...(await prepared(`${GH}/user`)), provider: "linear" })],
+    [
+      "a URL that is not the one fingerprinted",
+      async () => {
+        const call = await prepared(`${GH}/user`);
+        return { ...call, call: { ...call.call, url: `${GH}/user/emails` } };
+      },
+    ],
+    [
+      "a URL no provider owns",
+      async () => {
+        const call = await prepared(`${GH}/user`);
+        return { ...call, call: { ...call.call, url: "https://evil.example/user" } };
+      },
+    ],
+  ])("refuses %s and sends nothing, the token never leaving the object", async (_label, tamper) => {
+    const person = await withGithub();
+    await grantAccess(person.token, person.browser, ["github"], "read");
+    const answer = await sessionFor(env.SESSION, person.userId).callProvider(await tamper(), person.connectionId);
+    expect(answer.ok).toBe(false);
+    expect(["unknown_provider", "denied"]).toContain(answer.ok ? "" : answer.code);
+    if (!answer.ok && answer.code === "denied") expect(answer.reason).toBe("call_mismatch");
+    expect(seenAt(GH)).toEqual([]);
+    expect(seen.filter((request) => request.url.startsWith("https://evil.example"))).toEqual([]);
+    expect((await auditOf(person)).filter(([event]) => event !== "call_denied")).toEqual([]);
+  });
+
+  it("holds a call past MAX_CALLS_IN_FLIGHT before deciding or sending it, until one in flight is done", async () => {
+    const person = await withGithub();
+    await grantAccess(person.token, person.browser, ["github"], "read");
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fakeApi(GH, async () => {
+      await held;
+      return Response.json({ login: "ada" });
+    });
+    const session = sessionFor(env.SESSION, person.userId);
+    const call = await prepared(`${GH}/user`);
+    const first = Array.from({ length: MAX_CALLS_IN_FLIGHT }, () => session.callProvider(call, person.connectionId));
+    await vi.waitFor(() => expect(seenAt(GH)).toHaveLength(MAX_CALLS_IN_FLIGHT));
+    const extra = callApi(person.token, { method: "GET", url: `${GH}/user` });
+    // The extra call is neither decided nor sent while every place is taken.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seenAt(GH)).toHaveLength(MAX_CALLS_IN_FLIGHT);
+    expect((await auditOf(person)).filter(([event]) => event === "call_allowed")).toHaveLength(MAX_CALLS_IN_FLIGHT);
+    release();
+    for (const answer of await Promise.all(first)) expect(answer.ok).toBe(true);
+    expect((await extra).error).toBeUndefined();
+    expect(seenAt(GH)).toHaveLength(MAX_CALLS_IN_FLIGHT + 1);
+    const audit = await auditOf(person);
+    expect(audit.filter(([event]) => event === "call_completed")).toHaveLength(MAX_CALLS_IN_FLIGHT + 1);
+  });
+
+  it("answers outcome_unknown, not try again, when the object's call fails after it may have sent", async () => {
+    const person = await withGithub();
+    await grantAccess(person.token, person.browser, ["github"], "write");
+    // The object reset, or its write of the outcome failed, after the provider got the call.
+    const failing = vi.spyOn(UserSession.prototype, "callProvider").mockImplementation(async function (
+      this: UserSession,
+    ) {
+      await fetch(`${GH}/user/repos`, { method: "POST", body: '{"name":"x"}' });
+      throw new Error("Durable Object reset because its code was updated.");
+    });
+    const answer = await callApi(person.token, { method: "POST", url: `${GH}/user/repos`, body: '{"name":"x"}' });
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(seenAt(GH)).toHaveLength(1);
+    expect(answer.error?.code).toBe("provider_unavailable");
+    expect(answer.error).toMatchObject({ reason: "outcome_unknown" });
+    expect(answer.error?.message).toContain("Check with the provider before repeating a write");
+    expect(answer.error?.message).not.toContain("reset");
+    expect(logs.some((line) => line.includes("call.outcome_unknown"))).toBe(true);
   });
 });

@@ -6,12 +6,14 @@
  * consumed before the fetch starts. The person's object decides, sends and audits the call in one
  * round trip (providers/access.ts). Redirects are not followed; time and size are capped.
  */
+
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { answerBody } from "../../calls/outbound";
 import { type PreparedCall, type PrepareError, prepareCall } from "../../calls/prepare";
 import { headerRecord } from "../../grants/canonical";
 import type { AccessLevel } from "../../grants/types";
+import { errorLabel, log } from "../../lib/log";
 import type { ProviderCallResult } from "../../providers/access";
 import { sessionFor } from "../../session/user-session";
 import {
@@ -160,7 +162,19 @@ async function attemptCall(
   const { provider, classified, operation } = prepared;
   const session = sessionFor(context.env.SESSION, props.userId);
   // Decided, sent and audited in the person's object, in one round trip (providers/access.ts).
-  const begun = await session.callProvider(classified, props.connectionId, requestId);
+  const begun = await session.callProvider(classified, props.connectionId, requestId).catch((error: unknown) => {
+    log.error("call.outcome_unknown", { provider: provider.id, error: errorLabel(error) });
+    return null;
+  });
+  // The object failed after it may have sent the call (it was reset, or its write of the outcome
+  // failed): not "try again", which under a write grant would send a write twice.
+  if (begun === null) {
+    return toolError(
+      "provider_unavailable",
+      "The call may have been sent, but its outcome is unknown. Check with the provider before repeating a write.",
+      { reason: "outcome_unknown" },
+    );
+  }
   if (!begun.ok) {
     const refusal = refusalOf(begun, prepared, config.publicOrigin);
     if (ctx && begun.code === "denied" && ELICITABLE_REASONS.includes(begun.reason)) {
