@@ -3,8 +3,8 @@
  * parsed once by `prepareCall` and checked again by `parseCallUrl`, never following redirects (a 3xx
  * comes back as the answer), bounded in time and in bytes (counted after decompression, so a
  * decompression bomb stops at the cap), and answered as status + a safe subset of headers + body.
- * `fetchCall` is what the person's object runs (its answer carries the body as text, to cross the
- * RPC); `answerBody` parses it in the Worker; `sendCall` is the two in one.
+ * `fetchCall` is what the person's object runs (its answer carries the body as bytes, to cross
+ * the RPC); `answerBody` decodes and parses it in the Worker; `sendCall` is the two in one.
  * It never logs or returns the credential headers it was given. Its failures say `provider_`:
  * in this project "upstream" names upstream MCP servers only.
  */
@@ -51,8 +51,12 @@ export interface CallResponse {
   bytes: number;
 }
 
-/** A response as it crosses an RPC: the body as decoded text (with the marker when cut), parsed by `answerBody`. */
-export type CallAnswer = Omit<CallResponse, "body"> & { text: string };
+/**
+ * A response as it crosses an RPC: the body as its bytes, decoded and parsed by `answerBody` on
+ * the far side, so the person's object, which holds every answer in flight, never holds a
+ * decoded copy (a binary body decodes to twice its size).
+ */
+export type CallAnswer = Omit<CallResponse, "body"> & { raw: Uint8Array };
 
 export type OutboundError = Coded<"outbound", "provider_timeout"> | Coded<"outbound", "provider_unreachable">;
 
@@ -68,7 +72,7 @@ export async function sendCall(
   return sent.ok ? { ok: true, value: answerBody(sent.value) } : sent;
 }
 
-/** `sendCall` without the parse: the answer with its body as text, safe to return over RPC. */
+/** `sendCall` without the decode and parse: the answer with its body as bytes, safe to return over RPC. */
 export async function fetchCall(
   request: OutboundRequest,
   fetcher: FetchLike = (input) => fetch(input),
@@ -101,22 +105,17 @@ export async function fetchCall(
   const read = fetched.value;
   const headers: Record<string, string> = {};
   for (const [name, value] of read.headers) if (SAFE_HEADERS.has(name)) headers[name] = value;
-  const text = new TextDecoder().decode(read.bytes);
   return {
     ok: true,
-    value: {
-      status: read.status,
-      headers,
-      text: read.truncated ? `${text}${TRUNCATION_MARKER}` : text,
-      truncated: read.truncated,
-      bytes: read.bytes.byteLength,
-    },
+    value: { status: read.status, headers, raw: read.bytes, truncated: read.truncated, bytes: read.bytes.byteLength },
   };
 }
 
-/** The answer's body: parsed when it is complete JSON, else its text. */
+/** The answer's body: parsed when it is complete JSON, else its text (with the marker when cut). */
 export function answerBody(answer: CallAnswer): CallResponse {
-  const { text, ...rest } = answer;
+  const { raw, ...rest } = answer;
+  const decoded = new TextDecoder().decode(raw);
+  const text = answer.truncated ? `${decoded}${TRUNCATION_MARKER}` : decoded;
   let body: unknown = text;
   if (!answer.truncated && /json/i.test(answer.headers["content-type"] ?? "") && text !== "") {
     try {

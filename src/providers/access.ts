@@ -42,7 +42,7 @@ export type ProviderCallResult =
       ok: true;
       grantId: string | null;
       ruleId: string | null;
-      /** The answer with its body as text (parsed by the caller: `answerBody`), or why there was none. */
+      /** The answer with its body as bytes (decoded and parsed by the caller: `answerBody`), or why there was none. */
       sent: { ok: true; value: CallAnswer } | { ok: false; error: OutboundError };
     };
 

@@ -678,6 +678,10 @@ describe("canary token", () => {
     );
     expect(answer).toMatchObject({ ok: true, grantId, sent: { ok: true, value: { status: 200 } } });
     expect(JSON.stringify(answer)).not.toContain(CANARY);
+    // The body crosses the RPC as its bytes; the Worker decodes it (no decoded copy in the object).
+    if (!answer.ok || !answer.sent.ok) throw new Error("not sent");
+    expect(answer.sent.value.raw).toBeInstanceOf(Uint8Array);
+    expect(JSON.parse(new TextDecoder().decode(answer.sent.value.raw))).toMatchObject({ login: "ada" });
     const sent = seenAt(GH).map((request) => [request.method, request.url, request.headers.authorization]);
     expect(sent).toEqual([["GET", prepared.value.canonical.url, `Bearer ${CANARY}`]]);
     expect(seenAt(GH)[0]?.headers["x-trace"]).toBe("1");
