@@ -14,7 +14,7 @@
  * and carries the checked path on, then the browser lands back on that approval page.
  */
 import { Hono } from "hono/tiny";
-import { approvalUrl, csrfToken } from "../approvals/link";
+import { csrfToken, linkToken, linkTokenHash } from "../approvals/link";
 import type { Config } from "../config";
 import { approvalReturnOf } from "../connections/approval-return";
 import { CSRF_SCOPE } from "../connections/csrf";
@@ -83,22 +83,33 @@ const asksReads = (server: ServerView) =>
 const landing = (server: ServerView | null, name: string, returnTo?: string) =>
   server && asksReads(server) ? readsPage(name, returnTo) : (returnTo ?? serverPage(name));
 
-const RETURN_REFUSED = "The reads question can only return to an approval page. Nothing was saved.";
-
 const REQUEST_ID = /^req_[A-Za-z0-9_-]{22}$/;
 
+type ReadsReturnFailure = "return_to_invalid" | "not_found";
+
 /**
- * The reads question's way back to an approval page: absent, or exactly a request id, from which
- * the approval link is rebuilt (approvals/link.ts), so nothing from the browser but the id is
- * used. Whose request it is and whether it is still pending do not matter to saving reads: the
- * link shows only its owner their own request, and a decided request its outcome.
+ * The reads question's way back to an approval page: absent, or exactly a request id of the
+ * signed-in person's own request, from which the approval link is rebuilt (approvals/link.ts).
+ * The link carries a token derived from the id, so another person's id is refused as no request
+ * at all: the way back never hands anyone a link that is not theirs. Whether the request is still
+ * pending does not matter to saving reads: a decided request's link shows its outcome.
  */
-async function readsReturn(config: Config, raw: unknown): Promise<Result<string | undefined, "return_to_invalid">> {
+async function readsReturn(
+  config: Config,
+  session: ReturnType<typeof sessionFor>,
+  raw: unknown,
+): Promise<Result<string | undefined, ReadsReturnFailure>> {
   if (raw === undefined || raw === null) return ok(undefined);
   if (typeof raw !== "string" || !REQUEST_ID.test(raw)) return err("return_to_invalid");
-  const url = new URL(await approvalUrl(config, raw));
-  return ok(`${url.pathname}${url.search}`);
+  const token = await linkToken(config, raw);
+  if (!(await session.viewRequest(raw, await linkTokenHash(token)))) return err("not_found");
+  return ok(`/approve/${raw}?${new URLSearchParams({ t: token })}`);
 }
+
+const RETURN_REFUSALS: Record<ReadsReturnFailure, [400 | 404, string]> = {
+  return_to_invalid: [400, "The reads question can only return to an approval page. Nothing was saved."],
+  not_found: [404, "That approval request is not yours or does not exist. Nothing was saved."],
+};
 
 function fail(c: WebContext, status: 400 | 403 | 404 | 502, title: string, message: string, code: string) {
   return c.html(
@@ -239,8 +250,11 @@ mcpServerRoutes.get("/connections/mcp/:name/reads", async (c) => {
   if (!server) return fail(c, 404, "Unknown server", "You have no MCP server by that name.", "not_found");
   if (server.source !== "user") return fail(c, 400, "Not asked", READS_MESSAGES.catalogue_server, "catalogue_server");
   const requestId = c.req.query("request");
-  const back = await readsReturn(c.get("config"), requestId);
-  if (!back.ok) return fail(c, 400, "Not asked", RETURN_REFUSED, back.error);
+  const back = await readsReturn(c.get("config"), session, requestId);
+  if (!back.ok) {
+    const [status, message] = RETURN_REFUSALS[back.error];
+    return fail(c, status, "Not asked", message, back.error);
+  }
   if (!asksReads(server)) return c.redirect(back.value ?? serverPage(server.name), 303);
   const csrf = await csrfToken(c.get("config"), user.userId, CSRF_SCOPE);
   return c.html(
@@ -259,8 +273,11 @@ mcpServerRoutes.post("/connections/mcp/:name/reads", async (c) => {
   if (checked instanceof Response) return checked;
   const { server } = checked;
   // Shape first, so a hostile form never reaches the Durable Object; membership is checked there.
-  const back = await readsReturn(c.get("config"), checked.form.get("request"));
-  if (!back.ok) return fail(c, 400, "Not saved", RETURN_REFUSED, back.error);
+  const back = await readsReturn(c.get("config"), checked.session, checked.form.get("request"));
+  if (!back.ok) {
+    const [status, message] = RETURN_REFUSALS[back.error];
+    return fail(c, status, "Not saved", message, back.error);
+  }
   const names = parseReadNames(checked.form.getAll("tools"));
   if (!names.ok) return fail(c, 400, "Not saved", READS_MESSAGES[names.error], names.error);
   const saved = await checked.session.setUpstreamReadTools(server.name, names.value);

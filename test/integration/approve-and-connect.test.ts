@@ -247,6 +247,26 @@ describe("the reads question on the way back", () => {
     }
     expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(before);
   });
+
+  it("refuses another person's request id as not_found and never hands out that person's link", async () => {
+    new FakeUpstream().install();
+    const other = await asking(["github"], await signedInPerson(idp, "reads-other-owner"));
+    const person = await signedInPerson(idp, "reads-other");
+    expect((await addOnPage(person, "notes", MCP_URL)).status).toBe(303);
+    const before = (await person.session.upstreamServer("notes"))?.readTools;
+    const id = requestIdOf(other.path);
+    const page = await person.browser.get(`/connections/mcp/notes/reads?request=${id}`);
+    expect(page.status).toBe(404);
+    const html = await page.text();
+    expect(pageCode(html)).toBe("not_found");
+    expect(html).not.toContain(other.token);
+    const answered = await serverAction(person, "notes", "reads", { tools: ["read_notes"], request: id });
+    expect(answered.status).toBe(404);
+    expect(answered.headers.get("Location")).toBeNull();
+    expect(await answered.text()).not.toContain(other.token);
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual(before);
+    expect(await other.status()).toBe("pending");
+  });
 });
 
 /** Every connect form that takes `return_to`, posted with `returnTo`. */
