@@ -75,6 +75,19 @@ export function parseCallUrl(raw: string): Result<URL, CallUrlError> {
   return ok(url);
 }
 
+/**
+ * The first of a call's headers that would stand in for `provider`'s credential headers, however
+ * spelled (`X_Api_Key` is `x-api-key` to a lenient server), or undefined. Checked here for the
+ * assistant's answer and again by the person's object, which sends the call.
+ */
+export function credentialHeaderOf(
+  provider: ProviderDefinition,
+  headers: CanonicalCall["headers"],
+): string | undefined {
+  const credentialHeaders = new Set(provider.reservedHeaders.map(foldHeaderName));
+  return headers.find((header) => credentialHeaders.has(foldHeaderName(header.name)))?.name;
+}
+
 /** Prepare one call, or say precisely why it cannot be made. */
 export async function prepareCall(
   input: CallInput,
@@ -98,10 +111,8 @@ export async function prepareCall(
   );
   if (!canonical.ok) return err({ code: "invalid_request", reason: canonical.error.code });
   if (!provider) return err({ code: "unknown_provider", host: url.hostname });
-  // The provider's credential headers however spelled: `X_Api_Key` is `x-api-key` to a lenient server.
-  const credentialHeaders = new Set(provider.reservedHeaders.map(foldHeaderName));
-  const reserved = canonical.value.headers.find((header) => credentialHeaders.has(foldHeaderName(header.name)));
-  if (reserved) return err({ code: "invalid_request", reason: "header_forbidden", header: reserved.name });
+  const reserved = credentialHeaderOf(provider, canonical.value.headers);
+  if (reserved) return err({ code: "invalid_request", reason: "header_forbidden", header: reserved });
   const classification = provider.classify(providerRequestOf(canonical.value));
   if (!classification.ok) return err({ code: "path_not_allowed", message: classification.message });
   const fingerprint = await fingerprintCall(canonical.value);

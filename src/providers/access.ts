@@ -12,7 +12,8 @@
  * one allowed request, sent from here to the provider.
  */
 import { type CallAnswer, fetchCall, type OutboundError } from "../calls/outbound";
-import { fingerprintCall, headerRecord } from "../grants/canonical";
+import { credentialHeaderOf } from "../calls/prepare";
+import { fingerprintCall, headerRecord, isReservedHeader } from "../grants/canonical";
 import type { ClassifiedCall, GrantKind } from "../grants/types";
 import type { AuditDetail, AuditEvent, AuditLog } from "../session/audit-log";
 import type { GrantBook } from "../session/grant-book";
@@ -135,10 +136,13 @@ export class ProviderAccess {
    */
   async call(call: ClassifiedCall, connectionId: string, requestId?: string): Promise<ProviderCallResult> {
     // The object puts a token only on the call it checks itself: the URL is the named
-    // provider's and the fingerprint the grants are matched on is this very call's.
+    // provider's, no header of the call stands in for a credential header (the call's headers
+    // are sent over the provider's), and the fingerprint the grants are matched on is this very call's.
     const owner = this.#registry.forUrl(new URL(call.call.url));
     if (!owner || owner.id !== call.provider) return { ok: false, code: "unknown_provider" };
-    if ((await fingerprintCall(call.call)) !== call.fingerprint) {
+    const forbidden =
+      credentialHeaderOf(owner, call.call.headers) ?? call.call.headers.find(({ name }) => isReservedHeader(name));
+    if (forbidden !== undefined || (await fingerprintCall(call.call)) !== call.fingerprint) {
       this.#book.auditRefusal(call, connectionId, requestId, "call_mismatch", Date.now());
       return { ok: false, code: "denied", reason: "call_mismatch" };
     }

@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { csrfToken } from "../../src/approvals/link";
 import { prepareCall } from "../../src/calls/prepare";
 import { loadConfig } from "../../src/config";
+import { fingerprintCall } from "../../src/grants/canonical";
+import type { ClassifiedCall } from "../../src/grants/types";
 import { MAX_CALLS_IN_FLIGHT } from "../../src/providers/access";
 import { sessionFor, UserSession } from "../../src/session/user-session";
 import { vaultKey } from "../../src/vault/store";
@@ -708,6 +710,12 @@ describe("callProvider: what the object checks itself", () => {
         .map((entry) => [entry.event, JSON.parse(entry.detail) as Record<string, unknown>] as const),
     );
 
+  /** A classified call with one more header and its fingerprint recomputed, as a forger would. */
+  async function withHeader(call: ClassifiedCall, header: { name: string; value: string }): Promise<ClassifiedCall> {
+    const canonical = { ...call.call, headers: [...call.call.headers, header] };
+    return { ...call, call: canonical, fingerprint: await fingerprintCall(canonical) };
+  }
+
   async function prepared(url: string) {
     const config = loadConfig(env);
     if (!config.ok) throw new Error("config");
@@ -738,6 +746,14 @@ describe("callProvider: what the object checks itself", () => {
         const call = await prepared(`${GH}/user`);
         return { ...call, call: { ...call.call, url: `${GH}/user/emails` } };
       },
+    ],
+    [
+      "the provider's credential header, spelled leniently, with the fingerprint made to match",
+      async () => withHeader(await prepared(`${GH}/user`), { name: "authorization", value: "Bearer ATTACKER" }),
+    ],
+    [
+      "a header no agent may set, with the fingerprint made to match",
+      async () => withHeader(await prepared(`${GH}/user`), { name: "x-forwarded-host", value: "evil.example" }),
     ],
     [
       "a URL no provider owns",
