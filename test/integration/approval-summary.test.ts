@@ -237,6 +237,21 @@ describe("the QR hand-off", () => {
     expect(response.status).toBe(200);
     expect(/<svg class="qr"[\s\S]*?<path d="([^"]+)"/.exec(html)?.[1]).toBe(qrPath(asked.approval_url).d);
   });
+
+  it("builds the QR link and the connect forms' way back from PUBLIC_URL, never from Host or X-Forwarded-Host", async () => {
+    const { tokens, browser } = await signedInClient(idp, `user-${crypto.randomUUID()}`);
+    // Sentry is not connected, so the page carries connect forms with their return_to.
+    const asked = await askSession(tokens.access_token, { providers: ["sentry"], level: "read", reason: "host" });
+    const response = await browser.get(pathOf(asked.approval_url), {
+      Host: "evil.example",
+      "X-Forwarded-Host": "evil.example",
+    });
+    const html = await response.text();
+    expect(/<svg class="qr"[\s\S]*?<path d="([^"]+)"/.exec(html)?.[1]).toBe(qrPath(asked.approval_url).d);
+    const returnTo = /name="return_to" value="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
+    expect(returnTo).toBe(pathOf(asked.approval_url));
+    expect(html).not.toContain("evil.example");
+  });
 });
 
 describe("once decided", () => {
