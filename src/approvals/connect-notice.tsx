@@ -14,7 +14,7 @@ import { providerApp } from "../providers/apps";
 import type { ProviderLink } from "../providers/links";
 import type { ServerView } from "../upstream/store";
 import { CsrfField, KeyFields, SubmitRow } from "../web/forms";
-import { showText } from "./display";
+import { serverLabel, showText } from "./display";
 
 /** One account the request names that cannot be used yet, and how it can be connected. */
 export type ConnectOffer =
@@ -69,10 +69,7 @@ export async function connectOffers(
 }
 
 const offerName = (offer: ConnectOffer) =>
-  showText(
-    offer.kind === "server" ? `${offer.server.title} (MCP server at ${new URL(offer.server.url).host})` : offer.name,
-    200,
-  );
+  showText(offer.kind === "server" ? serverLabel(offer.server) : offer.name, 200);
 
 function statusText(offer: ConnectOffer): string {
   if (offer.kind === "oauth" && offer.reconnect) return "reconnect needed";

@@ -21,6 +21,10 @@ export function clip(text: string, max: number): string {
 /** Text as a person should see it: invisibles revealed, then clipped. */
 export const showText = (text: string, max: number) => clip(revealInvisible(text), max);
 
+/** How an upstream MCP server is named to a person: its title and the host it is reached at. */
+export const serverLabel = (server: { title: string; url: string }) =>
+  `${server.title} (MCP server at ${new URL(server.url).host})`;
+
 /**
  * The largest body (or tool arguments) a one-call approval can carry is 64 KiB; this is more, so
  * a person always sees the whole body they approve.

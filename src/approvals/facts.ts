@@ -14,7 +14,8 @@ import type { sessionFor } from "../session/user-session";
 import type { ServerView } from "../upstream/store";
 import { type ClientLabel, clientLabel } from "./client-label";
 import { type ConnectNoticeProps, connectOffers } from "./connect-notice";
-import { approvalUrl, csrfToken } from "./link";
+import { serverLabel } from "./display";
+import { approvalPath, csrfToken } from "./link";
 import type { ProviderNames } from "./page";
 import { type CallSummary, summarizeCall } from "./summary";
 
@@ -46,31 +47,30 @@ export async function providerNames(
     const provider = config.registry.byId(id);
     if (provider) return provider.name;
     const server = servers.find((candidate) => candidate.name === id);
-    return server ? `${server.title} (MCP server at ${new URL(server.url).host})` : id;
+    return server ? serverLabel(server) : id;
   };
   return { names, servers };
 }
 
 /** Everything the decision form needs about a pending `grant` besides the grant. */
 export async function pageFacts(config: Config, session: ReturnType<typeof sessionFor>, grant: Grant, viewer: Viewer) {
-  const [{ names, servers }, connection, digest, link, links, csrf] = await Promise.all([
+  const [{ names, servers }, connection, digest, path, links, csrf] = await Promise.all([
     providerNames(config, session),
     session.connection(grant.connectionId),
     grant.call ? bodyDigest(grant.call.body) : null,
-    approvalUrl(config, grant.id),
+    approvalPath(config, grant.id),
     grant.kind === "broad" ? session.providerLinks() : [],
     csrfToken(config, viewer.userId, CSRF_SCOPE),
   ]);
   const summary = summarizeCall(grant, { provider: (id) => config.registry.byId(id), servers, names });
   const offers = await connectOffers(config, viewer.env, grant, links, servers);
-  const { pathname, search } = new URL(link);
   const facts: PageFacts = {
     names,
     client: clientLabel(grant.clientName, connection),
     summary,
     digest,
-    link,
-    connect: { offers, csrf, returnTo: `${pathname}${search}` },
+    link: `${config.publicOrigin}${path}`,
+    connect: { offers, csrf, returnTo: path },
   };
   return facts;
 }

@@ -17,9 +17,14 @@ export const linkToken = (config: Config, id: string) => mac(config.cookieSecret
 /** What the Durable Object stores and compares: SHA-256 of the token. */
 export const linkTokenHash = (token: string) => sha256Hex(token);
 
+/** The approval link's path and query, on our own origin: what a page returns to. */
+export async function approvalPath(config: Config, id: string): Promise<string> {
+  return `/approve/${encodeURIComponent(id)}?${new URLSearchParams({ t: await linkToken(config, id) })}`;
+}
+
 /** The URL the person opens on their phone. */
 export async function approvalUrl(config: Config, id: string): Promise<string> {
-  return `${config.publicOrigin}/approve/${encodeURIComponent(id)}?${new URLSearchParams({ t: await linkToken(config, id) })}`;
+  return `${config.publicOrigin}${await approvalPath(config, id)}`;
 }
 
 /** CSRF token for a form about one request, bound to the signed-in user. */

@@ -19,7 +19,7 @@ import { refusalPage } from "../web/refusal";
 export type ApprovalReturnFailure = ErrorCode<"approvalReturn">;
 
 /** The approval page `raw` names, if it is the signed-in person's own pending request. */
-export async function checkApprovalReturn(
+async function checkApprovalReturn(
   session: ReturnType<typeof sessionFor>,
   raw: unknown,
 ): Promise<Result<string, ApprovalReturnFailure>> {

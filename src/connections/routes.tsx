@@ -193,29 +193,30 @@ connectionRoutes.post("/connections/:id/disconnect", async (c) => {
   const refused = await refuseForeignForm(c, user, form, CSRF_SCOPE);
   if (refused) return refused;
   const session = sessionFor(c.env.SESSION, user.userId);
+  if (isConfirmed(form)) {
+    // The object acts only on a link of this person's own (null when there is none).
+    const result = await session.disconnectProvider(c.req.param("id"));
+    if (!result) return notConnected(c);
+    return c.redirect("/connections", 303);
+  }
   // Only a link found in this person's own object is asked about (a provider left out of the
   // configuration can still be disconnected, under its id).
   const link = (await session.providerLinks()).find((candidate) => candidate.providerId === c.req.param("id"));
   if (!link) return notConnected(c);
   const id = encodeURIComponent(link.providerId);
   const name = c.get("config").registry.byId(link.providerId)?.name ?? link.providerId;
-  if (!isConfirmed(form)) {
-    // Nothing is done yet: the page says what Disconnect does and posts again with confirm=yes.
-    return c.html(
-      <ConfirmPage
-        title={`Disconnect ${name}?`}
-        consequences={[
-          `Countersign revokes its token at ${name} where ${name} supports that, and deletes it.`,
-          `Every grant and pending request for ${name} ends; your assistant cannot use it until you connect it again.`,
-        ]}
-        action={`/connections/${id}/disconnect`}
-        csrf={String(form.get("csrf"))}
-        confirm="Yes, disconnect"
-        cancel={`/connections?provider=${id}#provider-${id}`}
-      />,
-    );
-  }
-  const result = await session.disconnectProvider(link.providerId);
-  if (!result) return notConnected(c);
-  return c.redirect("/connections", 303);
+  // Nothing is done yet: the page says what Disconnect does and posts again with confirm=yes.
+  return c.html(
+    <ConfirmPage
+      title={`Disconnect ${name}?`}
+      consequences={[
+        `Countersign revokes its token at ${name} where ${name} supports that, and deletes it.`,
+        `Every grant and pending request for ${name} ends; your assistant cannot use it until you connect it again.`,
+      ]}
+      action={`/connections/${id}/disconnect`}
+      csrf={String(form.get("csrf"))}
+      confirm="Yes, disconnect"
+      cancel={`/connections?provider=${id}#provider-${id}`}
+    />,
+  );
 });

@@ -14,7 +14,7 @@
  * and carries the checked path on, then the browser lands back on that approval page.
  */
 import { Hono } from "hono/tiny";
-import { csrfToken, linkToken, linkTokenHash } from "../approvals/link";
+import { approvalPath, csrfToken, linkToken, linkTokenHash } from "../approvals/link";
 import type { Config } from "../config";
 import { approvalReturnOf } from "../connections/approval-return";
 import { CSRF_SCOPE } from "../connections/csrf";
@@ -101,9 +101,8 @@ async function readsReturn(
 ): Promise<Result<string | undefined, ReadsReturnFailure>> {
   if (raw === undefined || raw === null) return ok(undefined);
   if (typeof raw !== "string" || !REQUEST_ID.test(raw)) return err("return_to_invalid");
-  const token = await linkToken(config, raw);
-  if (!(await session.viewRequest(raw, await linkTokenHash(token)))) return err("not_found");
-  return ok(`/approve/${raw}?${new URLSearchParams({ t: token })}`);
+  if (!(await session.viewRequest(raw, await linkTokenHash(await linkToken(config, raw))))) return err("not_found");
+  return ok(await approvalPath(config, raw));
 }
 
 const RETURN_REFUSALS: Record<ReadsReturnFailure, [400 | 404, string]> = {
