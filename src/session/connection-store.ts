@@ -94,10 +94,12 @@ export class ConnectionStore {
 
   /**
    * The connection, inserted from the token's facts when this object has no row for it. A token
-   * does not carry the redirect URI, so the row records none (as `touch` does).
+   * does not carry the redirect URI, so the row records none (as `touch` does). Read first: this
+   * runs on every `whoami`, and an `INSERT … DO NOTHING` is still a write transaction the object
+   * must commit (docs/performance.md, "Floors").
    */
   ensure(connection: Omit<NewConnection, "redirectUri">, now: number): Connection {
-    return this.record({ ...connection, redirectUri: "" }, now);
+    return this.get(connection.connectionId) ?? this.record({ ...connection, redirectUri: "" }, now);
   }
 
   get(connectionId: string): Connection | null {
