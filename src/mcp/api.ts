@@ -15,6 +15,7 @@ import { parseAuthProps } from "../identity/props";
 import { log } from "../lib/log";
 import { REQUIRED_SCOPE } from "../oauth/scopes";
 import { sessionFor } from "../session/user-session";
+import { upstreamToolsFor } from "../upstream/listing-cache";
 import type { UpstreamToolGroup } from "../upstream/upstream";
 import { tooManyRequests } from "../web/rate-limits";
 import { rememberDeclaration } from "./elicitation/capabilities";
@@ -91,7 +92,7 @@ export function createMcpApi(config: Config, env: Env) {
       if (guarded instanceof Response) return guarded;
       await rememberDeclaration(workerEnv, props, guarded.body);
       const needed = upstreamToolsNeeded(guarded.body);
-      const upstream = needed === "none" ? [] : await session.upstreamTools(needed === "all" ? undefined : needed.only);
+      const upstream = await upstreamToolsFor(session, props.userId, needed, Date.now());
       const authInfo = authInfoOf(ctx.auth, props);
       const context: ToolContext = { props, scopes: authInfo.scopes, env, config };
       return requestScope.run({ context, upstream }, () =>

@@ -25,6 +25,7 @@ import type { ToolContext } from "../mcp/tool-context";
 import { safely, toolError } from "../mcp/tool-result";
 import { sessionFor } from "../session/user-session";
 import type { UpstreamCallFailure } from "./calls";
+import { forgetUpstreamTool } from "./listing-cache";
 import { canonicalToolCall, namespacedTool } from "./tools";
 import type { ListedTool, UpstreamToolGroup } from "./upstream";
 
@@ -165,6 +166,9 @@ async function attemptTool(
   const session = sessionFor(context.env.SESSION, context.props.userId);
   const outcome = await session.callUpstreamTool(context.props.connectionId, group.server, upstreamName, args);
   if (!outcome.ok) {
+    // The server or tool is gone: the next call asks the object for its definition again.
+    if (outcome.code === "not_found")
+      forgetUpstreamTool(context.props.userId, namespacedTool(group.server, upstreamName));
     const refusal = failure(outcome, group.server, upstreamName, context);
     if (ctx && outcome.code === "denied" && ELICITABLE_REASONS.includes(outcome.reason)) {
       const gated = await gatedToolCall(group, upstreamName, outcome.access, outcome.call);

@@ -1023,6 +1023,54 @@ describe("removing a server", () => {
   });
 });
 
+describe("a tool definition the Worker recently listed (src/upstream/listing-cache.ts)", () => {
+  /** An open server whose read_notes says it reads and is accepted as a read, under a read grant. */
+  async function openWithAcceptedRead(label: string) {
+    const upstream = new FakeUpstream().install();
+    upstream.auth = { kind: "none" };
+    upstream.tools = [
+      { name: "read_notes", description: "Reads notes", readOnly: true },
+      { name: "write_note", description: "Writes a note", readOnly: false },
+    ];
+    const person = await signedInPerson(idp, label);
+    await tool(person.token, "add_mcp_server", { name: "notes", url: MCP_URL });
+    expect((await serverAction(person, "notes", "reads", { tools: ["read_notes"] })).status).toBe(303);
+    await grantAccess(person.token, person.browser, ["notes"], "read");
+    return { upstream, person };
+  }
+
+  it("a tool called moments before its server is removed answers not_found from the object, sends nothing, then is unknown", async () => {
+    const { upstream, person: owner } = await openWithAcceptedRead("recent");
+    const first = await tool(owner.token, "notes__read_notes", { q: "x" });
+    expect(first.error).toBeUndefined();
+    expect(callsOf(upstream, "read_notes")).toHaveLength(1);
+
+    expect((await serverAction(owner, "notes", "remove", { confirm: "yes" })).status).toBe(303);
+    // This isolate still has the definition: the object refuses the call itself.
+    const gone = await tool(owner.token, "notes__read_notes", { q: "x" });
+    expect(gone.error?.code).toBe("not_found");
+    expect(gone.error?.message).toContain('There is no upstream server "notes" any more');
+    // The refusal dropped the definition: the next call is asked of the object, which lists nothing.
+    const unknown = await tool(owner.token, "notes__read_notes", { q: "x" });
+    expect(unknown.rpcError).toEqual({ code: -32602, message: "Tool notes__read_notes not found" });
+    expect(callsOf(upstream, "read_notes")).toHaveLength(1);
+    const audit = (await owner.session.exportAll()).audit.filter((entry) => entry.event === "call_allowed");
+    expect(audit).toHaveLength(1);
+  });
+
+  it("a read it listed moments ago still needs write approval once the person's reads say otherwise", async () => {
+    const { upstream, person } = await openWithAcceptedRead("stale-read");
+    expect((await tool(person.token, "notes__read_notes", {})).error).toBeUndefined();
+    // The person now accepts no reads: the definition here still says read, the object says write.
+    expect((await serverAction(person, "notes", "reads", { tools: [] })).status).toBe(303);
+    expect((await person.session.upstreamServer("notes"))?.readTools).toEqual([]);
+    const refused = await tool(person.token, "notes__read_notes", {});
+    expect(refused.error?.code).toBe("access_required");
+    expect(JSON.parse(refused.text as string).error.access).toBe("write");
+    expect(callsOf(upstream, "read_notes")).toHaveLength(1);
+  });
+});
+
 describe("account deletion", () => {
   it("deletes every upstream vault record (tokens, API keys, client secrets) and revokes upstream", async () => {
     const oauth = new FakeUpstream().install();
