@@ -72,21 +72,23 @@ export interface GuardedRequest {
 /**
  * Which upstream tools a JSON-RPC message (or batch) needs: `"all"` for a `tools/list` or a
  * batch that calls a namespaced upstream tool, the one name for a single `tools/call` of such a
- * tool, `"none"` otherwise.
+ * tool (`retry` when it carries a request state: an elicited call coming back), `"none"` otherwise.
  */
-export function upstreamToolsNeeded(body: unknown): "all" | "none" | { only: string } {
+export function upstreamToolsNeeded(body: unknown): "all" | "none" | { only: string; retry: boolean } {
   const messages = Array.isArray(body) ? body : [body];
   const names: string[] = [];
+  let retry = false;
   for (const message of messages) {
     if (message === null || typeof message !== "object") continue;
-    const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
+    const { method, params } = message as { method?: unknown; params?: { name?: unknown; requestState?: unknown } };
     if (method === "tools/list") return "all";
     if (method === "tools/call" && typeof params?.name === "string" && params.name.includes("__")) {
       names.push(params.name);
+      retry = params.requestState !== undefined;
     }
   }
   if (names.length === 0) return "none";
-  return !Array.isArray(body) && names.length === 1 ? { only: names[0] as string } : "all";
+  return !Array.isArray(body) && names.length === 1 ? { only: names[0] as string, retry } : "all";
 }
 
 /** The first prototype key at any depth of a JSON value, or null. Iterative: depth is already capped. */

@@ -14,6 +14,7 @@ import { csrfToken } from "../../src/approvals/link";
 import { loadConfig } from "../../src/config";
 import { PROTOTYPE_KEY_REASON } from "../../src/mcp/guard";
 import type { UserSession } from "../../src/session/user-session";
+import { upstreamListingSize } from "../../src/upstream/listing-cache";
 import { TestBrowser } from "../helpers/browser";
 import { FakeIdp } from "../helpers/fake-idp";
 import { resetFetchRoutes, routeFetch, seen, seenAt } from "../helpers/fetch-router";
@@ -1054,13 +1055,18 @@ describe("a tool definition the Worker recently listed (src/upstream/listing-cac
     const unknown = await tool(owner.token, "notes__read_notes", { q: "x" });
     expect(unknown.rpcError).toEqual({ code: -32602, message: "Tool notes__read_notes not found" });
     expect(callsOf(upstream, "read_notes")).toHaveLength(1);
-    const audit = (await owner.session.exportAll()).audit.filter((entry) => entry.event === "call_allowed");
-    expect(audit).toHaveLength(1);
+    const audit = (await owner.session.exportAll()).audit;
+    expect(audit.filter((entry) => entry.event === "call_allowed")).toHaveLength(1);
+    // The object's refusal is audited like any refused call; the SDK's unknown tool is not.
+    expect(audit.filter((entry) => entry.event === "call_denied").map((entry) => entry.detail)).toEqual([
+      { server: "notes", tool: "read_notes", reason: "not_found:server" },
+    ]);
   });
 
   it("a read it listed moments ago still needs write approval once the person's reads say otherwise", async () => {
     const { upstream, person } = await openWithAcceptedRead("stale-read");
     expect((await tool(person.token, "notes__read_notes", {})).error).toBeUndefined();
+    expect(upstreamListingSize(person.userId).entries).toBe(1);
     // The person now accepts no reads: the definition here still says read, the object says write.
     expect((await serverAction(person, "notes", "reads", { tools: [] })).status).toBe(303);
     expect((await person.session.upstreamServer("notes"))?.readTools).toEqual([]);

@@ -102,7 +102,12 @@ describe("upstreamToolsNeeded", () => {
   const call = (name: string, id = 1) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name } });
   it.each([
     ["a tools/list", { jsonrpc: "2.0", id: 1, method: "tools/list" }, "all"],
-    ["a call of one upstream tool", call("notes__read"), { only: "notes__read" }],
+    ["a call of one upstream tool", call("notes__read"), { only: "notes__read", retry: false }],
+    [
+      "a retried call of one upstream tool",
+      { ...call("notes__read"), params: { name: "notes__read", requestState: "opaque" } },
+      { only: "notes__read", retry: true },
+    ],
     ["a call of our own tool", call("whoami"), "none"],
     ["an initialize", { jsonrpc: "2.0", id: 1, method: "initialize", params: {} }, "none"],
     ["a batch with one upstream call", [call("whoami"), call("notes__read", 2)], "all"],
