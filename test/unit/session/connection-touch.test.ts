@@ -21,7 +21,7 @@ function inStore<T>(body: (store: ConnectionStore, statements: string[]) => T) {
     const sql = state.storage.sql;
     const recording = {
       exec: (query: string, ...bindings: unknown[]) => {
-        statements.push(query.trim().split(/\s/)[0].toUpperCase());
+        statements.push((query.trim().split(/\s/)[0] ?? "").toUpperCase());
         return sql.exec(query, ...bindings);
       },
     } as unknown as SqlStorage;
