@@ -5,6 +5,7 @@
 
 import type { Config } from "../config";
 import type { AuthProps } from "../identity/props";
+import { sessionFor } from "../session/user-session";
 
 export interface ToolContext {
   props: AuthProps;
@@ -12,3 +13,6 @@ export interface ToolContext {
   env: Env;
   config: Config;
 }
+
+/** The person's object, named by the verified user id. */
+export const sessionOf = (context: ToolContext) => sessionFor(context.env.SESSION, context.props.userId);

@@ -11,7 +11,6 @@
  * This module grants nothing: a claimed link only lets the caller try the call, which the grant
  * book decides as it decides every call.
  */
-import { RpcTarget } from "cloudflare:workers";
 import type { Grant } from "../grants/types";
 import type { GrantBook } from "./grant-book";
 
@@ -50,11 +49,6 @@ export class Elicitations {
   constructor(sql: SqlStorage, book: GrantBook) {
     this.#sql = sql;
     this.#book = book;
-  }
-
-  /** The elicitation desk of one connection, handed over RPC as a stub. */
-  for(connectionId: string): ConnectionElicitations {
-    return new ConnectionElicitations(this, connectionId);
   }
 
   /** Remember what a connection declared at `initialize` (a new initialize replaces it). */
@@ -154,32 +148,5 @@ export class Elicitations {
     // (consumed, revoked, expired): a 2025-11-25 retry then starts afresh.
     if (grant.decidedAt === null || explicit) return { kind: "expired", requestId };
     return { kind: "none" };
-  }
-}
-
-/** One connection's view of the elicitation desk, bound to its connection id. */
-export class ConnectionElicitations extends RpcTarget {
-  readonly #desk: Elicitations;
-  readonly #connectionId: string;
-
-  constructor(desk: Elicitations, connectionId: string) {
-    super();
-    this.#desk = desk;
-    this.#connectionId = connectionId;
-  }
-
-  /** What the connection declared at `initialize`: whether it handles URL-mode elicitation. */
-  remember(urlMode: boolean): void {
-    this.#desk.remember(this.#connectionId, urlMode, Date.now());
-  }
-
-  /** Link a request made for this exact call. */
-  link(fingerprint: string, requestId: string): void {
-    this.#desk.link(this.#connectionId, fingerprint, requestId, Date.now());
-  }
-
-  /** Where a retry of this call stands (held while the person decides). */
-  settle(input: SettleInput): Promise<Settled> {
-    return this.#desk.settle(this.#connectionId, input);
   }
 }

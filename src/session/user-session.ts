@@ -22,6 +22,7 @@ import type { AddServerResult, SetReadsView, UpstreamCallView, UpstreamToolGroup
 import type { VaultSecret } from "../vault/store";
 import { type Activity, activityOf, exportOf, type PersonExport } from "./activity";
 import type { Connection, ConsentKey, NewConnection } from "./connection-store";
+import type { Settled, SettleInput } from "./elicitations";
 import { PersonFeatures } from "./features";
 import type { AccessRequestInput, AccessRequestResult, DecideResult, Decision } from "./grant-book";
 import type { ApprovedWithRule, ExtendResult } from "./owner-actions";
@@ -90,8 +91,17 @@ export class UserSession extends DurableObject<Env> {
   waitForDecision(id: string, connectionId: string, timeoutMs: number): Promise<Grant | null> {
     return this.#f.book.waitForDecision(id, connectionId, timeoutMs);
   }
-  elicitations(connectionId: string) {
-    return this.#f.elicitations.for(connectionId);
+  /** What a 2025-11-25 connection declared at `initialize`: whether it handles URL-mode elicitation. */
+  rememberElicitation(connectionId: string, urlMode: boolean): void {
+    this.#f.elicitations.remember(connectionId, urlMode, Date.now());
+  }
+  /** Link a request made for this exact call of this connection. */
+  linkElicitation(connectionId: string, fingerprint: string, requestId: string): void {
+    this.#f.elicitations.link(connectionId, fingerprint, requestId, Date.now());
+  }
+  /** Where a retry of this connection's call stands (held while the person decides). */
+  settleElicitation(connectionId: string, input: SettleInput): Promise<Settled> {
+    return this.#f.elicitations.settle(connectionId, input);
   }
   authority(connectionId: string): Grant[] {
     return this.#f.book.authority(connectionId);

@@ -248,7 +248,7 @@ describe("request_elevated_access as a URL elicitation on 2025-11-25", () => {
   });
 });
 
-describe("the elicitation desk", () => {
+describe("elicitation state in the person's object", () => {
   it("leaves the person's object evictable after every use (initialize, elicited call, ask)", async () => {
     const who = await person("desk");
     fakeTokenEndpoint("https://github.com");
@@ -261,7 +261,8 @@ describe("the elicitation desk", () => {
     expect(call.error?.code).toBe(-32042);
     const mcp = await modernClient(who.token, { onElicit: async () => "decline" });
     expect((await mcp.call("request_elevated_access", ASK)).structuredContent).toMatchObject({ status: "pending" });
-    // An RPC stub of the desk left open would pin the object: eviction would never finish.
+    // An RPC stub left open would pin the object: eviction would never finish. The elicitation
+    // methods are plain RPC methods (no RpcTarget is handed out), and this stays the check.
     await evictDurableObject(sessionFor(env.SESSION, who.userId));
     expect(await rows(who.userId, "SELECT COUNT(*) AS n FROM elicitations")).toEqual([{ n: 2 }]);
   });

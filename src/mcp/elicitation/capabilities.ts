@@ -13,7 +13,7 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { AuthProps } from "../../identity/props";
-import { withDesk } from "./desk";
+import { sessionFor } from "../../session/user-session";
 
 /** Whether a capabilities object declares URL-mode elicitation. */
 export function declaresUrlElicitation(capabilities: unknown): boolean {
@@ -51,5 +51,5 @@ export function initializeDeclaration(body: unknown): { urlElicitation: boolean 
 export async function rememberDeclaration(env: Env, props: AuthProps, body: unknown): Promise<void> {
   const declared = initializeDeclaration(body);
   if (!declared) return;
-  await withDesk(env, props, (desk) => desk.remember(declared.urlElicitation));
+  await sessionFor(env.SESSION, props.userId).rememberElicitation(props.connectionId, declared.urlElicitation);
 }

@@ -31,10 +31,9 @@ import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../appro
 import type { AccessLevel, CanonicalCall, GrantKind } from "../../grants/types";
 import type { Settled } from "../../session/elicitations";
 import { sessionFor } from "../../session/user-session";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { toolError } from "../tool-result";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
-import { withDesk } from "./desk";
 import { mintRequestState, type OpenedState } from "./state";
 
 /** How long a retry is held while the person has not decided: as `check_access_request` does. */
@@ -107,9 +106,10 @@ export async function elicitApproval(
     if (!made.ok) return made.answer;
     return elicitModern(context, ctx, gated, made.requestId);
   }
-  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
-    desk.settle({ fingerprint: gated.fingerprint, holdMs: HOLD_MS }),
-  );
+  const settled = await sessionOf(context).settleElicitation(context.props.connectionId, {
+    fingerprint: gated.fingerprint,
+    holdMs: HOLD_MS,
+  });
   if (settled.kind === "not_declared") return refusal;
   if (settled.kind === "none") {
     const made = await makeRequest(context, gated);
@@ -163,9 +163,11 @@ export async function settleRetry(
   if (!state.ok) return { refused: stateRefused(state.reason) };
   if (state.fingerprint !== fingerprint) return { refused: stateRefused("other_call") };
   const declined = declinedPrompt(ctx);
-  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
-    desk.settle({ fingerprint, requestId: state.requestId, holdMs: declined ? 0 : HOLD_MS }),
-  );
+  const settled = await sessionOf(context).settleElicitation(context.props.connectionId, {
+    fingerprint,
+    requestId: state.requestId,
+    holdMs: declined ? 0 : HOLD_MS,
+  });
   switch (settled.kind) {
     case "unknown_request":
     case "other_call":
@@ -295,6 +297,6 @@ async function makeRequest(
     callFingerprint: gated.kind === "call" ? gated.fingerprint : null,
   });
   if (!result.ok) return { ok: false, answer: toolError(result.code, result.message) };
-  await withDesk(context.env, context.props, (desk) => desk.link(gated.fingerprint, result.grant.id));
+  await sessionOf(context).linkElicitation(context.props.connectionId, gated.fingerprint, result.grant.id);
   return { ok: true, requestId: result.grant.id };
 }

@@ -19,12 +19,10 @@
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { Grant } from "../../grants/types";
 import { sha256Hex } from "../../lib/crypto";
-import type { Settled } from "../../session/elicitations";
 import { sessionFor } from "../../session/user-session";
 import { canonicalJson } from "../../upstream/tools";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
-import { withDesk } from "./desk";
 import {
   type Elicited,
   type GateAnswer,
@@ -66,12 +64,13 @@ export async function offerDecision(context: ToolContext, ctx: ServerContext, of
     if (!made.ok) return made.refusal;
     const { asked } = made;
     if (!modernUrlElicitation(ctx) || asked.grant.status !== "pending") return offer.answer(asked);
-    await withDesk(context.env, context.props, (desk) => desk.link(offer.fingerprint, asked.grant.id));
+    await sessionOf(context).linkElicitation(context.props.connectionId, offer.fingerprint, asked.grant.id);
     return modernElicitation(context, ctx, elicited(offer, asked));
   }
-  const settled = await withDesk<Settled>(context.env, context.props, (desk) =>
-    desk.settle({ fingerprint: offer.fingerprint, holdMs: HOLD_MS }),
-  );
+  const settled = await sessionOf(context).settleElicitation(context.props.connectionId, {
+    fingerprint: offer.fingerprint,
+    holdMs: HOLD_MS,
+  });
   switch (settled.kind) {
     case "not_declared": {
       const made = await offer.ask();
@@ -89,7 +88,7 @@ export async function offerDecision(context: ToolContext, ctx: ServerContext, of
       if (!made.ok) return made.refusal;
       const { asked } = made;
       if (asked.grant.status !== "pending") return offer.answer(asked);
-      await withDesk(context.env, context.props, (desk) => desk.link(offer.fingerprint, asked.grant.id));
+      await sessionOf(context).linkElicitation(context.props.connectionId, offer.fingerprint, asked.grant.id);
       return legacyElicitation(context, elicited(offer, asked));
     }
   }
