@@ -210,6 +210,14 @@ export class UserSession extends DurableObject<Env> {
   upstreamServers(): ServerView[] {
     return this.#f.upstream.servers();
   }
+  /** list_integrations' facts in one round trip, one consistent snapshot: links, live grants, servers. */
+  integrations(connectionId: string): { links: ProviderLink[]; grants: Grant[]; servers: ServerView[] } {
+    return {
+      links: this.#f.providers.links(),
+      grants: this.#f.book.authority(connectionId),
+      servers: this.#f.upstream.servers(),
+    };
+  }
   upstreamServer(name: string): ServerView | null {
     return this.#f.upstream.server(name);
   }

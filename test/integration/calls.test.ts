@@ -242,6 +242,19 @@ describe("provider boundaries", () => {
     expect((await client.browser.get("/demo-api/notes")).status).toBe(404);
   });
 
+  it("lists integrations from one round trip to the person's object: links, live grants and servers together", async () => {
+    const person = await withGithub();
+    await grantAccess(person.token, person.browser, ["github"], "read");
+    const spies = (["integrations", "providerLinks", "authority", "upstreamServers"] as const).map((name) =>
+      vi.spyOn(UserSession.prototype, name),
+    );
+    const list = await tool(person.token, "list_integrations");
+    const github = list.structured?.integrations.find((item: { id: string }) => item.id === "github");
+    expect(github).toMatchObject({ status: "connected", allowed: "read" });
+    expect(list.structured?.mcp_servers).toEqual([]);
+    expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 0, 0, 0]);
+  });
+
   it("refuses a provider's own credential header from the agent", async () => {
     const person = await withGithub();
     await connectApiKey(person.browser, person.userId, "sentry", "SENTRY-KEY-1234567890");

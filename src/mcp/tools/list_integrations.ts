@@ -7,9 +7,8 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { isLive } from "../../grants/transitions";
 import { providerApp } from "../../providers/apps";
-import { sessionFor } from "../../session/user-session";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely, toolResult } from "../tool-result";
 
 const Integration = z.object({
@@ -58,12 +57,8 @@ export function registerListIntegrations(server: McpServer, context: ToolContext
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("list_integrations", async () => {
-      const session = sessionFor(context.env.SESSION, context.props.userId);
-      const [links, grants, servers] = await Promise.all([
-        session.providerLinks(),
-        session.authority(context.props.connectionId),
-        session.upstreamServers(),
-      ]);
+      // One round trip, so the three lists are one snapshot of the person's object.
+      const { links, grants, servers } = await sessionOf(context).integrations(context.props.connectionId);
       const now = Date.now();
       const allowedOn = (id: string) => {
         const live = grants.filter(
