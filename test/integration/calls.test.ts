@@ -253,6 +253,7 @@ describe("provider boundaries", () => {
     expect(github).toMatchObject({ status: "connected", allowed: "read" });
     expect(list.structured?.mcp_servers).toEqual([]);
     expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 0, 0, 0]);
+    for (const spy of spies) spy.mockRestore();
   });
 
   it("refuses a provider's own credential header from the agent", async () => {

@@ -250,7 +250,7 @@ describe("request_elevated_access as a URL elicitation on 2025-11-25", () => {
 
 describe("elicitation state in the person's object", () => {
   it("leaves the person's object evictable after every use (initialize, elicited call, ask)", async () => {
-    const who = await person("desk");
+    const who = await person("evictable");
     fakeTokenEndpoint("https://github.com");
     await connectOAuth(who.browser, who.userId, "github");
     await legacyInitialize(who.token, { elicitation: { url: {} } });

@@ -30,7 +30,6 @@ import {
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
 import type { AccessLevel, CanonicalCall, GrantKind } from "../../grants/types";
 import type { Settled } from "../../session/elicitations";
-import { sessionFor } from "../../session/user-session";
 import { sessionOf, type ToolContext } from "../tool-context";
 import { toolError } from "../tool-result";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
@@ -144,14 +143,14 @@ export async function continueRetry(
 /** What a verified retry's request stands at: pending or decided. */
 export type SettledRequest = Extract<Settled, { requestId: string }>;
 
-/** A 2026-07-28 retry at the desk: refused, or its request and whether the person closed the prompt. */
+/** A 2026-07-28 retry settled in the person's object: refused, or its request and whether the person closed the prompt. */
 export type SettledRetry =
   | { refused: CallToolResult }
   | { settled: SettledRequest; declined: boolean; coalesced: boolean };
 
 /**
  * Verify a 2026-07-28 retry against `fingerprint` (the exact call or ask the state was minted
- * for), then settle it at the connection's desk: held while pending unless the person closed the
+ * for), then settle it in the person's object (`settleElicitation`): held while pending unless the person closed the
  * prompt. Every way a state can fail is `request_state_invalid` with its reason; nothing is used.
  */
 export async function settleRetry(
@@ -282,7 +281,7 @@ async function makeRequest(
 ): Promise<{ ok: true; requestId: string } | { ok: false; answer: CallToolResult }> {
   const { config, props } = context;
   const id = newRequestId();
-  const session = sessionFor(context.env.SESSION, props.userId);
+  const session = sessionOf(context);
   const result = await session.requestAccess({
     id,
     linkTokenHash: await linkTokenHash(await linkToken(config, id)),

@@ -19,7 +19,6 @@
 import type { CallToolResult, ServerContext } from "@modelcontextprotocol/server";
 import type { Grant } from "../../grants/types";
 import { sha256Hex } from "../../lib/crypto";
-import { sessionFor } from "../../session/user-session";
 import { canonicalJson } from "../../upstream/tools";
 import { sessionOf, type ToolContext } from "../tool-context";
 import { isModernRequest, modernUrlElicitation } from "./capabilities";
@@ -120,7 +119,7 @@ const elicited = (offer: Offer, asked: Asked): Elicited => ({
 });
 
 const current = (context: ToolContext, requestId: string) =>
-  sessionFor(context.env.SESSION, context.props.userId).waitForDecision(requestId, context.props.connectionId, 0);
+  sessionOf(context).waitForDecision(requestId, context.props.connectionId, 0);
 
 /** The same request's elicitation again, while it is still pending. */
 async function elicitAgain(
