@@ -5,18 +5,19 @@
 // GET /healthz, tools/call whoami, an authorised call_integration_api GET to a local API (the
 // acme custom provider, as calls-bench.mjs) and an upstream tool call by a v2 SDK client to one
 // open local upstream MCP server (as upstream-bench.mjs), then prints the p50s and each side's
-// ratios. --ops picks a subset, in that order.
+// ratios; and a 2025-11-25 `initialize` declaring URL-mode elicitation (--ops=initialize). --ops
+// picks a subset, in that order.
 // With --people=N it then also signs N more people in on each side and times rounds of N
 // `whoami` at once (one per person), the sides' rounds alternating, and prints each side's
 // median round and throughput. Run it once with --base pointing at a copy of this same code to
 // see the noise floor: identical code has come out up to ±7% apart on the shared machine.
-// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20] [--ops=healthz,whoami,call,upstream]
+// Usage: node test/bench/ab.mjs --base=DIR [--requests=200] [--warmup=20] [--ops=healthz,whoami,call,upstream,initialize]
 //        [--people=20] [--rounds=30]
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { acmeProviders, startFakeApi } from "../e2e/lib/fake-api.mjs";
 import { startDevServer } from "../e2e/lib/fixture.mjs";
-import { postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
+import { mcpHeaders, postToolCall, readJsonRpc } from "../e2e/lib/mcp-raw.mjs";
 import { signInRawClient } from "../e2e/lib/oauth.mjs";
 import { startUpstreamMcp } from "../e2e/lib/upstream-mcp.mjs";
 import { fetchWithTimeout } from "../e2e/lib/util.mjs";
@@ -60,6 +61,25 @@ async function side(label, start, api, upstream) {
       if (res.status !== 200 || message.error || message.result?.isError) throw new Error(`whoami: HTTP ${res.status}`);
     },
     call: () => callThrough(server.origin, caller.token, itemsUrl),
+    // A 2025-11-25 initialize declaring URL-mode elicitation: stored in the person's object before it is answered.
+    initialize: async () => {
+      const res = await fetchWithTimeout(`${server.origin}/mcp`, {
+        method: "POST",
+        headers: mcpHeaders(person.token, { "MCP-Protocol-Version": "2025-11-25" }),
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-11-25",
+            capabilities: { elicitation: { url: {} } },
+            clientInfo: { name: "ab-bench", version: "1" },
+          },
+        }),
+      });
+      const message = await readJsonRpc(res);
+      if (res.status !== 200 || message.error) throw new Error(`initialize: HTTP ${res.status}`);
+    },
     upstream: () => search(upstreamClient, NAMESPACED),
   };
   return { server, ops, close: () => upstreamClient?.close() };
