@@ -8,6 +8,7 @@
  * parsed value (`parsedBody`) and never reads the request body again.
  */
 import { readCapped } from "../lib/streams";
+import type { ToolsNeeded } from "../upstream/listing-cache";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
@@ -74,7 +75,7 @@ export interface GuardedRequest {
  * batch that calls a namespaced upstream tool, the one name for a single `tools/call` of such a
  * tool (`retry` when it carries a request state: an elicited call coming back), `"none"` otherwise.
  */
-export function upstreamToolsNeeded(body: unknown): "all" | "none" | { only: string; retry: boolean } {
+export function upstreamToolsNeeded(body: unknown): ToolsNeeded {
   const messages = Array.isArray(body) ? body : [body];
   const names: string[] = [];
   let retry = false;

@@ -103,9 +103,6 @@ export class UserSession extends DurableObject<Env> {
   settleElicitation(connectionId: string, input: SettleInput): Promise<Settled> {
     return this.#f.elicitations.settle(connectionId, input);
   }
-  authority(connectionId: string): Grant[] {
-    return this.#f.book.authority(connectionId);
-  }
   revokeForConnection(connectionId: string, id?: string): Promise<{ revoked: Grant[] } | null> {
     return this.#f.book.revokeForConnection(connectionId, id);
   }

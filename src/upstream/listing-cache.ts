@@ -24,7 +24,7 @@ export const LISTING_MAX_PER_PERSON = 200;
 export const LISTING_MAX_ENTRIES = 1_000;
 export const LISTING_MAX_CHARS = 2_000_000;
 
-/** Which upstream tools a request registers (from the guard: `upstreamToolsNeeded`). */
+/** Which upstream tools a request registers (the guard's `upstreamToolsNeeded` says, from the body). */
 export type ToolsNeeded = "all" | "none" | { only: string; retry: boolean };
 
 /** The object's side of the listing: `UserSession.upstreamTools`. */

@@ -21,9 +21,8 @@ import {
   raisingUrlElicitation,
 } from "../mcp/elicitation/gate";
 import { retriedState } from "../mcp/elicitation/state";
-import type { ToolContext } from "../mcp/tool-context";
+import { sessionOf, type ToolContext } from "../mcp/tool-context";
 import { safely, toolError } from "../mcp/tool-result";
-import { sessionFor } from "../session/user-session";
 import type { UpstreamCallFailure } from "./calls";
 import { forgetUpstreamTool } from "./listing-cache";
 import { canonicalToolCall, namespacedTool } from "./tools";
@@ -163,7 +162,7 @@ async function attemptTool(
   args: Args,
   ctx?: ServerContext,
 ): Promise<GateAnswer> {
-  const session = sessionFor(context.env.SESSION, context.props.userId);
+  const session = sessionOf(context);
   const outcome = await session.callUpstreamTool(context.props.connectionId, group.server, upstreamName, args);
   if (!outcome.ok) {
     // The server or tool is gone: the next call asks the object for its definition again.

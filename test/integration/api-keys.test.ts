@@ -221,7 +221,7 @@ describe("/mcp with an API key", () => {
     await expectInvalidKey(await mcpRequest(null, rpc("tools/list"), { "x-api-key": key }));
     expect(await apiKeyRows(userId)).toEqual([]);
     expect(await env.OAUTH_KV.get(apiKeyIndexKey(id))).toBeNull();
-    expect((await sessionFor(env.SESSION, userId).authority(`key_${id}`)).length).toBe(0);
+    expect((await sessionFor(env.SESSION, userId).integrations(`key_${id}`)).grants.length).toBe(0);
   });
 
   it("answers 401 invalid_api_key once the key expired", async () => {

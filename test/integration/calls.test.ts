@@ -245,14 +245,15 @@ describe("provider boundaries", () => {
   it("lists integrations from one round trip to the person's object: links, live grants and servers together", async () => {
     const person = await withGithub();
     await grantAccess(person.token, person.browser, ["github"], "read");
-    const spies = (["integrations", "providerLinks", "authority", "upstreamServers"] as const).map((name) =>
+    // (`authority`, the third of the old calls, is no RPC any more.)
+    const spies = (["integrations", "providerLinks", "upstreamServers"] as const).map((name) =>
       vi.spyOn(UserSession.prototype, name),
     );
     const list = await tool(person.token, "list_integrations");
     const github = list.structured?.integrations.find((item: { id: string }) => item.id === "github");
     expect(github).toMatchObject({ status: "connected", allowed: "read" });
     expect(list.structured?.mcp_servers).toEqual([]);
-    expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 0, 0, 0]);
+    expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 0, 0]);
     for (const spy of spies) spy.mockRestore();
   });
 

@@ -1063,6 +1063,18 @@ describe("a tool definition the Worker recently listed (src/upstream/listing-cac
     ]);
   });
 
+  it("never serves one person's recently listed tool to another: unknown tool, nothing sent", async () => {
+    const { upstream, person: owner } = await openWithAcceptedRead("lister");
+    expect((await tool(owner.token, "notes__read_notes", {})).error).toBeUndefined();
+    expect(upstreamListingSize(owner.userId).entries).toBe(1);
+    const other = await signedInPerson(idp, "other-person");
+    const refused = await tool(other.token, "notes__read_notes", {});
+    expect(refused.rpcError).toEqual({ code: -32602, message: "Tool notes__read_notes not found" });
+    expect(upstreamListingSize(other.userId)).toEqual({ entries: 0, chars: 0 });
+    expect(callsOf(upstream, "read_notes")).toHaveLength(1);
+    expect((await other.session.exportAll()).audit.filter((entry) => entry.event.startsWith("call_"))).toEqual([]);
+  });
+
   it("a read it listed moments ago still needs write approval once the person's reads say otherwise", async () => {
     const { upstream, person } = await openWithAcceptedRead("stale-read");
     expect((await tool(person.token, "notes__read_notes", {})).error).toBeUndefined();

@@ -7,9 +7,8 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { sessionFor } from "../../session/user-session";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = jsonSchemaOnce(
@@ -57,8 +56,8 @@ export function registerAddMcpServer(server: McpServer, context: ToolContext): v
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     safely("add_mcp_server", async ({ name, url }) => {
-      const { props, config } = context;
-      const session = sessionFor(context.env.SESSION, props.userId);
+      const { config } = context;
+      const session = sessionOf(context);
       const added = await session.addUpstreamServer(name, url, "agent");
       if (!added.ok) {
         return toolError("invalid_request", ADD_ERRORS[added.code] ?? "The server cannot be added.", {

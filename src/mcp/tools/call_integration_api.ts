@@ -15,7 +15,6 @@ import { headerRecord } from "../../grants/canonical";
 import type { AccessLevel } from "../../grants/types";
 import { errorLabel, log } from "../../lib/log";
 import type { ProviderCallResult } from "../../providers/access";
-import { sessionFor } from "../../session/user-session";
 import {
   continueRetry,
   ELICITABLE_REASONS,
@@ -26,7 +25,7 @@ import {
 } from "../elicitation/gate";
 import { retriedState } from "../elicitation/state";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = jsonSchemaOnce(
@@ -160,7 +159,7 @@ async function attemptCall(
 ): Promise<GateAnswer> {
   const { config, props } = context;
   const { provider, classified, operation } = prepared;
-  const session = sessionFor(context.env.SESSION, props.userId);
+  const session = sessionOf(context);
   // Decided, sent and audited in the person's object, in one round trip (providers/access.ts).
   const begun = await session.callProvider(classified, props.connectionId, requestId).catch((error: unknown) => {
     log.error("call.outcome_unknown", { provider: provider.id, error: errorLabel(error) });

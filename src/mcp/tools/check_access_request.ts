@@ -4,10 +4,9 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { sessionFor } from "../../session/user-session";
 import { CheckedGrantView, checkedView } from "../grant-view";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = jsonSchemaOnce(
@@ -32,7 +31,7 @@ export function registerCheckAccessRequest(server: McpServer, context: ToolConte
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     safely("check_access_request", async ({ request_id, wait_seconds }) => {
-      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const session = sessionOf(context);
       const grant = await session.waitForDecision(request_id, context.props.connectionId, (wait_seconds ?? 0) * 1000);
       if (!grant) {
         return toolError(

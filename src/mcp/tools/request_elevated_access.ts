@@ -11,13 +11,12 @@ import * as z from "zod";
 import { approvalUrl, linkToken, linkTokenHash, newRequestId } from "../../approvals/link";
 import { prepareCall } from "../../calls/prepare";
 import type { AccessLevel, CanonicalCall, ClassifiedCall } from "../../grants/types";
-import { sessionFor } from "../../session/user-session";
 import { MAX_ARGUMENT_BYTES, splitToolName } from "../../upstream/tools";
 import { raisingUrlElicitation } from "../elicitation/gate";
 import { type Asked, offerDecision, offerFingerprint } from "../elicitation/offer";
 import { CheckedGrantView, checkedView, GrantView } from "../grant-view";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { iso, safely, toolError, toolResult } from "../tool-result";
 
 const Input = jsonSchemaOnce(
@@ -87,7 +86,7 @@ async function parseAsk(input: Input, context: ToolContext): Promise<Ask | Retur
   }
   const durationSeconds = (input.duration_minutes ?? policy.defaultDurationSeconds / 60) * 60;
   const registry = context.config.registry;
-  const session = sessionFor(context.env.SESSION, context.props.userId);
+  const session = sessionOf(context);
   if (input.kind === "broad") {
     const servers = (await session.upstreamServers()).map((server) => server.name);
     const known = [...registry.all().map((provider) => provider.id), ...servers];
@@ -177,7 +176,7 @@ async function ask(input: Input, context: ToolContext) {
   const parsed = await parseAsk(input, context);
   if ("isError" in parsed) return { ok: false as const, refusal: parsed };
   const id = newRequestId();
-  const result = await sessionFor(context.env.SESSION, context.props.userId).requestAccess({
+  const result = await sessionOf(context).requestAccess({
     id,
     linkTokenHash: await linkTokenHash(await linkToken(context.config, id)),
     kind: input.kind,

@@ -4,10 +4,9 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { sessionFor } from "../../session/user-session";
 import { GrantView, viewGrant } from "../grant-view";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely, toolError, toolResult } from "../tool-result";
 
 const Input = jsonSchemaOnce(
@@ -31,7 +30,7 @@ export function registerRevokeAccess(server: McpServer, context: ToolContext): v
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     safely("revoke_access", async ({ request_id }) => {
-      const session = sessionFor(context.env.SESSION, context.props.userId);
+      const session = sessionOf(context);
       const result = await session.revokeForConnection(context.props.connectionId, request_id);
       if (!result) return toolError("not_found", "No such request for this connection.");
       const now = Date.now();

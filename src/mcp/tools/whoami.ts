@@ -4,10 +4,9 @@
  */
 import type { McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { sessionFor } from "../../session/user-session";
 import { describeGrant, GrantView, viewGrant } from "../grant-view";
 import { jsonSchemaOnce } from "../json-schema-once";
-import type { ToolContext } from "../tool-context";
+import { sessionOf, type ToolContext } from "../tool-context";
 import { safely } from "../tool-result";
 
 const Input = jsonSchemaOnce(z.object({}));
@@ -63,7 +62,7 @@ export function registerWhoami(server: McpServer, context: ToolContext): void {
     },
     safely("whoami", async () => {
       const { props } = context;
-      const session = sessionFor(context.env.SESSION, props.userId);
+      const session = sessionOf(context);
       const { connection, grants: live } = await session.connectionAuthority({
         connectionId: props.connectionId,
         clientId: props.clientId,
